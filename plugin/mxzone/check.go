@@ -1,0 +1,114 @@
+package mxzone
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// CheckResult is what the offline checker found.
+type CheckResult struct {
+	Zones    []ZoneStatus
+	Findings []Finding
+}
+
+// ZoneStatus says whether the server would serve a zone.
+type ZoneStatus struct {
+	Zone   string `json:"zone"`
+	File   string `json:"file"`
+	Served bool   `json:"served"`
+}
+
+// Errors counts the findings that keep a zone from being served.
+func (r *CheckResult) Errors() int {
+	n := 0
+	for _, f := range r.Findings {
+		if f.Severity == SeverityFail {
+			n++
+		}
+	}
+	return n
+}
+
+// Check validates zone files exactly as the server would when serving them
+// together. Each path is a zone directory (its ORIGIN.zone files) or one
+// ORIGIN.zone file; all of them form one set, as if one server served them.
+func Check(paths []string, policy Policy) (*CheckResult, error) {
+	g := &generation{zones: map[string]*entry{}}
+	changes := map[string]*change{}
+	res := &CheckResult{}
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		dir, single := p, ""
+		if !fi.IsDir() {
+			dir, single = filepath.Dir(p), filepath.Base(p)
+		}
+		l := &loader{dir: filepath.Clean(dir), origins: []string{"."}, policy: policy, maxSize: defaultMaxFileBytes}
+		if err := l.checkInto(g, changes, res, single); err != nil {
+			return nil, err
+		}
+	}
+	settle(g, changes, &policy)
+	for _, e := range g.zones {
+		ch := changes[e.origin]
+		res.Zones = append(res.Zones, ZoneStatus{Zone: e.origin, File: e.file, Served: e.state == stateServed})
+		res.Findings = append(res.Findings, ch.allFindings()...)
+	}
+	slices.SortFunc(res.Zones, func(a, b ZoneStatus) int { return strings.Compare(a.File, b.File) })
+	slices.SortStableFunc(res.Findings, func(a, b Finding) int {
+		if c := strings.Compare(a.File, b.File); c != 0 {
+			return c
+		}
+		return a.Line - b.Line
+	})
+	return res, nil
+}
+
+// checkInto reads the zone files of l.dir (or only the file single) into g.
+func (l *loader) checkInto(g *generation, changes map[string]*change, res *CheckResult, single string) error {
+	root, err := os.OpenRoot(l.dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	var files []zoneFile
+	if single == "" {
+		var problems []Finding
+		files, problems, err = l.scan(root)
+		if err != nil {
+			return err
+		}
+		res.Findings = append(res.Findings, problems...)
+		for _, f := range problems {
+			res.Zones = append(res.Zones, ZoneStatus{Zone: f.Zone, File: f.File})
+		}
+	} else {
+		origin, err := originFromFileName(single)
+		if err != nil {
+			return err
+		}
+		fi, err := root.Stat(single)
+		if err != nil {
+			return err
+		}
+		files = []zoneFile{{name: single, origin: origin, stamp: stampOf(fi)}}
+	}
+	for _, f := range files {
+		if other := g.zones[f.origin]; other != nil {
+			res.Findings = append(res.Findings, Finding{
+				File: filepath.Join(l.dir, f.name), Zone: f.origin, Owner: f.origin, Rule: RuleSyntax, Severity: SeverityFail,
+				Message: fmt.Sprintf("zone %s is already read from %s", f.origin, other.file),
+			})
+			continue
+		}
+		ch := l.read(root, f, nil)
+		changes[f.origin] = ch
+		g.zones[f.origin] = ch.entry
+	}
+	return nil
+}

@@ -1,0 +1,359 @@
+package mxzone
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/miekg/dns"
+)
+
+// zoneSuffix marks the files of a zone directory that are zones.
+const zoneSuffix = ".zone"
+
+// defaultMaxFileBytes bounds what one zone file and its includes may hold, so
+// that a hostile file becomes a finding and never an out-of-memory.
+const defaultMaxFileBytes = 64 << 20
+
+// virtualDir prefixes the file names handed to the zone parser. The parser
+// joins $INCLUDE paths to them; a path that has lost the prefix was absolute
+// or climbed out with "..", and includeFS refuses it.
+const virtualDir = "zonedir"
+
+// originFromFileName turns "example.com.zone" into "example.com.".
+func originFromFileName(name string) (string, error) {
+	base, ok := strings.CutSuffix(name, zoneSuffix)
+	if !ok || base == "" {
+		return "", fmt.Errorf("file name %q does not end in %q after a domain name", name, zoneSuffix)
+	}
+	origin := dns.Fqdn(strings.ToLower(base))
+	if _, ok := dns.IsDomainName(origin); !ok || strings.Contains(base, "..") || strings.HasPrefix(base, ".") {
+		return "", fmt.Errorf("file name %q does not name a valid domain", name)
+	}
+	return origin, nil
+}
+
+// source describes one zone file to read.
+type source struct {
+	root    *os.Root // the zone directory; nothing outside it is read
+	dir     string   // the zone directory as shown to the operator
+	rel     string   // the file's name inside root
+	origin  string
+	maxSize int64
+}
+
+// display is the path of rel as the operator knows it.
+func (s source) display(rel string) string { return filepath.Join(s.dir, filepath.FromSlash(rel)) }
+
+// parsed is the outcome of reading and checking one zone file on its own.
+type parsed struct {
+	zone     *Zone // nil when the file did not parse
+	ok       bool  // no finding stops the zone from being served
+	findings []Finding
+	includes []string // files read through $INCLUDE, relative to the zone directory
+}
+
+// parseZone reads one zone file with its includes and applies the rules that
+// need only this zone. The cross-zone MX checks come later (crossCheck).
+func parseZone(src source, policy *Policy) (p parsed) {
+	file := src.display(src.rel)
+	fs := &findings{policy: policy, zone: src.origin}
+	defer func() {
+		// The parser is fed customer data: whatever it does, the server lives on.
+		if r := recover(); r != nil {
+			fs.add(RuleSyntax, file, 0, src.origin, "zone file could not be parsed: %v", r)
+			p = parsed{findings: fs.list}
+		}
+	}()
+	recs, includes, err := readRecords(src)
+	p.includes = includes
+	if err != nil {
+		var fe *fileError
+		if errors.As(err, &fe) {
+			fs.add(fe.rule, fe.file, fe.line, src.origin, "%s", fe.msg)
+		} else {
+			fs.add(RuleSyntax, file, 0, src.origin, "%s", err.Error())
+		}
+		p.findings = fs.list
+		return p
+	}
+	keep := checkLocal(src.origin, file, recs, fs)
+	p.findings = fs.list
+	p.ok = !failed(fs.list)
+	b := newZoneBuilder(src.origin, file)
+	for _, r := range keep {
+		b.add(r.rr)
+		if mx, ok := r.rr.(*dns.MX); ok && mx.Mx != "." && !isIPLiteral(mx.Mx, src.origin) {
+			b.z.mx = append(b.z.mx, mxRef{
+				owner: mx.Hdr.Name, exchange: strings.ToLower(mx.Mx), pref: mx.Preference, line: r.line, file: r.file,
+			})
+		}
+	}
+	p.zone = b.finish()
+	return p
+}
+
+// fileError is a problem with the file itself, at a known place.
+type fileError struct {
+	rule Rule
+	file string
+	line int
+	msg  string
+}
+
+func (e *fileError) Error() string { return fmt.Sprintf("%s:%d: %s", e.file, e.line, e.msg) }
+
+// readRecords parses src and its includes, returning each record with the
+// file and line it starts on.
+func readRecords(src source) ([]sourcedRR, []string, error) {
+	t := &tracker{src: src}
+	top, err := t.open(src.rel)
+	if err != nil {
+		return nil, nil, &fileError{rule: RuleSyntax, file: src.display(src.rel), msg: err.Error()}
+	}
+	defer top.Close()
+	t.cur = top
+	zp := dns.NewZoneParser(top, src.origin, path.Join(virtualDir, src.rel))
+	zp.SetIncludeAllowed(true)
+	zp.SetIncludeFS(includeFS{t})
+	var recs []sourcedRR
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		cur := t.cur
+		recs = append(recs, sourcedRR{rr: rr, file: src.display(cur.rel), line: cur.start})
+	}
+	if err := zp.Err(); err != nil {
+		return nil, t.includes, t.parseError(err)
+	}
+	return recs, t.includes, nil
+}
+
+// parseError turns the parser's error into a fileError with the right file
+// and line. A refused $INCLUDE is reported without the text of the file it
+// named.
+func (t *tracker) parseError(err error) error {
+	var limit *limitError
+	if errors.As(err, &limit) {
+		return &fileError{rule: RuleSyntax, file: t.src.display(limit.rel), msg: limit.Error()}
+	}
+	msg := err.Error()
+	file, line, col, token := t.src.display(t.cur.rel), t.cur.start, "", ""
+	// ParseError prints `FILE: dns: MESSAGE: "TOKEN" at line: L:C`.
+	if i := strings.Index(msg, ": dns: "); i >= 0 {
+		if rel, ok := strings.CutPrefix(msg[:i], virtualDir+"/"); ok {
+			file = t.src.display(rel)
+		}
+		msg = msg[i+len(": dns: "):]
+	}
+	if i := strings.LastIndex(msg, " at line: "); i >= 0 {
+		l, c, _ := strings.Cut(msg[i+len(" at line: "):], ":")
+		if n, err := strconv.Atoi(l); err == nil {
+			line, col = n, c
+		}
+		msg = msg[:i]
+		if j := strings.LastIndex(msg, `: "`); j >= 0 {
+			token, msg = msg[j+2:], msg[:j]
+		}
+	}
+	var refused *includeError
+	if errors.As(err, &refused) {
+		// Name the path as written, and nothing of what it leads to.
+		return &fileError{rule: RuleIsolation, file: file, line: line,
+			msg: fmt.Sprintf("$INCLUDE %s refused: %s", token, refused.reason)}
+	}
+	if token != "" {
+		msg += ": " + token
+	}
+	if col != "" {
+		msg += " (column " + col + ")"
+	}
+	return &fileError{rule: RuleSyntax, file: file, line: line, msg: "syntax error: " + msg}
+}
+
+// tracker knows which file the parser is reading and where the record being
+// parsed started, which the parser itself does not tell.
+type tracker struct {
+	src      source
+	cur      *lineReader
+	read     int64    // bytes read over all files
+	includes []string // relative names of included files
+}
+
+// includeError is a refused $INCLUDE. Its text names the path only.
+type includeError struct {
+	name   string
+	reason string
+}
+
+func (e *includeError) Error() string {
+	return fmt.Sprintf("$INCLUDE %q refused: %s", e.name, e.reason)
+}
+
+// limitError says the files of one zone hold more bytes than allowed.
+type limitError struct {
+	rel   string
+	limit int64
+}
+
+func (e *limitError) Error() string {
+	return fmt.Sprintf("zone file and its includes exceed the limit of %d bytes", e.limit)
+}
+
+// open opens rel inside the zone directory as a regular file. It never blocks
+// on a FIFO or device and never follows a link out of the directory.
+func (t *tracker) open(rel string) (*lineReader, error) {
+	st, err := t.src.root.Lstat(rel)
+	if err != nil {
+		return nil, cleanPathError(err)
+	}
+	switch {
+	case st.Mode()&fs.ModeSymlink != 0 && rel != t.src.rel:
+		return nil, errors.New("is a symbolic link")
+	case st.Mode()&fs.ModeSymlink == 0 && !st.Mode().IsRegular():
+		return nil, fmt.Errorf("is not a regular file (%s)", st.Mode().Type())
+	}
+	f, err := t.src.root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, cleanPathError(err)
+	}
+	if st, err = f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		if err != nil {
+			return nil, cleanPathError(err)
+		}
+		return nil, fmt.Errorf("is not a regular file (%s)", st.Mode().Type())
+	}
+	lr := &lineReader{t: t, f: f, rel: rel, line: 1, atStart: true}
+	lr.r = bufio.NewReaderSize(io.LimitReader(f, max(t.src.maxSize-t.read, 0)+1), 16<<10)
+	return lr, nil
+}
+
+// cleanPathError keeps the reason of a file-system error and drops the path,
+// which the finding already shows.
+func cleanPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		if errors.Is(pe.Err, syscall.ELOOP) || strings.Contains(pe.Err.Error(), "escapes") {
+			return errors.New("is a symbolic link that leads outside the zone directory or in a loop")
+		}
+		return pe.Err
+	}
+	return err
+}
+
+// includeFS serves $INCLUDE targets from the zone directory only.
+type includeFS struct{ t *tracker }
+
+// Open is called by the parser with the include path joined to the including
+// file's virtual name.
+func (i includeFS) Open(name string) (fs.File, error) {
+	rel, ok := strings.CutPrefix(name, virtualDir+"/")
+	if !ok {
+		return nil, &includeError{name: name, reason: "the path leads outside the zone directory"}
+	}
+	lr, err := i.t.open(rel)
+	if err != nil {
+		return nil, &includeError{name: rel, reason: err.Error()}
+	}
+	i.t.includes = append(i.t.includes, rel)
+	return lr, nil
+}
+
+// lineReader feeds the parser one byte at a time and follows the zone file
+// syntax just enough to know the line on which each record starts: the
+// first byte that is not blank or comment after a newline outside
+// parentheses and quotes.
+type lineReader struct {
+	t   *tracker
+	f   *os.File
+	r   *bufio.Reader
+	rel string
+
+	line    int // line of the next byte
+	start   int // line on which the current record started
+	depth   int // open parentheses
+	atStart bool
+	quote   bool
+	comment bool
+	escape  bool
+}
+
+// ReadByte implements io.ByteReader, which the parser uses directly.
+func (l *lineReader) ReadByte() (byte, error) {
+	c, err := l.r.ReadByte()
+	if err != nil {
+		return 0, err
+	}
+	l.t.cur = l
+	l.t.read++
+	if l.t.read > l.t.src.maxSize {
+		return 0, &limitError{rel: l.rel, limit: l.t.src.maxSize}
+	}
+	l.track(c)
+	return c, nil
+}
+
+func (l *lineReader) track(c byte) {
+	switch {
+	case c == '\n':
+		l.line++
+		l.comment = false
+		l.escape = false
+		if l.depth == 0 && !l.quote {
+			l.atStart = true
+		}
+		return
+	case l.comment:
+		return
+	case l.escape:
+		l.escape = false
+	case c == '\\':
+		l.escape = true
+	case c == '"':
+		l.quote = !l.quote
+	case l.quote:
+	case c == ';':
+		l.comment = true
+		return
+	case c == '(':
+		l.depth++
+	case c == ')':
+		l.depth = max(l.depth-1, 0)
+	case c == ' ' || c == '\t' || c == '\r':
+		return
+	}
+	if l.atStart {
+		l.start = l.line
+		l.atStart = false
+	}
+}
+
+// Read implements io.Reader for fs.File.
+func (l *lineReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		c, err := l.ReadByte()
+		if err != nil {
+			if n > 0 && err == io.EOF {
+				return n, nil
+			}
+			return n, err
+		}
+		p[n] = c
+		n++
+	}
+	return n, nil
+}
+
+// Stat implements fs.File.
+func (l *lineReader) Stat() (fs.FileInfo, error) { return l.f.Stat() }
+
+// Close implements fs.File.
+func (l *lineReader) Close() error { return l.f.Close() }

@@ -1,0 +1,71 @@
+package mxzone
+
+import (
+	"time"
+
+	"github.com/coredns/coredns/plugin"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+var (
+	zonesGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "zones",
+		Help:      "Zone files by state: served, last_good (a refused edit; the last good version is served) or rejected (never valid: SERVFAIL).",
+	}, []string{"server", "state"})
+
+	reloads = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "reloads_total",
+		Help:      "Scans of the zone directory that found changes, by result: applied (every change is served), refused (at least one edit was held back) or error (the directory could not be read).",
+	}, []string{"server", "result"})
+
+	findingsCounter = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "validation_findings_total",
+		Help:      "Validation findings in new or changed zone files, by rule and severity.",
+	}, []string{"server", "rule", "severity"})
+
+	lastReload = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "last_reload_timestamp_seconds",
+		Help:      "When the last set of zones was published.",
+	}, []string{"server"})
+
+	reloadDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "reload_duration_seconds",
+		Help:      "Time to build and publish a set of zones after a change.",
+		Buckets:   prometheus.ExponentialBuckets(0.001, 4, 10),
+	}, []string{"server"})
+)
+
+// recordGeneration publishes the gauges of a newly published generation.
+func (m *MXZone) recordGeneration(g *generation, rep *report, took time.Duration) {
+	var counts [len(stateNames)]int
+	for _, e := range g.zones {
+		counts[e.state]++
+	}
+	for s, n := range counts {
+		zonesGauge.WithLabelValues(m.server, zoneState(s).String()).Set(float64(n))
+	}
+	result := "applied"
+	for _, ch := range rep.changes {
+		for _, f := range ch.entry.findings {
+			findingsCounter.WithLabelValues(m.server, f.Rule.String(), f.Severity.String()).Inc()
+		}
+		if ch.entry.state != stateServed && !ch.retry {
+			result = "refused"
+		}
+	}
+	reloads.WithLabelValues(m.server, result).Inc()
+	lastReload.WithLabelValues(m.server).Set(float64(time.Now().Unix()))
+	reloadDuration.WithLabelValues(m.server).Observe(took.Seconds())
+}

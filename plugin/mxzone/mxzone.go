@@ -1,0 +1,143 @@
+// Package mxzone serves a directory of customer zone files authoritatively and
+// refuses, before they go live, zones whose mail routing is broken: MX records
+// that point at CNAMEs (RFC 2181 §10.3), at names without addresses, at IP
+// literals, or null MX records (RFC 7505) that do not stand alone.
+//
+// Each file DIR/<origin>.zone is one zone. Zones are parsed, checked on their
+// own and then against every other served zone, and published as one
+// immutable generation through an atomic pointer. A zone that fails is not
+// served (or, after a refused edit, its last good version keeps serving).
+package mxzone
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/pkg/fall"
+	clog "github.com/coredns/coredns/plugin/pkg/log"
+	"github.com/coredns/coredns/request"
+
+	"github.com/miekg/dns"
+)
+
+const pluginName = "mxzone"
+
+var log = clog.NewWithPlugin(pluginName)
+
+// MXZone is the plugin handler.
+type MXZone struct {
+	Next    plugin.Handler
+	Fall    fall.F
+	Origins []string // the zones this plugin answers for (Corefile ZONES)
+
+	loader   *loader
+	interval time.Duration // 0: no reloading
+	server   string        // metrics label
+
+	gen atomic.Pointer[generation]
+
+	mu       sync.Mutex // guards cancel and serializes reloads
+	cancel   context.CancelFunc
+	reported map[string]string // file -> problem already logged by scan
+}
+
+// Name implements plugin.Handler.
+func (m *MXZone) Name() string { return pluginName }
+
+// ServeDNS implements plugin.Handler.
+func (m *MXZone) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	state := request.Request{W: w, Req: r}
+	qname := state.Name()
+	g := m.gen.Load()
+	var e *entry
+	if g != nil {
+		e = g.match(qname)
+	}
+	if e == nil {
+		if plugin.Zones(m.Origins).Matches(qname) == "" || m.Fall.Through(qname) {
+			return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
+		}
+		if g == nil {
+			return dns.RcodeServerFailure, nil // still loading
+		}
+		return dns.RcodeRefused, nil
+	}
+	if e.zone == nil {
+		return dns.RcodeServerFailure, nil // the file never had a valid version
+	}
+	msg := new(dns.Msg)
+	msg.SetReply(r)
+	a := answerer{gen: g, zone: e.zone, qtype: state.QType(), msg: msg}
+	a.answer(qname, r.Question[0].Name)
+	if msg.Rcode == dns.RcodeNameError && m.Fall.Through(qname) {
+		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
+	}
+	fitUDP(state, msg, a.referral)
+	if err := w.WriteMsg(msg); err != nil {
+		return dns.RcodeServerFailure, plugin.Error(pluginName, err)
+	}
+	return dns.RcodeSuccess, nil
+}
+
+// fitUDP makes msg fit the client's UDP size the way Knot and NSD do: first
+// drop additional records without setting TC (RFC 2181 §9: they are
+// optional), and leave truncation of required data to the server, which sets
+// TC. Glue in a referral is required (RFC 9471).
+func fitUDP(state request.Request, msg *dns.Msg, referral bool) {
+	if state.Proto() != "udp" {
+		return
+	}
+	state.SizeAndDo(msg)
+	size := state.Size()
+	if msg.Len() <= size {
+		return
+	}
+	msg.Compress = true
+	var opt []dns.RR
+	extra := make([]dns.RR, 0, len(msg.Extra))
+	for _, rr := range msg.Extra {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			opt = append(opt, rr)
+		} else {
+			extra = append(extra, rr)
+		}
+	}
+	for !referral && len(extra) > 0 && msg.Len() > size {
+		extra = extra[:len(extra)-1]
+		msg.Extra = append(extra[:len(extra):len(extra)], opt...)
+	}
+}
+
+// OnStartup loads the zones, then starts the reload loop. Calling it again
+// (a Corefile reload starts a new instance while this one lives) is a no-op.
+func (m *MXZone) OnStartup() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cancel != nil {
+		return nil
+	}
+	if err := m.reloadLocked(); err != nil && m.gen.Load() == nil {
+		// The directory went away between setup and start: answer SERVFAIL
+		// until it is back, rather than not starting at all.
+		log.Errorf("no zones loaded yet: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	if m.interval > 0 {
+		go m.run(ctx, m.interval)
+	}
+	return nil
+}
+
+// OnShutdown stops the reload loop. It is safe to call more than once.
+func (m *MXZone) OnShutdown() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cancel != nil {
+		m.cancel()
+	}
+	return nil
+}

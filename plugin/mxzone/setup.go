@@ -1,0 +1,132 @@
+package mxzone
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/plugin"
+)
+
+// defaultReload is how often the zone directory is scanned for changes.
+const defaultReload = 30 * time.Second
+
+func init() { plugin.Register(pluginName, setup) }
+
+func setup(c *caddy.Controller) error {
+	m, err := parse(c)
+	if err != nil {
+		return plugin.Error(pluginName, err)
+	}
+	c.OnStartup(m.OnStartup)
+	c.OnShutdown(m.OnShutdown)
+	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
+		m.Next = next
+		return m
+	})
+	return nil
+}
+
+// parse reads the mxzone block:
+//
+//	mxzone DIR [ZONES...] {
+//	    reload DURATION
+//	    fallthrough [ZONES...]
+//	    RULE fail|warn|ignore
+//	}
+func parse(c *caddy.Controller) (*MXZone, error) {
+	m := &MXZone{interval: defaultReload}
+	cfg := dnsserver.GetConfig(c)
+	m.server = serverLabel(cfg)
+	l := &loader{policy: DefaultPolicy(), maxSize: defaultMaxFileBytes}
+	m.loader = l
+	blocks := 0
+	for c.Next() {
+		blocks++
+		if blocks > 1 {
+			return nil, c.Err("mxzone can be used once per server block; list more zones as arguments")
+		}
+		args := c.RemainingArgs()
+		if len(args) == 0 {
+			return nil, c.ArgErr()
+		}
+		dir := args[0]
+		if !filepath.IsAbs(dir) && cfg.Root != "" {
+			dir = filepath.Join(cfg.Root, dir)
+		}
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return nil, c.Errf("zone directory %q: %v", args[0], err)
+		}
+		fi, err := os.Stat(abs)
+		if err != nil {
+			return nil, c.Errf("zone directory %q: %v", args[0], err)
+		}
+		if !fi.IsDir() {
+			return nil, c.Errf("zone directory %q is not a directory", args[0])
+		}
+		l.dir = abs
+		m.Origins = plugin.OriginsFromArgsOrServerBlock(args[1:], c.ServerBlockKeys)
+		l.origins = m.Origins
+		seen := map[string]bool{}
+		for c.NextBlock() {
+			prop := c.Val()
+			if seen[prop] {
+				return nil, c.Errf("property %q is set twice", prop)
+			}
+			seen[prop] = true
+			if err := parseProperty(c, m, prop); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}
+
+func parseProperty(c *caddy.Controller, m *MXZone, prop string) error {
+	switch prop {
+	case "reload":
+		args := c.RemainingArgs()
+		if len(args) != 1 {
+			return c.ArgErr()
+		}
+		d, err := time.ParseDuration(args[0])
+		if err != nil {
+			return c.Errf("reload: %q is not a duration (for example 30s or 2m)", args[0])
+		}
+		if d < 0 {
+			return c.Errf("reload: %q is negative; 0 turns reloading off", args[0])
+		}
+		m.interval = d
+	case "fallthrough":
+		m.Fall.SetZonesFromArgs(c.RemainingArgs())
+	default:
+		rule, ok := ruleByName(prop)
+		if !ok {
+			return c.Errf("unknown property %q", prop)
+		}
+		args := c.RemainingArgs()
+		if len(args) != 1 {
+			return c.Errf("%s takes one of fail, warn or ignore", prop)
+		}
+		sev, ok := parseSeverity(args[0])
+		if !ok {
+			return c.Errf("%s: unknown severity %q; use fail, warn or ignore", prop, args[0])
+		}
+		m.loader.policy[rule] = sev
+	}
+	return nil
+}
+
+// serverLabel names the server for the metrics the way CoreDNS does for
+// request metrics ("dns://127.0.0.1:1053").
+func serverLabel(cfg *dnsserver.Config) string {
+	host := ""
+	if len(cfg.ListenHosts) == 1 {
+		host = cfg.ListenHosts[0]
+	}
+	return "dns://" + net.JoinHostPort(host, cfg.Port)
+}

@@ -1,0 +1,200 @@
+package mxzone
+
+import (
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// Zone is one parsed customer zone. Once built it is never modified: a reload
+// builds a new Zone and swaps whole generations, so readers need no locks.
+type Zone struct {
+	Origin string // lower-case FQDN, from the file name
+	File   string // path as shown to the operator
+
+	soa    *dns.SOA
+	negSOA *dns.SOA // SOA with TTL min(SOA TTL, MINIMUM) for negative answers (RFC 2308 §3)
+	apex   *node
+	nodes  map[string]*node // lower-case owner -> node; empty non-terminals included
+	mx     []mxRef          // every MX in the zone, for the cross-zone checks
+	count  int              // records served
+}
+
+// node holds the RRsets of one owner name. A node without RRsets is an empty
+// non-terminal: it exists (NODATA, blocks wildcards) but holds no data.
+type node struct {
+	rrsets []rrset
+	deleg  bool  // owns NS below the apex: a zone cut
+	wild   *node // the node "*.<this name>", if the zone has one
+}
+
+type rrset struct {
+	rtype uint16
+	rrs   []dns.RR
+}
+
+// mxRef is one MX record as the validator needs it after parsing: where it
+// came from, and the exchange it names.
+type mxRef struct {
+	owner    string
+	exchange string // lower case
+	pref     uint16
+	line     int
+	file     string
+}
+
+// holds reports whether name (lower case) is at or below the zone's origin.
+func (z *Zone) holds(name string) bool { return dns.IsSubDomain(z.Origin, name) }
+
+// get returns the records of type t at n, or nil.
+func (n *node) get(t uint16) []dns.RR {
+	for i := range n.rrsets {
+		if n.rrsets[i].rtype == t {
+			return n.rrsets[i].rrs
+		}
+	}
+	return nil
+}
+
+// hasAddress reports whether n owns an A or AAAA RRset.
+func (n *node) hasAddress() bool {
+	return n.get(dns.TypeA) != nil || n.get(dns.TypeAAAA) != nil
+}
+
+// matchKind says how a name was found inside a zone.
+type matchKind int
+
+const (
+	matchNone      matchKind = iota // the name does not exist (NXDOMAIN)
+	matchExact                      // the name exists (it may be an empty non-terminal)
+	matchWildcard                   // the name is synthesised from a wildcard (RFC 4592)
+	matchDelegated                  // the name is at or below a zone cut
+)
+
+// match is the result of looking a name up inside one zone.
+type match struct {
+	kind  matchKind
+	node  *node  // the exact node, the wildcard node or the delegation node
+	owner string // for matchDelegated: the owner of the cut
+}
+
+// maxLabels bounds the label walk; a DNS name has at most 127 labels.
+const maxLabels = 128
+
+// labelStarts fills buf with the offsets at which each label of name starts,
+// leftmost first, and returns the filled part. Escaped dots do not split.
+func labelStarts(name string, buf *[maxLabels]int) []int {
+	out := buf[:0]
+	if name == "." || name == "" {
+		return out
+	}
+	out = append(out, 0)
+	for i := 0; i < len(name); i++ {
+		switch name[i] {
+		case '\\':
+			i++ // skip the escaped byte; \DDD digits are not dots either
+		case '.':
+			if i+1 < len(name) && len(out) < maxLabels {
+				out = append(out, i+1)
+			}
+		}
+	}
+	return out
+}
+
+// find looks name (lower case, at or below the origin) up the way an
+// authoritative server must: zone cuts first, then the exact name, then the
+// wildcard at the closest encloser.
+func (z *Zone) find(name string) match {
+	if name == z.Origin {
+		return match{kind: matchExact, node: z.apex}
+	}
+	var buf [maxLabels]int
+	starts := labelStarts(name, &buf)
+	apexAt := len(starts) - dns.CountLabel(z.Origin)
+	if apexAt <= 0 {
+		return match{}
+	}
+	encloser := z.apex
+	// Walk down from the label just below the apex towards name.
+	for i := apexAt - 1; i >= 0; i-- {
+		owner := name[starts[i]:]
+		n := z.nodes[owner]
+		if n == nil {
+			if encloser.wild != nil {
+				return match{kind: matchWildcard, node: encloser.wild}
+			}
+			return match{}
+		}
+		if n.deleg {
+			return match{kind: matchDelegated, node: n, owner: owner}
+		}
+		encloser = n
+	}
+	return match{kind: matchExact, node: encloser}
+}
+
+// zoneBuilder collects records into a Zone.
+type zoneBuilder struct {
+	z *Zone
+}
+
+func newZoneBuilder(origin, file string) *zoneBuilder {
+	return &zoneBuilder{z: &Zone{Origin: origin, File: file, nodes: map[string]*node{}}}
+}
+
+// add stores rr under its (lower-cased) owner. The caller has checked that the
+// owner is at or below the origin.
+func (b *zoneBuilder) add(rr dns.RR) {
+	h := rr.Header()
+	owner := strings.ToLower(h.Name)
+	h.Name = owner
+	n := b.nodeFor(owner)
+	t := h.Rrtype
+	for i := range n.rrsets {
+		if n.rrsets[i].rtype == t {
+			n.rrsets[i].rrs = append(n.rrsets[i].rrs, rr)
+			b.z.count++
+			return
+		}
+	}
+	n.rrsets = append(n.rrsets, rrset{rtype: t, rrs: []dns.RR{rr}})
+	b.z.count++
+}
+
+// nodeFor returns the node for owner, creating it and every missing ancestor
+// up to the origin (the empty non-terminals).
+func (b *zoneBuilder) nodeFor(owner string) *node {
+	if n := b.z.nodes[owner]; n != nil {
+		return n
+	}
+	n := &node{}
+	b.z.nodes[owner] = n
+	if off, end := dns.NextLabel(owner, 0); !end && len(owner)-off >= len(b.z.Origin) {
+		b.nodeFor(owner[off:])
+	}
+	return n
+}
+
+// finish links wildcards, marks zone cuts and prepares the negative SOA.
+func (b *zoneBuilder) finish() *Zone {
+	z := b.z
+	z.apex = b.nodeFor(z.Origin)
+	for owner, n := range z.nodes {
+		if owner != z.Origin && n.get(dns.TypeNS) != nil {
+			n.deleg = true
+		}
+		if strings.HasPrefix(owner, "*.") {
+			if parent := z.nodes[owner[2:]]; parent != nil {
+				parent.wild = n
+			}
+		}
+	}
+	if soas := z.apex.get(dns.TypeSOA); len(soas) > 0 {
+		z.soa = soas[0].(*dns.SOA)
+		neg := *z.soa
+		neg.Hdr.Ttl = min(z.soa.Hdr.Ttl, z.soa.Minttl)
+		z.negSOA = &neg
+	}
+	return z
+}
