@@ -1,0 +1,177 @@
+package mxzone
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestRecordLines pins what the line tracker reports: the line on which each
+// record starts, also for records spread over several lines and after
+// comments, blank lines, quotes with semicolons and $INCLUDE.
+func TestRecordLines(t *testing.T) {
+	dir := writeZones(t, map[string]string{
+		"lines.example.zone": `; comment
+$TTL 3600
+@ SOA ns1 host (
+      1 7200 ; serial and refresh
+      3600 1209600 300 )
+
+@ NS ns1
+ns1 A 192.0.2.1
+txt TXT "a ; not a comment" "b"
+  TXT "owner omitted"
+$INCLUDE inc/part.inc
+www A 192.0.2.2
+`,
+		"inc/part.inc": "; fragment\n\nmail A 192.0.2.3\n",
+	})
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	recs, includes, err := readRecords(source{root: root, dir: dir, rel: "lines.example.zone", origin: "lines.example.", maxSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		file string
+		line int
+	}{{"lines.example.zone", 3}, {"lines.example.zone", 7}, {"lines.example.zone", 8}, {"lines.example.zone", 9},
+		{"lines.example.zone", 10}, {"inc/part.inc", 3}, {"lines.example.zone", 12}}
+	if len(recs) != len(want) {
+		t.Fatalf("%d records, want %d", len(recs), len(want))
+	}
+	for i, w := range want {
+		if recs[i].line != w.line || recs[i].file != filepath.Join(dir, w.file) {
+			t.Errorf("record %d (%s): %s:%d, want %s:%d", i, recs[i].rr.Header().Name, recs[i].file, recs[i].line, w.file, w.line)
+		}
+	}
+	if len(includes) != 1 || includes[0] != "inc/part.inc" {
+		t.Errorf("includes %v", includes)
+	}
+}
+
+// TestHostileFiles: every one of these is a finding and a refused zone, never
+// a panic, a hang, or a read outside the zone directory.
+func TestHostileFiles(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("root:x:0:0:SECRET-CONTENT\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, dir string)
+		rule  Rule
+		want  string
+	}{
+		{"include by absolute path", func(t *testing.T, dir string) {
+			writeFile(t, dir, "x.example.zone", soaZone("x.example.")+"$INCLUDE "+secret+"\n")
+		}, RuleIsolation, "refused: the path leads outside the zone directory"},
+		{"include climbing out", func(t *testing.T, dir string) {
+			writeFile(t, dir, "x.example.zone", soaZone("x.example.")+"$INCLUDE ../../../../../../.."+secret+"\n")
+		}, RuleIsolation, "refused"},
+		{"include through a symlink", func(t *testing.T, dir string) {
+			if err := os.Symlink(secret, filepath.Join(dir, "link.inc")); err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, dir, "x.example.zone", soaZone("x.example.")+"$INCLUDE link.inc\n")
+		}, RuleIsolation, "symbolic link"},
+		{"include of itself", func(t *testing.T, dir string) {
+			writeFile(t, dir, "x.example.zone", soaZone("x.example.")+"$INCLUDE x.example.zone\n")
+		}, RuleSyntax, "too deeply nested"},
+		{"zone file is a symlink out of the directory", func(t *testing.T, dir string) {
+			if err := os.Symlink(secret, filepath.Join(dir, "x.example.zone")); err != nil {
+				t.Fatal(err)
+			}
+		}, RuleIsolation, "outside the zone directory"},
+		{"zone file is a FIFO", func(t *testing.T, dir string) {
+			if err := syscall.Mkfifo(filepath.Join(dir, "x.example.zone"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, RuleSyntax, "not a regular file"},
+		{"zone file is a directory", func(t *testing.T, dir string) {
+			if err := os.Mkdir(filepath.Join(dir, "x.example.zone"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}, RuleSyntax, "not a regular file"},
+		{"binary junk", func(t *testing.T, dir string) {
+			writeFile(t, dir, "x.example.zone", "\x00\xff\xfe\x01garbage\x00\n\x7f")
+		}, RuleSyntax, "syntax error"},
+		{"a huge line", func(t *testing.T, dir string) {
+			writeFile(t, dir, "x.example.zone", soaZone("x.example.")+strings.Repeat("a", 4<<20)+" A 192.0.2.1\n")
+		}, RuleSyntax, "syntax error"},
+		{"a file over the size limit", func(t *testing.T, dir string) {
+			writeFile(t, dir, "x.example.zone", soaZone("x.example.")+strings.Repeat("; padding\n", defaultMaxFileBytes/10+1))
+		}, RuleSyntax, "exceed the limit"},
+		{"an invalid domain as file name", func(t *testing.T, dir string) {
+			writeFile(t, dir, "bad..name.zone", soaZone("x.example."))
+		}, RuleSyntax, "does not name a valid domain"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeZones(t, map[string]string{"example.net.zone": provider})
+			tc.setup(t, dir)
+			res, err := Check([]string{dir}, DefaultPolicy())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var hit bool
+			for _, f := range res.Findings {
+				if strings.Contains(f.Message, "SECRET") {
+					t.Fatalf("finding echoes the contents of a file outside the directory: %s", f)
+				}
+				if f.Rule == tc.rule && f.Severity == SeverityFail && strings.Contains(f.Message, tc.want) {
+					hit = true
+				}
+			}
+			if !hit {
+				t.Fatalf("no %s error containing %q in %v", tc.rule, tc.want, res.Findings)
+			}
+			for _, z := range res.Zones {
+				if z.Zone == "example.net." && !z.Served {
+					t.Fatal("the good zone beside the hostile file was refused")
+				}
+			}
+		})
+	}
+}
+
+func TestOriginFromFileName(t *testing.T) {
+	tests := []struct {
+		name, want string
+	}{
+		{"example.com.zone", "example.com."},
+		{"Example.COM.zone", "example.com."},
+		{"xn--bcher-kva.example.zone", "xn--bcher-kva.example."},
+		{".zone", ""},
+		{"example.com.zone.bak", ""},
+		{"a..b.zone", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := originFromFileName(tc.name)
+			if (err != nil) != (tc.want == "") || got != tc.want {
+				t.Fatalf("got %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzParseZone(f *testing.F) {
+	f.Add([]byte(provider))
+	f.Add([]byte(soaZone("fuzz.example.", "@ MX 10 mail", "mail CNAME x", "*.w MX 0 .")))
+	f.Add([]byte("$INCLUDE fuzz.example.zone\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "fuzz.example.zone"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Check([]string{dir}, DefaultPolicy()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -1,0 +1,178 @@
+package mxzone
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/miekg/dns"
+)
+
+// customer is a customer zone whose MX points at the provider's mx1.
+func customer(origin string, serial string, lines ...string) string {
+	return strings.Replace(soaZone(origin, append([]string{"@ MX 10 mx1.example.net."}, lines...)...), " 1 7200", " "+serial+" 7200", 1)
+}
+
+// touch makes sure the next write is seen as a change even on file systems
+// with coarse timestamps.
+func bumpMtime(t *testing.T, path string, d time.Duration) {
+	t.Helper()
+	now := time.Now().Add(d)
+	if err := os.Chtimes(path, now, now); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mxAnswer(t *testing.T, m *MXZone, name string) (int, []dns.RR) {
+	t.Helper()
+	msg, rcode := query(t, m, name, dns.TypeMX)
+	if msg == nil {
+		return rcode, nil
+	}
+	return rcode, msg.Answer
+}
+
+func TestReload(t *testing.T) {
+	dir := writeZones(t, map[string]string{
+		"example.net.zone": provider,
+		"a.example.zone":   customer("a.example.", "1"),
+	})
+	m := newTestPlugin(t, dir, DefaultPolicy())
+	served := func(origin string) *Zone {
+		if e := m.gen.Load().zones[origin]; e != nil {
+			return e.zone
+		}
+		return nil
+	}
+	reload := func() {
+		t.Helper()
+		if err := m.reload(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("a new file is added", func(t *testing.T) {
+		writeFile(t, dir, "b.example.zone", customer("b.example.", "1"))
+		reload()
+		if rcode, ans := mxAnswer(t, m, "b.example."); rcode != dns.RcodeSuccess || len(ans) != 1 {
+			t.Fatalf("rcode %d answer %v", rcode, ans)
+		}
+	})
+
+	t.Run("a changed file is re-read even with the same serial", func(t *testing.T) {
+		writeFile(t, dir, "b.example.zone", customer("b.example.", "1", "www A 192.0.2.8"))
+		bumpMtime(t, filepath.Join(dir, "b.example.zone"), time.Second)
+		reload()
+		if msg, _ := query(t, m, "www.b.example.", dns.TypeA); len(msg.Answer) != 1 {
+			t.Fatalf("edit not served: %v", msg)
+		}
+	})
+
+	t.Run("an unchanged file is not re-read", func(t *testing.T) {
+		before := served("a.example.")
+		reload()
+		if served("a.example.") != before {
+			t.Fatal("unchanged zone was parsed again")
+		}
+	})
+
+	t.Run("a broken edit keeps the last good version", func(t *testing.T) {
+		before := testutil.ToFloat64(zonesGauge.WithLabelValues(m.server, "last_good"))
+		writeFile(t, dir, "b.example.zone", customer("b.example.", "2", "@ MX 20 alias.example.net."))
+		bumpMtime(t, filepath.Join(dir, "b.example.zone"), 2*time.Second)
+		reload()
+		if msg, _ := query(t, m, "www.b.example.", dns.TypeA); len(msg.Answer) != 1 {
+			t.Fatalf("last good version not served: %v", msg)
+		}
+		e := m.gen.Load().zones["b.example."]
+		if e.state != stateLastGood || !failed(e.findings) {
+			t.Fatalf("state %s findings %v", e.state, e.findings)
+		}
+		if got := testutil.ToFloat64(zonesGauge.WithLabelValues(m.server, "last_good")); got != before+1 {
+			t.Fatalf("zones{state=last_good} = %v, want %v", got, before+1)
+		}
+	})
+
+	t.Run("an edit of the provider that breaks customers is refused", func(t *testing.T) {
+		broken := strings.Replace(provider, "mx1 A 192.0.2.25\nmx1 AAAA 2001:db8::25\n", "", 1)
+		broken = strings.Replace(broken, "alias CNAME mx1\n", "", 1)
+		writeFile(t, dir, "example.net.zone", broken)
+		bumpMtime(t, filepath.Join(dir, "example.net.zone"), 3*time.Second)
+		reload()
+		e := m.gen.Load().zones["example.net."]
+		if e.state != stateLastGood {
+			t.Fatalf("provider edit applied although a.example. depends on mx1: %v", e.findings)
+		}
+		msg := ""
+		for _, f := range e.findings {
+			msg += f.String() + "\n"
+		}
+		if !strings.Contains(msg, "zone a.example. depends on it") || !strings.Contains(msg, "mx1.example.net.") {
+			t.Fatalf("findings do not name the dependent zone:\n%s", msg)
+		}
+		if rcode, ans := mxAnswer(t, m, "a.example."); rcode != dns.RcodeSuccess || len(ans) != 1 {
+			t.Fatalf("customer zone hurt: %d %v", rcode, ans)
+		}
+	})
+
+	t.Run("a deleted file is removed", func(t *testing.T) {
+		if err := os.Remove(filepath.Join(dir, "a.example.zone")); err != nil {
+			t.Fatal(err)
+		}
+		reload()
+		if _, rcode := query(t, m, "a.example.", dns.TypeMX); rcode != dns.RcodeRefused {
+			t.Fatalf("rcode %s, want REFUSED", dns.RcodeToString[rcode])
+		}
+	})
+
+	t.Run("a held-back edit goes live once nothing depends on the old data", func(t *testing.T) {
+		// b.example.'s last good version still points at mx1, so the provider
+		// edit stays held back until b is fixed to point elsewhere.
+		writeFile(t, dir, "b.example.zone", strings.Replace(customer("b.example.", "3"), "mx1.example.net.", "aspmx.l.google.com.", 1))
+		bumpMtime(t, filepath.Join(dir, "b.example.zone"), 4*time.Second)
+		reload()
+		if e := m.gen.Load().zones["example.net."]; e.state != stateServed {
+			t.Fatalf("provider edit still held back: %s %v", e.state, e.findings)
+		}
+	})
+}
+
+func TestReloadNewZoneWaitsForItsTarget(t *testing.T) {
+	dir := writeZones(t, map[string]string{
+		"example.net.zone": provider,
+		"c.example.zone":   soaZone("c.example.", "@ MX 10 mx9.example.net."),
+	})
+	m := newTestPlugin(t, dir, DefaultPolicy())
+	if e := m.gen.Load().zones["c.example."]; e.state != stateRejected {
+		t.Fatalf("state %s", e.state)
+	}
+	if _, rcode := query(t, m, "c.example.", dns.TypeMX); rcode != dns.RcodeServerFailure {
+		t.Fatalf("rcode %s, want SERVFAIL", dns.RcodeToString[rcode])
+	}
+	writeFile(t, dir, "example.net.zone", provider+"mx9 A 192.0.2.9\n")
+	bumpMtime(t, filepath.Join(dir, "example.net.zone"), time.Second)
+	if err := m.reload(); err != nil {
+		t.Fatal(err)
+	}
+	if e := m.gen.Load().zones["c.example."]; e.state != stateServed {
+		t.Fatalf("c.example. not served once its MX target exists: %s %v", e.state, e.findings)
+	}
+}
+
+func TestReloadKeepsServingWhenDirectoryVanishes(t *testing.T) {
+	dir := writeZones(t, map[string]string{"example.net.zone": provider})
+	m := newTestPlugin(t, dir, DefaultPolicy())
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.reload(); err == nil {
+		t.Fatal("no error for a missing directory")
+	}
+	if _, rcode := query(t, m, "mx1.example.net.", dns.TypeA); rcode != dns.RcodeSuccess {
+		t.Fatalf("rcode %s: zones dropped", dns.RcodeToString[rcode])
+	}
+}

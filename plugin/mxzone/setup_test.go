@@ -1,0 +1,79 @@
+package mxzone
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coredns/caddy"
+)
+
+func TestParse(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name    string
+		input   string
+		wantErr string
+	}{
+		{"directory only", "mxzone " + dir, ""},
+		{"with zones", "mxzone " + dir + " example.org example.net", ""},
+		{"all properties", "mxzone " + dir + " {\n reload 10s\n fallthrough\n mx_target_cname warn\n null_mx ignore\n}", ""},
+		{"reload off", "mxzone " + dir + " {\n reload 0\n}", ""},
+		{"no directory", "mxzone", "Wrong argument count"},
+		{"missing directory", "mxzone /nonexistent/zones", "no such file"},
+		{"not a directory", "mxzone /etc/hostname", "not a directory"},
+		{"bad duration", "mxzone " + dir + " {\n reload soon\n}", "not a duration"},
+		{"negative duration", "mxzone " + dir + " {\n reload -1s\n}", "negative"},
+		{"unknown property", "mxzone " + dir + " {\n colour blue\n}", `unknown property "colour"`},
+		{"unknown severity", "mxzone " + dir + " {\n mx_target_cname maybe\n}", `unknown severity "maybe"`},
+		{"severity missing", "mxzone " + dir + " {\n null_mx\n}", "takes one of fail, warn or ignore"},
+		{"syntax is not configurable", "mxzone " + dir + " {\n syntax ignore\n}", `unknown property "syntax"`},
+		{"property twice", "mxzone " + dir + " {\n reload 1s\n reload 2s\n}", "set twice"},
+		{"twice in a block", "mxzone " + dir + "\nmxzone " + dir, "once per server block"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := caddy.NewTestController("dns", tc.input)
+			m, err := parse(c)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("no error, want one containing %q (got %+v)", tc.wantErr, m)
+			}
+			if !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %q does not contain %q", err, tc.wantErr)
+			}
+			if !strings.Contains(err.Error(), "Testfile:") {
+				t.Fatalf("error %q does not name the Corefile line", err)
+			}
+		})
+	}
+}
+
+func TestParseValues(t *testing.T) {
+	dir := t.TempDir()
+	c := caddy.NewTestController("dns", "mxzone "+dir+" example.org {\n reload 10s\n fallthrough example.org\n mx_target_address warn\n}")
+	m, err := parse(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.interval != 10*time.Second {
+		t.Errorf("interval %v", m.interval)
+	}
+	if len(m.Origins) != 1 || m.Origins[0] != "example.org." {
+		t.Errorf("origins %v", m.Origins)
+	}
+	if !m.Fall.Through("x.example.org.") || m.Fall.Through("x.example.net.") {
+		t.Errorf("fallthrough %v", m.Fall)
+	}
+	if m.loader.policy[RuleMXAddress] != SeverityWarn || m.loader.policy[RuleMXCNAME] != SeverityFail {
+		t.Errorf("policy %v", m.loader.policy)
+	}
+	if m.loader.dir != dir {
+		t.Errorf("dir %q, want %q", m.loader.dir, dir)
+	}
+}

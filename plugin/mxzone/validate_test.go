@@ -1,0 +1,130 @@
+package mxzone
+
+import (
+	"strings"
+	"testing"
+)
+
+// provider is the provider's zone that customer MX records point into.
+var provider = soaZone("example.net.",
+	"mx1 A 192.0.2.25",
+	"mx1 AAAA 2001:db8::25",
+	"alias CNAME mx1",
+	"txtonly TXT \"no address\"",
+	"a.ent A 192.0.2.1",
+	"*.wild A 192.0.2.2",
+	"*.wildcname CNAME mx1",
+	"sub NS ns.other.example.",
+)
+
+func TestValidationRules(t *testing.T) {
+	tests := []struct {
+		name    string
+		lines   []string // added to a valid customer zone customer.example.
+		rule    Rule
+		line    int    // of the finding in customer.example.zone
+		message string // part of the message
+	}{
+		{"MX at a CNAME", []string{"@ MX 10 alias.example.net."}, RuleMXCNAME, 5, "is a CNAME for mx1.example.net."},
+		{"MX at a CNAME through a wildcard", []string{"@ MX 10 x.wildcname.example.net."}, RuleMXCNAME, 5, "wildcard"},
+		{"MX at a name with no address", []string{"@ MX 10 txtonly.example.net."}, RuleMXAddress, 5, "has no A or AAAA record (it has TXT)"},
+		{"MX at a missing name", []string{"@ MX 10 nohost.example.net."}, RuleMXAddress, 5, "does not exist in zone example.net."},
+		{"MX at an empty non-terminal", []string{"@ MX 10 ent.example.net."}, RuleMXAddress, 5, "exists only because names below it do"},
+		{"MX in the zone itself", []string{"@ MX 10 mail"}, RuleMXAddress, 5, "mail.customer.example. does not exist"},
+		{"forgotten final dot", []string{"@ MX 10 mx1.example.net"}, RuleMXAddress, 5, `write "mx1.example.net."`},
+		{"IPv4 literal", []string{"@ MX 10 192.0.2.1."}, RuleMXIP, 5, "IP address 192.0.2.1"},
+		{"relative IPv4 literal", []string{"@ MX 10 192.0.2.1"}, RuleMXIP, 5, "IP address 192.0.2.1"},
+		{"IPv6 literal", []string{"@ MX 10 2001:db8::1."}, RuleMXIP, 5, "IP address 2001:db8::1"},
+		{"null MX beside another MX", []string{"@ MX 10 mx1.example.net.", "@ MX 0 ."}, RuleNullMX, 6, "stands beside 1 other"},
+		{"null MX with a preference", []string{"@ MX 10 ."}, RuleNullMX, 5, "preference 10"},
+		{"CNAME beside other data", []string{"www CNAME mx1.example.net.", "www TXT \"x\""}, RuleIntegrity, 5, "CNAME beside other data (TXT)"},
+		{"duplicate record", []string{"www A 192.0.2.1", "www A 192.0.2.1"}, RuleIntegrity, 6, "first at line 5"},
+		{"SOA below the apex", []string{"www SOA a. b. 1 1 1 1 1"}, RuleIntegrity, 5, "below the apex"},
+		{"owner outside the origin", []string{"www.other.example. A 192.0.2.1"}, RuleIsolation, 5, "outside the zone customer.example."},
+		{"$ORIGIN to another tenant", []string{"$ORIGIN other.example.", "www A 192.0.2.1"}, RuleIsolation, 6, "outside the zone"},
+		{"record over several lines", []string{"@ MX (", "  10", "  txtonly.example.net. )"}, RuleMXAddress, 5, "has no A or AAAA"},
+		{"syntax error", []string{"@ MX ten mail"}, RuleSyntax, 5, "bad MX Pref"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeZones(t, map[string]string{
+				"example.net.zone":      provider,
+				"customer.example.zone": soaZone("customer.example.", tc.lines...),
+			})
+			m := newTestPlugin(t, dir, DefaultPolicy())
+			found := findingsOf(m, "customer.example.")
+			var hit *Finding
+			for i, f := range found {
+				if f.Rule == tc.rule && strings.Contains(f.Message, tc.message) {
+					hit = &found[i]
+				}
+			}
+			if hit == nil {
+				t.Fatalf("no %s finding containing %q; got %v", tc.rule, tc.message, found)
+			}
+			if hit.Line != tc.line || !strings.HasSuffix(hit.File, "customer.example.zone") {
+				t.Errorf("finding at %s:%d, want line %d", hit.File, hit.Line, tc.line)
+			}
+			if e := m.gen.Load().zones["customer.example."]; e.zone != nil {
+				t.Errorf("zone with a failing finding is served; findings %v", found)
+			}
+			if e := m.gen.Load().zones["example.net."]; e.zone == nil {
+				t.Errorf("the provider's zone must not suffer from a customer's mistake")
+			}
+		})
+	}
+}
+
+func TestValidationPasses(t *testing.T) {
+	tests := []struct {
+		name  string
+		lines []string
+	}{
+		{"MX at an address in another zone", []string{"@ MX 10 mx1.example.net."}},
+		{"MX at an address through a wildcard", []string{"@ MX 10 host.wild.example.net."}},
+		{"MX outside every served zone", []string{"@ MX 10 aspmx.l.google.com."}},
+		{"MX below a delegation", []string{"@ MX 10 mail.sub.example.net."}},
+		{"null MX alone", []string{"@ MX 0 ."}},
+		{"wildcard MX", []string{"*.customer.example. MX 10 mx1.example.net."}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeZones(t, map[string]string{
+				"example.net.zone":      provider,
+				"customer.example.zone": soaZone("customer.example.", tc.lines...),
+			})
+			m := newTestPlugin(t, dir, DefaultPolicy())
+			if e := m.gen.Load().zones["customer.example."]; e.zone == nil || e.state != stateServed {
+				t.Fatalf("zone refused: %v", findingsOf(m, "customer.example."))
+			}
+		})
+	}
+}
+
+func TestPolicySeverities(t *testing.T) {
+	dir := writeZones(t, map[string]string{
+		"example.net.zone":      provider,
+		"customer.example.zone": soaZone("customer.example.", "@ MX 10 alias.example.net."),
+	})
+	for _, sev := range []Severity{SeverityWarn, SeverityIgnore} {
+		t.Run(sev.String(), func(t *testing.T) {
+			p := DefaultPolicy()
+			p[RuleMXCNAME] = sev
+			m := newTestPlugin(t, dir, p)
+			if e := m.gen.Load().zones["customer.example."]; e.zone == nil {
+				t.Fatal("zone refused although the rule is not fail")
+			}
+			found := findingsOf(m, "customer.example.")
+			if (sev == SeverityWarn) != (len(found) == 1 && found[0].Severity == SeverityWarn) {
+				t.Fatalf("findings %v", found)
+			}
+		})
+	}
+}
+
+func TestFindingFormat(t *testing.T) {
+	f := Finding{File: "zones/a.example.zone", Line: 7, Owner: "a.example.", Rule: RuleMXCNAME, Severity: SeverityFail, Message: "m"}
+	if got, want := f.String(), "zones/a.example.zone:7: error: a.example.: m (mx_target_cname)"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
