@@ -1,0 +1,190 @@
+package test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+const answersDir = "../plugin/mxzone/testdata/answers"
+
+func TestServesOverUDPAndTCP(t *testing.T) {
+	s := startServer(t, copyDir(t, answersDir), "reload 0")
+	for _, proto := range []string{"udp", "tcp"} {
+		t.Run(proto, func(t *testing.T) {
+			resp := ask(t, s.addr, proto, "Example.ORG.", dns.TypeMX)
+			if resp.Rcode != dns.RcodeSuccess || !resp.Authoritative || len(resp.Answer) != 2 {
+				t.Fatalf("reply:\n%v", resp)
+			}
+			if resp.Question[0].Name != "Example.ORG." {
+				t.Errorf("question not echoed as sent: %q", resp.Question[0].Name)
+			}
+			extra := map[string]bool{}
+			for _, rr := range resp.Extra {
+				if rr.Header().Rrtype != dns.TypeOPT {
+					extra[rr.Header().Name+" "+dns.TypeToString[rr.Header().Rrtype]] = true
+				}
+			}
+			for _, want := range []string{"mx1.example.net. A", "mx1.example.net. AAAA", "mx2.example.net. A"} {
+				if !extra[want] {
+					t.Errorf("additional lacks %s (the MX target lives in another served zone): %v", want, extra)
+				}
+			}
+			if r := ask(t, s.addr, proto, "nothing.example.", dns.TypeA); r.Rcode != dns.RcodeRefused {
+				t.Errorf("name outside every zone: %s, want REFUSED", dns.RcodeToString[r.Rcode])
+			}
+			if r := ask(t, s.addr, proto, "nope.example.com.", dns.TypeA); r.Rcode != dns.RcodeNameError || len(r.Ns) != 1 || r.Ns[0].Header().Ttl != 300 {
+				t.Errorf("NXDOMAIN without the SOA at its negative TTL:\n%v", r)
+			}
+		})
+	}
+}
+
+func TestDig(t *testing.T) {
+	dig := requireTool(t, "dig")
+	s := startServer(t, copyDir(t, "../zones"), "reload 0")
+	host, port, _ := strings.Cut(s.addr, ":")
+	out, err := exec.Command(dig, "@"+host, "-p", port, "example.com", "MX", "+norec").CombinedOutput()
+	if err != nil {
+		t.Fatalf("dig: %v\n%s", err, out)
+	}
+	text := string(out)
+	for _, want := range []string{"status: NOERROR", "flags: qr aa", "ANSWER: 3",
+		"example.com.\t\t3600\tIN\tMX\t10 mail1.example.com.", "backup.example.net.\t3600\tIN\tA\t203.0.113.25"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("dig output lacks %q:\n%s", want, text)
+		}
+	}
+	out, _ = exec.Command(dig, "@"+host, "-p", port, "parked.example", "MX", "+short").CombinedOutput()
+	if strings.TrimSpace(string(out)) != "0 ." {
+		t.Errorf("null MX: %q", out)
+	}
+	out, _ = exec.Command(dig, "@"+host, "-p", port, "example.com", "MX", "+tcp", "+short").CombinedOutput()
+	if strings.Count(string(out), "\n") != 3 {
+		t.Errorf("MX over TCP: %q", out)
+	}
+}
+
+func TestReloadThroughTheBinary(t *testing.T) {
+	dir := copyDir(t, answersDir)
+	s := startServer(t, dir, "reload 100ms")
+	path := filepath.Join(dir, "example.org.zone")
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A valid edit: same serial, new record. Content counts, not the serial.
+	writeAtomic(t, path, string(orig)+"new A 192.0.2.200\n")
+	waitFor(t, 10*time.Second, "the edit to be served", func() bool {
+		return len(ask(t, s.addr, "udp", "new.example.org.", dns.TypeA).Answer) == 1
+	})
+
+	// A broken edit (MX at an IP literal): the last good version stays.
+	refused := s.metric(t, `coredns_mxzone_reloads_total{result="refused",server="dns://127.0.0.1:`+strings.Split(s.addr, ":")[1]+`"}`)
+	writeAtomic(t, path, string(orig)+"new A 192.0.2.200\n@ MX 30 192.0.2.1.\n")
+	waitFor(t, 10*time.Second, "the broken edit to be refused", func() bool {
+		return s.metric(t, `coredns_mxzone_reloads_total{result="refused",server="dns://127.0.0.1:`+strings.Split(s.addr, ":")[1]+`"}`) > refused
+	})
+	if r := ask(t, s.addr, "tcp", "example.org.", dns.TypeMX); len(r.Answer) != 2 || r.Rcode != dns.RcodeSuccess {
+		t.Fatalf("broken edit served, or last good version lost:\n%v", r)
+	}
+	if !strings.Contains(s.log.String(), "example.org.zone:10: error: example.org.: exchange 192.0.2.1.") {
+		t.Errorf("log lacks the FILE:LINE finding:\n%s", s.log)
+	}
+
+	// Deleting the file removes the zone.
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the zone to be removed", func() bool {
+		return ask(t, s.addr, "udp", "example.org.", dns.TypeMX).Rcode == dns.RcodeRefused
+	})
+}
+
+func TestLoadbalanceRotatesMX(t *testing.T) {
+	s := startServer(t, copyDir(t, "../zones"), "reload 0", "loadbalance round_robin")
+	orders := map[string]bool{}
+	for range 30 {
+		r := ask(t, s.addr, "udp", "example.com.", dns.TypeMX)
+		var names []string
+		for _, rr := range r.Answer {
+			names = append(names, rr.(*dns.MX).Mx)
+		}
+		orders[strings.Join(names, ",")] = true
+	}
+	if len(orders) < 2 {
+		t.Fatalf("MX order never changed over 30 queries: %v", orders)
+	}
+}
+
+func TestCheckCommand(t *testing.T) {
+	t.Run("shipped zones are clean", func(t *testing.T) {
+		out, err := exec.Command(binary, "check", "../zones").CombinedOutput()
+		if err != nil {
+			t.Fatalf("exit %v:\n%s", err, out)
+		}
+	})
+	bad := t.TempDir()
+	zone := "$TTL 3600\n@ SOA ns1 host 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\n@ MX 10 alias\nalias CNAME ns1\n"
+	if err := os.WriteFile(filepath.Join(bad, "bad.example.zone"), []byte(zone), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("text", func(t *testing.T) {
+		cmd := exec.Command(binary, "check", bad)
+		out, err := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != 1 {
+			t.Fatalf("exit %d (%v), want 1:\n%s", code, err, out)
+		}
+		want := filepath.Join(bad, "bad.example.zone") + ":5: error: bad.example.: exchange alias.bad.example. is a CNAME for ns1.bad.example."
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("output lacks %q:\n%s", want, out)
+		}
+	})
+	t.Run("json", func(t *testing.T) {
+		out, _ := exec.Command(binary, "check", "--format", "json", bad).Output()
+		var findings []map[string]any
+		if err := json.Unmarshal(out, &findings); err != nil {
+			t.Fatalf("%v:\n%s", err, out)
+		}
+		if len(findings) != 1 || findings[0]["rule"] != "mx_target_cname" || findings[0]["line"] != 5.0 ||
+			findings[0]["zone"] != "bad.example." || findings[0]["severity"] != "error" {
+			t.Fatalf("findings %v", findings)
+		}
+	})
+	t.Run("usage", func(t *testing.T) {
+		for _, args := range [][]string{{"check"}, {"check", "--format", "xml", bad}, {"check", "/nonexistent"}} {
+			cmd := exec.Command(binary, args...)
+			cmd.Run()
+			if code := cmd.ProcessState.ExitCode(); code != 2 {
+				t.Errorf("%v: exit %d, want 2", args, code)
+			}
+		}
+	})
+}
+
+func TestBinaryFlags(t *testing.T) {
+	out, err := exec.Command(binary, "-plugins").Output()
+	if err != nil || !strings.Contains(string(out), "dns.mxzone") {
+		t.Fatalf("-plugins: %v\n%s", err, out)
+	}
+	out, err = exec.Command(binary, "-version").Output()
+	if err != nil || !strings.Contains(string(out), "CoreDNS-1.15") {
+		t.Fatalf("-version: %v\n%s", err, out)
+	}
+}
+
+func TestBadCorefileStopsStartup(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "Corefile")
+	os.WriteFile(conf, []byte(".:0 {\n    mxzone "+t.TempDir()+" {\n        reload soon\n    }\n}\n"), 0o644)
+	out, err := exec.Command(binary, "-conf", conf).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "Corefile:3") || !strings.Contains(string(out), "not a duration") {
+		t.Fatalf("err %v, output:\n%s", err, out)
+	}
+}
