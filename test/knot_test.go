@@ -194,4 +194,3 @@ func TestAnswersMatchKnot(t *testing.T) {
 		t.Fatalf("only %d comparisons: the name list is too short to mean anything", compared)
 	}
 }
-

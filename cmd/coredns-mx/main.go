@@ -55,8 +55,10 @@ import (
 )
 
 // directives is the plugin chain order: infrastructure first, then plugins
-// that rewrite or answer from caches, then the data plugins, mxzone last so
-// that cache, transfer, dnssec and loadbalance wrap its answers.
+// that rewrite or answer from caches, then the data plugins. mxzone comes
+// after cache, transfer, dnssec and loadbalance, so that they wrap its
+// answers, and before the other data plugins, so that its fallthrough has
+// somewhere to go.
 var directives = []string{
 	"root",
 	"metadata",
@@ -86,11 +88,11 @@ var directives = []string{
 	"template",
 	"transfer",
 	"hosts",
+	"mxzone",
 	"file",
 	"auto",
 	"secondary",
 	"whoami",
-	"mxzone",
 }
 
 func main() {
