@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -79,8 +80,26 @@ func freePort(t *testing.T) int {
 type server struct {
 	addr    string // DNS address
 	metrics string // prometheus address
-	log     *bytes.Buffer
+	log     *syncBuffer
 	cmd     *exec.Cmd
+}
+
+// syncBuffer collects a process's output while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // startServer runs coredns-mx on zoneDir with the given mxzone block body and
@@ -94,7 +113,7 @@ func startServer(t *testing.T, zoneDir, mxBlock string, extra ...string) *server
 	if err := os.WriteFile(conf, []byte(corefile), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{addr: fmt.Sprintf("127.0.0.1:%d", port), metrics: fmt.Sprintf("127.0.0.1:%d", promPort), log: &bytes.Buffer{}}
+	s := &server{addr: fmt.Sprintf("127.0.0.1:%d", port), metrics: fmt.Sprintf("127.0.0.1:%d", promPort), log: &syncBuffer{}}
 	s.cmd = exec.Command(binary, "-conf", conf)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
