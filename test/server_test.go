@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -186,5 +187,31 @@ func TestBadCorefileStopsStartup(t *testing.T) {
 	out, err := exec.Command(binary, "-conf", conf).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "Corefile:3") || !strings.Contains(string(out), "not a duration") {
 		t.Fatalf("err %v, output:\n%s", err, out)
+	}
+}
+
+func TestTruncationOverUDP(t *testing.T) {
+	dir := t.TempDir()
+	var zone strings.Builder
+	zone.WriteString("$TTL 3600\n@ SOA ns1 host 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\n")
+	for i := range 30 {
+		zone.WriteString("big TXT \"" + strconv.Itoa(i) + strings.Repeat("x", 100) + "\"\n")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "big.example.zone"), []byte(zone.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, dir, "reload 0")
+	req := new(dns.Msg)
+	req.SetQuestion("big.big.example.", dns.TypeTXT) // no EDNS: 512 bytes
+	udp, _, err := (&dns.Client{Net: "udp", Timeout: 3 * time.Second}).Exchange(req, s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !udp.Truncated {
+		t.Fatalf("3 KB answer over 512-byte UDP without TC:\n%v", udp)
+	}
+	tcp := ask(t, s.addr, "tcp", "big.big.example.", dns.TypeTXT)
+	if tcp.Truncated || len(tcp.Answer) != 30 {
+		t.Fatalf("TCP: TC=%v, %d records, want all 30", tcp.Truncated, len(tcp.Answer))
 	}
 }
