@@ -17,6 +17,16 @@ var provider = soaZone("example.net.",
 	"sub NS ns.other.example.",
 )
 
+// loadCustomer serves the provider's zone and customer.example. with lines.
+func loadCustomer(t *testing.T, lines ...string) *MXZone {
+	t.Helper()
+	dir := writeZones(t, map[string]string{
+		"example.net.zone":      provider,
+		"customer.example.zone": soaZone("customer.example.", lines...),
+	})
+	return newTestPlugin(t, dir, DefaultPolicy())
+}
+
 func TestValidationRules(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -47,11 +57,7 @@ func TestValidationRules(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := writeZones(t, map[string]string{
-				"example.net.zone":      provider,
-				"customer.example.zone": soaZone("customer.example.", tc.lines...),
-			})
-			m := newTestPlugin(t, dir, DefaultPolicy())
+			m := loadCustomer(t, tc.lines...)
 			found := findingsOf(m, "customer.example.")
 			var hit *Finding
 			for i, f := range found {
@@ -89,11 +95,7 @@ func TestValidationPasses(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := writeZones(t, map[string]string{
-				"example.net.zone":      provider,
-				"customer.example.zone": soaZone("customer.example.", tc.lines...),
-			})
-			m := newTestPlugin(t, dir, DefaultPolicy())
+			m := loadCustomer(t, tc.lines...)
 			if e := m.gen.Load().zones["customer.example."]; e.zone == nil || e.state != stateServed {
 				t.Fatalf("zone refused: %v", findingsOf(m, "customer.example."))
 			}
