@@ -152,7 +152,12 @@ func zoneOf(name string, origins []string) string {
 // (customer MX records point at the provider's mail hosts). Knot only adds
 // addresses from the zone being answered from. Every other difference fails.
 func TestAnswersMatchKnot(t *testing.T) {
-	dir := copyDir(t, answersDir)
+	for _, dir := range []string{answersDir, "../zones"} {
+		t.Run(filepath.Base(dir), func(t *testing.T) { compareWithKnot(t, copyDir(t, dir)) })
+	}
+}
+
+func compareWithKnot(t *testing.T, dir string) {
 	origins, names := zoneNames(t, dir)
 	knot := startKnot(t, dir, origins)
 	s := startServer(t, dir, "reload 0")

@@ -58,10 +58,13 @@ func (m *MXZone) recordGeneration(g *generation, rep *report, took time.Duration
 	}
 	result := "applied"
 	for _, ch := range rep.changes {
+		if ch.retry {
+			continue // the same file, counted when it changed
+		}
 		for _, f := range ch.entry.findings {
 			findingsCounter.WithLabelValues(m.server, f.Rule.String(), f.Severity.String()).Inc()
 		}
-		if ch.entry.state != stateServed && !ch.retry {
+		if ch.entry.state != stateServed {
 			result = "refused"
 		}
 	}

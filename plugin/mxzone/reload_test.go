@@ -74,9 +74,10 @@ func TestReload(t *testing.T) {
 
 	t.Run("an unchanged file is not re-read", func(t *testing.T) {
 		before := served("a.example.")
+		gen := m.gen.Load()
 		reload()
-		if served("a.example.") != before {
-			t.Fatal("unchanged zone was parsed again")
+		if served("a.example.") != before || m.gen.Load() != gen {
+			t.Fatal("unchanged zone was parsed again, or a new generation published for nothing")
 		}
 	})
 
@@ -94,6 +95,12 @@ func TestReload(t *testing.T) {
 		}
 		if got := testutil.ToFloat64(zonesGauge.WithLabelValues(m.server, "last_good")); got != before+1 {
 			t.Fatalf("zones{state=last_good} = %v, want %v", got, before+1)
+		}
+		// The same broken file is reported once, not on every scan.
+		counted := testutil.ToFloat64(findingsCounter.WithLabelValues(m.server, "mx_target_cname", "error"))
+		reload()
+		if got := testutil.ToFloat64(findingsCounter.WithLabelValues(m.server, "mx_target_cname", "error")); got != counted {
+			t.Fatalf("findings counted again for an unchanged file: %v -> %v", counted, got)
 		}
 	})
 

@@ -1,11 +1,14 @@
 package mxzone
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/core/dnsserver"
 )
 
 func TestParse(t *testing.T) {
@@ -75,5 +78,21 @@ func TestParseValues(t *testing.T) {
 	}
 	if m.loader.dir != dir {
 		t.Errorf("dir %q, want %q", m.loader.dir, dir)
+	}
+}
+
+func TestParseRelativeToRoot(t *testing.T) {
+	root := t.TempDir()
+	if err := os.Mkdir(filepath.Join(root, "zones"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := caddy.NewTestController("dns", "mxzone zones")
+	dnsserver.GetConfig(c).Root = root
+	m, err := parse(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(root, "zones"); m.loader.dir != want {
+		t.Fatalf("dir %q, want %q", m.loader.dir, want)
 	}
 }
