@@ -71,15 +71,15 @@ func Check(paths []string, policy Policy) (*CheckResult, error) {
 
 // checkInto reads the zone files of l.dir (or only the file single) into g.
 func (l *loader) checkInto(g *generation, changes map[string]*change, res *CheckResult, single string) error {
-	root, err := os.OpenRoot(l.dir)
+	d, err := openZoneDir(l.dir)
 	if err != nil {
 		return err
 	}
-	defer root.Close()
+	defer d.Close()
 	var files []zoneFile
 	if single == "" {
 		var problems []Finding
-		files, problems, err = l.scan(root)
+		files, problems, err = l.scan(d)
 		if err != nil {
 			return err
 		}
@@ -92,23 +92,19 @@ func (l *loader) checkInto(g *generation, changes map[string]*change, res *Check
 		if err != nil {
 			return err
 		}
-		fi, err := root.Stat(single)
-		if err != nil {
-			return err
-		}
-		files = []zoneFile{{name: single, origin: origin, stamp: stampOf(fi)}}
+		files = []zoneFile{{name: single, origin: origin}}
 	}
-	for _, f := range files {
-		if other := g.zones[f.origin]; other != nil {
+	for _, ch := range l.readAll(d, files, nil) {
+		origin := ch.entry.origin
+		if other := g.zones[origin]; other != nil {
 			res.Findings = append(res.Findings, Finding{
-				File: filepath.Join(l.dir, f.name), Zone: f.origin, Owner: f.origin, Rule: RuleSyntax, Severity: SeverityFail,
-				Message: fmt.Sprintf("zone %s is already read from %s", f.origin, other.file),
+				File: ch.entry.file, Zone: origin, Owner: origin, Rule: RuleSyntax, Severity: SeverityFail,
+				Message: fmt.Sprintf("zone %s is already read from %s", origin, other.file),
 			})
 			continue
 		}
-		ch := l.read(root, f, nil)
-		changes[f.origin] = ch
-		g.zones[f.origin] = ch.entry
+		changes[origin] = ch
+		g.zones[origin] = ch.entry
 	}
 	return nil
 }

@@ -87,3 +87,24 @@ func findingsOf(m *MXZone, origin string) []Finding {
 	}
 	return nil
 }
+
+// newBenchPlugin is newTestPlugin for benchmarks.
+func newBenchPlugin(b *testing.B, dir string) *MXZone {
+	b.Helper()
+	m := &MXZone{
+		Origins: []string{"."},
+		loader:  &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), maxSize: defaultMaxFileBytes},
+		server:  "dns://bench",
+	}
+	if err := m.reload(); err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+func writeFileB(b *testing.B, dir, name, text string) {
+	b.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+		b.Fatal(err)
+	}
+}

@@ -33,7 +33,7 @@ www A 192.0.2.2
 		t.Fatal(err)
 	}
 	defer root.Close()
-	recs, includes, err := readRecords(source{root: root, dir: dir, rel: "lines.example.zone", origin: "lines.example.", maxSize: 1 << 20})
+	recs, tr, err := readRecords(source{root: root, dirfd: -1, dir: dir, rel: "lines.example.zone", origin: "lines.example.", maxSize: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,8 +50,8 @@ www A 192.0.2.2
 			t.Errorf("record %d (%s): %s:%d, want %s:%d", i, recs[i].rr.Header().Name, recs[i].file, recs[i].line, w.file, w.line)
 		}
 	}
-	if len(includes) != 1 || includes[0] != "inc/part.inc" {
-		t.Errorf("includes %v", includes)
+	if len(tr.includes) != 1 || tr.includes[0].rel != "inc/part.inc" {
+		t.Errorf("includes %v", tr.includes)
 	}
 }
 

@@ -3,16 +3,22 @@ package mxzone
 import (
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/coredns/coredns/plugin"
+
+	"golang.org/x/sys/unix"
 )
 
 // generation is one complete, validated set of zones. It is built aside and
@@ -59,6 +65,10 @@ type includeStamp struct {
 	stamp fileStamp
 }
 
+func stampOfStat(st *syscall.Stat_t) fileStamp {
+	return fileStamp{size: st.Size, mtime: st.Mtim.Nano(), ino: st.Ino, ctime: st.Ctim.Nano()}
+}
+
 func stampOf(fi fs.FileInfo) fileStamp {
 	s := fileStamp{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
@@ -93,55 +103,88 @@ type loader struct {
 type zoneFile struct {
 	name   string
 	origin string
-	stamp  fileStamp
+}
+
+// zoneDir is an open zone directory: its descriptor for the fast path and an
+// os.Root for everything that must not leave it.
+type zoneDir struct {
+	f    *os.File
+	root *os.Root
+}
+
+func openZoneDir(dir string) (*zoneDir, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open zone directory: %w", err)
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		root.Close()
+		return nil, fmt.Errorf("open zone directory: %w", err)
+	}
+	return &zoneDir{f: f, root: root}, nil
+}
+
+func (d *zoneDir) fd() int { return int(d.f.Fd()) }
+
+func (d *zoneDir) Close() {
+	d.f.Close()
+	d.root.Close()
+}
+
+// stat returns the stamp of a file in the directory (following a symlink:
+// only its metadata; reading it still goes through the root).
+func (d *zoneDir) stat(name string) (fileStamp, error) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(d.fd(), name, &st, 0); err != nil {
+		return fileStamp{}, err
+	}
+	return fileStamp{size: st.Size, mtime: st.Mtim.Nano(), ino: st.Ino, ctime: st.Ctim.Nano()}, nil
 }
 
 // scan lists the zone files of the directory. Files that are not zones are
 // skipped; files that look like zones but cannot be served become findings.
-func (l *loader) scan(root *os.Root) ([]zoneFile, []Finding, error) {
-	dirents, err := os.ReadDir(l.dir)
+func (l *loader) scan(d *zoneDir) ([]zoneFile, []Finding, error) {
+	dirents, err := d.f.ReadDir(-1)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read zone directory: %w", err)
 	}
-	var files []zoneFile
+	if _, err := d.f.Seek(0, io.SeekStart); err != nil {
+		return nil, nil, fmt.Errorf("read zone directory: %w", err)
+	}
+	files := make([]zoneFile, 0, len(dirents))
 	var problems []Finding
 	for _, de := range dirents {
 		name := de.Name()
 		if !strings.HasSuffix(name, zoneSuffix) || strings.HasPrefix(name, ".#") {
 			continue
 		}
-		file := filepath.Join(l.dir, name)
 		origin, err := originFromFileName(name)
 		if err != nil {
-			problems = append(problems, Finding{File: file, Rule: RuleSyntax, Severity: SeverityFail, Owner: name, Message: err.Error()})
+			problems = append(problems, Finding{File: filepath.Join(l.dir, name), Rule: RuleSyntax,
+				Severity: SeverityFail, Owner: name, Message: err.Error()})
 			continue
 		}
-		if plugin.Zones(l.origins).Matches(origin) == "" {
+		if len(l.origins) > 0 && plugin.Zones(l.origins).Matches(origin) == "" {
 			continue
 		}
-		fi, err := root.Stat(name)
-		if err != nil {
-			problems = append(problems, Finding{File: file, Zone: origin, Owner: origin, Rule: RuleIsolation,
-				Severity: SeverityFail, Message: cleanPathError(err).Error()})
+		if t := de.Type(); !t.IsRegular() && t&fs.ModeSymlink == 0 {
+			problems = append(problems, Finding{File: filepath.Join(l.dir, name), Zone: origin, Owner: origin,
+				Rule: RuleSyntax, Severity: SeverityFail, Message: fmt.Sprintf("is not a regular file (%s)", t)})
 			continue
 		}
-		if !fi.Mode().IsRegular() {
-			problems = append(problems, Finding{File: file, Zone: origin, Owner: origin, Rule: RuleSyntax,
-				Severity: SeverityFail, Message: fmt.Sprintf("is not a regular file (%s)", fi.Mode().Type())})
-			continue
-		}
-		files = append(files, zoneFile{name: name, origin: origin, stamp: stampOf(fi)})
+		files = append(files, zoneFile{name: name, origin: origin})
 	}
 	return files, problems, nil
 }
 
 // unchanged reports whether e was read from the file as it is now.
-func (e *entry) unchanged(root *os.Root, f zoneFile) bool {
-	if e.stamp != f.stamp {
+func (e *entry) unchanged(d *zoneDir, name string) bool {
+	if st, err := d.stat(name); err != nil || st != e.stamp {
 		return false
 	}
 	for _, inc := range e.includes {
-		fi, err := root.Stat(inc.rel)
+		fi, err := d.root.Stat(inc.rel)
 		if err != nil || stampOf(fi) != inc.stamp {
 			return false
 		}
@@ -174,54 +217,50 @@ type report struct {
 // edit that breaks a zone is held back, newest first, until the set is
 // consistent.
 func (l *loader) build(prev *generation) (*generation, *report, error) {
-	root, err := os.OpenRoot(l.dir)
+	d, err := openZoneDir(l.dir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open zone directory: %w", err)
+		return nil, nil, err
 	}
-	defer root.Close()
-	files, problems, err := l.scan(root)
+	defer d.Close()
+	files, problems, err := l.scan(d)
 	if err != nil {
 		return nil, nil, err
 	}
 	rep := &report{problems: problems}
 	next := &generation{zones: make(map[string]*entry, len(files))}
-	changes := map[string]*change{}
-	var waiting []zoneFile // unchanged files whose newer version is held back
+	var toRead, waiting []zoneFile // waiting: unchanged, with a held-back newer version
 	for _, f := range files {
 		var old *entry
 		if prev != nil {
 			old = prev.zones[f.origin]
 		}
-		if old != nil && old.unchanged(root, f) {
+		if old != nil && old.unchanged(d, f.name) {
 			next.zones[f.origin] = old
 			if old.pending != nil {
 				waiting = append(waiting, f)
 			}
 			continue
 		}
-		ch := l.read(root, f, old)
-		changes[f.origin] = ch
-		next.zones[f.origin] = ch.entry
-		rep.changes = append(rep.changes, ch)
+		toRead = append(toRead, f)
 	}
 	if prev != nil {
 		for origin := range prev.zones {
-			if next.zones[origin] == nil {
+			if next.zones[origin] == nil && !slices.ContainsFunc(toRead, func(f zoneFile) bool { return f.origin == origin }) {
 				rep.removed = append(rep.removed, origin)
 			}
 		}
 	}
 	sort.Strings(rep.removed)
-	if len(changes) == 0 && len(rep.removed) == 0 {
+	if len(toRead) == 0 && len(rep.removed) == 0 {
 		return prev, rep, nil
 	}
 	// Something changed: a version held back before may fit now.
-	for _, f := range waiting {
-		ch := l.read(root, f, prev.zones[f.origin])
-		ch.retry = true
-		changes[f.origin] = ch
-		next.zones[f.origin] = ch.entry
-		rep.changes = append(rep.changes, ch)
+	rep.changes = l.readAll(d, append(toRead, waiting...), prev)
+	changes := make(map[string]*change, len(rep.changes))
+	for i, ch := range rep.changes {
+		ch.retry = i >= len(toRead)
+		changes[ch.entry.origin] = ch
+		next.zones[ch.entry.origin] = ch.entry
 	}
 	settle(next, changes, &l.policy)
 	for _, ch := range rep.changes {
@@ -230,26 +269,55 @@ func (l *loader) build(prev *generation) (*generation, *report, error) {
 	return next, rep, nil
 }
 
+// readAll reads files in parallel, one worker per CPU.
+func (l *loader) readAll(d *zoneDir, files []zoneFile, prev *generation) []*change {
+	out := make([]*change, len(files))
+	workers := min(runtime.GOMAXPROCS(0), len(files))
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(files) {
+					return
+				}
+				var old *entry
+				if prev != nil {
+					old = prev.zones[files[i].origin]
+				}
+				out[i] = l.read(d, files[i], old)
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
 // read parses one new or changed file into a change.
-func (l *loader) read(root *os.Root, f zoneFile, old *entry) *change {
-	e := &entry{origin: f.origin, file: filepath.Join(l.dir, f.name), stamp: f.stamp}
+func (l *loader) read(d *zoneDir, f zoneFile, old *entry) *change {
+	e := &entry{origin: f.origin, file: filepath.Join(l.dir, f.name)}
 	ch := &change{entry: e}
 	if old != nil {
 		ch.last = old.zone
 	}
-	if old != nil && old.pending != nil && old.unchanged(root, f) {
+	if old != nil && old.pending != nil && old.unchanged(d, f.name) {
 		// Same file, held back last time by another zone: try it again.
-		ch.next, ch.local, e.includes = old.pending, localFindings(old.findings), old.includes
+		ch.next, ch.local = old.pending, localFindings(old.findings)
+		e.stamp, e.includes = old.stamp, old.includes
 	} else {
-		p := parseZone(source{root: root, dir: l.dir, rel: f.name, origin: f.origin, maxSize: l.maxSize}, &l.policy)
+		p := parseZone(source{root: d.root, dirfd: d.fd(), dir: l.dir, rel: f.name, origin: f.origin, maxSize: l.maxSize}, &l.policy)
 		ch.draft, ch.local = p.zone, p.findings
 		if p.ok {
 			ch.next = p.zone
 		}
-		for _, rel := range p.includes {
-			if fi, err := root.Stat(rel); err == nil {
-				e.includes = append(e.includes, includeStamp{rel: rel, stamp: stampOf(fi)})
-			}
+		e.stamp, e.includes = p.stamp, p.includes
+		if e.stamp == (fileStamp{}) {
+			// Not opened: remember the file as it is, so the same problem
+			// is reported once, not on every scan.
+			e.stamp, _ = d.stat(f.name)
 		}
 	}
 	e.zone = ch.next

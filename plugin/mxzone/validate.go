@@ -150,172 +150,184 @@ type sourcedRR struct {
 }
 
 // checkLocal runs every rule that needs only the zone's own records, and
-// returns the records that may be served. Records that fail tenant isolation
-// or are duplicates are never served, whatever the severity.
+// returns the records that may be served, sorted by owner and type, owners
+// lower-cased. Records that fail tenant isolation or are duplicates are
+// never served, whatever the severity.
 func checkLocal(origin, file string, recs []sourcedRR, fs *findings) []sourcedRR {
-	keep := make([]sourcedRR, 0, len(recs))
+	inside := recs[:0]
 	for _, r := range recs {
 		h := r.rr.Header()
-		if !dns.IsSubDomain(origin, strings.ToLower(h.Name)) {
+		owner := strings.ToLower(h.Name)
+		if !dns.IsSubDomain(origin, owner) {
 			fs.add(RuleIsolation, r.file, r.line, h.Name,
 				"owner is outside the zone %s and is never served; a missing final dot or a wrong $ORIGIN?", origin)
 			continue
 		}
-		keep = append(keep, r)
+		h.Name = owner
+		inside = append(inside, r)
 	}
-	keep = dropDuplicates(keep, fs)
-	checkSOA(origin, file, keep, fs)
-	checkNS(origin, file, keep, fs)
-	checkCNAMEs(keep, fs)
-	checkTTLs(keep, fs)
-	checkMXLocal(origin, keep, fs)
-	return keep
-}
-
-// dropDuplicates removes records identical to an earlier one (RFC 2181 §5:
-// an RRset holds no duplicates).
-func dropDuplicates(recs []sourcedRR, fs *findings) []sourcedRR {
-	seen := make(map[string]int, len(recs))
-	out := recs[:0]
-	for _, r := range recs {
-		key := rrKey(r.rr)
-		if first, dup := seen[key]; dup {
-			fs.add(RuleIntegrity, r.file, r.line, r.rr.Header().Name,
-				"duplicate %s record (first at line %d)", dns.TypeToString[r.rr.Header().Rrtype], first)
-			continue
+	slices.SortStableFunc(inside, func(a, b sourcedRR) int {
+		if c := strings.Compare(a.rr.Header().Name, b.rr.Header().Name); c != 0 {
+			return c
 		}
-		seen[key] = r.line
-		out = append(out, r)
+		return int(a.rr.Header().Rrtype) - int(b.rr.Header().Rrtype)
+	})
+	st := &localState{origin: origin, fs: fs, out: make([]sourcedRR, 0, len(inside))}
+	for i := 0; i < len(inside); {
+		owner := inside[i].rr.Header().Name
+		j := i + 1
+		for j < len(inside) && inside[j].rr.Header().Name == owner {
+			inside[j].rr.Header().Name = owner // one string per owner
+			j++
+		}
+		st.checkOwner(inside[i:j])
+		i = j
 	}
-	return out
-}
-
-// rrKey identifies a record by owner, class, type and RDATA, ignoring TTL and
-// the case of the owner.
-func rrKey(rr dns.RR) string {
-	h := *rr.Header()
-	c := dns.Copy(rr)
-	*c.Header() = dns.RR_Header{Name: strings.ToLower(h.Name), Rrtype: h.Rrtype, Class: h.Class}
-	return c.String()
-}
-
-func checkSOA(origin, file string, recs []sourcedRR, fs *findings) {
-	n := 0
-	for _, r := range recs {
-		if r.rr.Header().Rrtype != dns.TypeSOA {
-			continue
-		}
-		if !strings.EqualFold(r.rr.Header().Name, origin) {
-			fs.addSeverity(RuleIntegrity, SeverityFail, r.file, r.line, r.rr.Header().Name,
-				"SOA record below the apex; the zone's SOA belongs to %s", origin)
-			continue
-		}
-		n++
-		if n > 1 {
-			fs.addSeverity(RuleIntegrity, SeverityFail, r.file, r.line, r.rr.Header().Name, "second SOA record at the apex")
-		}
-	}
-	if n == 0 {
+	if st.soas == 0 {
 		// Without an SOA the zone cannot answer negatively: never served.
 		fs.addSeverity(RuleIntegrity, SeverityFail, file, 0, origin, "zone has no SOA record at its apex")
 	}
+	if !st.apexNS {
+		fs.addSeverity(RuleIntegrity, min(fs.policy[RuleIntegrity], SeverityWarn), file, 0, origin,
+			"zone has no NS records at its apex; it cannot be delegated to")
+	}
+	return st.out
 }
 
-func checkNS(origin, file string, recs []sourcedRR, fs *findings) {
-	for _, r := range recs {
-		if r.rr.Header().Rrtype == dns.TypeNS && strings.EqualFold(r.rr.Header().Name, origin) {
-			return
-		}
-	}
-	fs.addSeverity(RuleIntegrity, min(fs.policy[RuleIntegrity], SeverityWarn), file, 0, origin,
-		"zone has no NS records at its apex; it cannot be delegated to")
+// localState carries the one-pass local checks from owner to owner.
+type localState struct {
+	origin string
+	fs     *findings
+	out    []sourcedRR
+	soas   int
+	apexNS bool
 }
 
-// checkCNAMEs enforces RFC 1034 §3.6.2 and RFC 2181 §10.1: a name that owns a
-// CNAME owns nothing else (DNSSEC records aside) and only one CNAME.
-func checkCNAMEs(recs []sourcedRR, fs *findings) {
-	types := map[string][]uint16{}
-	cnames := map[string][]sourcedRR{}
-	for _, r := range recs {
-		owner := strings.ToLower(r.rr.Header().Name)
-		t := r.rr.Header().Rrtype
-		if t == dns.TypeCNAME {
-			cnames[owner] = append(cnames[owner], r)
-			continue
+// checkOwner checks the records of one owner, sorted by type.
+func (st *localState) checkOwner(group []sourcedRR) {
+	var cnames []sourcedRR
+	var others []string
+	for i := 0; i < len(group); {
+		t := group[i].rr.Header().Rrtype
+		j := i + 1
+		for j < len(group) && group[j].rr.Header().Rrtype == t {
+			j++
 		}
-		if t != dns.TypeRRSIG && t != dns.TypeNSEC {
-			types[owner] = append(types[owner], t)
+		start := len(st.out)
+		st.addUnique(group[i:j])
+		set := st.out[start:]
+		checkTTLs(set, st.fs)
+		switch t {
+		case dns.TypeSOA:
+			st.checkSOA(set)
+		case dns.TypeNS:
+			st.apexNS = st.apexNS || set[0].rr.Header().Name == st.origin
+		case dns.TypeCNAME:
+			cnames = set
+		case dns.TypeMX:
+			checkMXSet(st.origin, set, st.fs)
 		}
+		if t != dns.TypeCNAME && t != dns.TypeRRSIG && t != dns.TypeNSEC {
+			others = append(others, dns.TypeToString[t])
+		}
+		i = j
 	}
-	for owner, list := range cnames {
-		first := list[0]
-		if others := types[owner]; len(others) > 0 {
-			names := make([]string, 0, len(others))
-			for _, t := range others {
-				if s := dns.TypeToString[t]; !slices.Contains(names, s) {
-					names = append(names, s)
+	if len(cnames) == 0 {
+		return
+	}
+	first := cnames[0]
+	if len(others) > 0 {
+		st.fs.add(RuleIntegrity, first.file, first.line, first.rr.Header().Name,
+			"CNAME beside other data (%s) at the same name; a CNAME must stand alone (RFC 1034 section 3.6.2)",
+			strings.Join(others, ", "))
+	}
+	for _, extra := range cnames[1:] {
+		st.fs.add(RuleIntegrity, extra.file, extra.line, extra.rr.Header().Name,
+			"second CNAME at the same name (first at line %d); a name has at most one (RFC 2181 section 10.1)", first.line)
+	}
+}
+
+// addUnique appends the records of one RRset to the output, leaving out
+// duplicates (RFC 2181 §5: an RRset holds no duplicates).
+func (st *localState) addUnique(set []sourcedRR) {
+	start := len(st.out)
+	var seen map[string]int // for large RRsets: compare by text, not pairwise
+	if len(set) > 32 {
+		seen = make(map[string]int, len(set))
+	}
+	for _, r := range set {
+		dup := -1
+		if seen != nil {
+			key := rdataKey(r.rr)
+			if line, ok := seen[key]; ok {
+				dup = line
+			} else {
+				seen[key] = r.line
+			}
+		} else {
+			for _, kept := range st.out[start:] {
+				if dns.IsDuplicate(kept.rr, r.rr) {
+					dup = kept.line
+					break
 				}
 			}
-			fs.add(RuleIntegrity, first.file, first.line, first.rr.Header().Name,
-				"CNAME beside other data (%s) at the same name; a CNAME must stand alone (RFC 1034 section 3.6.2)",
-				strings.Join(names, ", "))
 		}
-		for _, extra := range list[1:] {
-			fs.add(RuleIntegrity, extra.file, extra.line, extra.rr.Header().Name,
-				"second CNAME at the same name (first at line %d); a name has at most one (RFC 2181 section 10.1)", first.line)
+		if dup >= 0 {
+			st.fs.add(RuleIntegrity, r.file, r.line, r.rr.Header().Name,
+				"duplicate %s record (first at line %d)", dns.TypeToString[r.rr.Header().Rrtype], dup)
+			continue
+		}
+		st.out = append(st.out, r)
+	}
+}
+
+// rdataKey is the text of rr after its header: equal for duplicates.
+func rdataKey(rr dns.RR) string {
+	return strings.TrimPrefix(rr.String(), rr.Header().String())
+}
+
+// checkSOA allows one SOA, at the apex.
+func (st *localState) checkSOA(set []sourcedRR) {
+	for _, r := range set {
+		if r.rr.Header().Name != st.origin {
+			st.fs.addSeverity(RuleIntegrity, SeverityFail, r.file, r.line, r.rr.Header().Name,
+				"SOA record below the apex; the zone's SOA belongs to %s", st.origin)
+			continue
+		}
+		if st.soas++; st.soas > 1 {
+			st.fs.addSeverity(RuleIntegrity, SeverityFail, r.file, r.line, r.rr.Header().Name, "second SOA record at the apex")
 		}
 	}
 }
 
-// checkTTLs reports RRsets whose records differ in TTL (RFC 2181 §5.2) and
-// sets them all to the first record's TTL, as other servers do. It is at most
-// a warning.
-func checkTTLs(recs []sourcedRR, fs *findings) {
-	type key struct {
-		owner string
-		t     uint16
-	}
-	first := map[key]sourcedRR{}
-	for _, r := range recs {
+// checkTTLs reports an RRset whose records differ in TTL (RFC 2181 §5.2) and
+// serves them all with the first record's TTL, as other servers do. It is at
+// most a warning.
+func checkTTLs(set []sourcedRR, fs *findings) {
+	first := set[0]
+	for _, r := range set[1:] {
 		h := r.rr.Header()
-		k := key{strings.ToLower(h.Name), h.Rrtype}
-		f, ok := first[k]
-		if !ok {
-			first[k] = r
-			continue
-		}
-		if h.Ttl != f.rr.Header().Ttl {
+		if h.Ttl != first.rr.Header().Ttl {
 			fs.addSeverity(RuleIntegrity, min(fs.policy[RuleIntegrity], SeverityWarn), r.file, r.line, h.Name,
 				"TTL %d differs from the TTL %d of the same RRset at line %d; serving %d (RFC 2181 section 5.2)",
-				h.Ttl, f.rr.Header().Ttl, f.line, f.rr.Header().Ttl)
-			h.Ttl = f.rr.Header().Ttl
+				h.Ttl, first.rr.Header().Ttl, first.line, first.rr.Header().Ttl)
+			h.Ttl = first.rr.Header().Ttl
 		}
 	}
 }
 
-// checkMXLocal runs the MX rules that need no lookup: IP literals and null MX.
-func checkMXLocal(origin string, recs []sourcedRR, fs *findings) {
-	byOwner := map[string][]sourcedRR{}
-	var owners []string
-	for _, r := range recs {
-		mx, ok := r.rr.(*dns.MX)
-		if !ok {
-			continue
-		}
-		owner := strings.ToLower(mx.Hdr.Name)
-		if _, seen := byOwner[owner]; !seen {
-			owners = append(owners, owner)
-		}
-		byOwner[owner] = append(byOwner[owner], r)
+// checkMXSet runs the MX rules that need no lookup on the MX RRset of one
+// owner: IP literals and null MX.
+func checkMXSet(origin string, set []sourcedRR, fs *findings) {
+	for _, r := range set {
+		mx := r.rr.(*dns.MX)
 		if ip, ok := ipLiteral(mx.Mx, origin); ok {
 			fs.add(RuleMXIP, r.file, r.line, mx.Hdr.Name,
 				"exchange %s is the IP address %s; an MX must name a host that has A/AAAA records (RFC 5321 section 5.1)",
 				mx.Mx, ip)
 		}
 	}
-	for _, owner := range owners {
-		checkNullMX(byOwner[owner], fs)
-	}
+	checkNullMX(set, fs)
 }
 
 // checkNullMX applies RFC 7505 §3 to the MX RRset of one owner.

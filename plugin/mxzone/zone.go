@@ -134,54 +134,77 @@ func (z *Zone) find(name string) match {
 	return match{kind: matchExact, node: encloser}
 }
 
-// zoneBuilder collects records into a Zone.
-type zoneBuilder struct {
-	z *Zone
-}
-
-func newZoneBuilder(origin, file string) *zoneBuilder {
-	return &zoneBuilder{z: &Zone{Origin: origin, File: file, nodes: map[string]*node{}}}
-}
-
-// add stores rr under its (lower-cased) owner. The caller has checked that the
-// owner is at or below the origin.
-func (b *zoneBuilder) add(rr dns.RR) {
-	h := rr.Header()
-	owner := strings.ToLower(h.Name)
-	h.Name = owner
-	n := b.nodeFor(owner)
-	t := h.Rrtype
-	for i := range n.rrsets {
-		if n.rrsets[i].rtype == t {
-			n.rrsets[i].rrs = append(n.rrsets[i].rrs, rr)
-			b.z.count++
-			return
+// appendMXRefs records the MX records the cross-zone checks look up.
+func appendMXRefs(refs []mxRef, origin string, set []sourcedRR) []mxRef {
+	for _, r := range set {
+		if mx := r.rr.(*dns.MX); mx.Mx != "." && !isIPLiteral(mx.Mx, origin) {
+			refs = append(refs, mxRef{owner: mx.Hdr.Name, exchange: strings.ToLower(mx.Mx), pref: mx.Preference,
+				line: r.line, file: r.file})
 		}
 	}
-	n.rrsets = append(n.rrsets, rrset{rtype: t, rrs: []dns.RR{rr}})
-	b.z.count++
+	return refs
 }
 
-// nodeFor returns the node for owner, creating it and every missing ancestor
-// up to the origin (the empty non-terminals).
-func (b *zoneBuilder) nodeFor(owner string) *node {
-	if n := b.z.nodes[owner]; n != nil {
-		return n
+// buildZone indexes records sorted by owner and type (as checkLocal returns
+// them) into a Zone. All records of the zone share one backing array, and
+// each node's RRsets one more: few allocations, little memory.
+func buildZone(origin, file string, recs []sourcedRR) *Zone {
+	z := &Zone{Origin: origin, File: file, count: len(recs)}
+	all := make([]dns.RR, len(recs))
+	owners, sets := 0, 0
+	for i, r := range recs {
+		all[i] = r.rr
+		if i == 0 || r.rr.Header().Name != recs[i-1].rr.Header().Name {
+			owners++
+			sets++
+		} else if r.rr.Header().Rrtype != recs[i-1].rr.Header().Rrtype {
+			sets++
+		}
 	}
-	n := &node{}
-	b.z.nodes[owner] = n
-	if off, end := dns.NextLabel(owner, 0); !end && len(owner)-off >= len(b.z.Origin) {
-		b.nodeFor(owner[off:])
+	z.nodes = make(map[string]*node, owners+2)
+	nodes := make([]node, owners)
+	rrsets := make([]rrset, sets)
+	pos := 0
+	for i, ni := 0, 0; i < len(all); ni++ {
+		owner := all[i].Header().Name
+		n := &nodes[ni]
+		z.nodes[owner] = n
+		start := pos
+		for i < len(all) && all[i].Header().Name == owner {
+			t := all[i].Header().Rrtype
+			j := i + 1
+			for j < len(all) && all[j].Header().Name == owner && all[j].Header().Rrtype == t {
+				j++
+			}
+			rrsets[pos] = rrset{rtype: t, rrs: all[i:j:j]}
+			pos++
+			if t == dns.TypeMX {
+				z.mx = appendMXRefs(z.mx, origin, recs[i:j])
+			}
+			i = j
+		}
+		n.rrsets = rrsets[start:pos:pos]
 	}
-	return n
-}
-
-// finish links wildcards, marks zone cuts and prepares the negative SOA.
-func (b *zoneBuilder) finish() *Zone {
-	z := b.z
-	z.apex = b.nodeFor(z.Origin)
+	// Empty non-terminals: every ancestor of an owner, up to the apex, exists.
+	for owner := range z.nodes {
+		for name := owner; len(name) > len(origin); {
+			off, end := dns.NextLabel(name, 0)
+			if end {
+				break
+			}
+			name = name[off:]
+			if z.nodes[name] != nil {
+				break
+			}
+			z.nodes[name] = &node{}
+		}
+	}
+	if z.nodes[origin] == nil {
+		z.nodes[origin] = &node{}
+	}
+	z.apex = z.nodes[origin]
 	for owner, n := range z.nodes {
-		if owner != z.Origin && n.get(dns.TypeNS) != nil {
+		if owner != origin && n.get(dns.TypeNS) != nil {
 			n.deleg = true
 		}
 		if strings.HasPrefix(owner, "*.") {
