@@ -17,18 +17,24 @@ type answerer struct {
 	zone     *Zone
 	qtype    uint16
 	msg      *dns.Msg
+	copy     bool // hand out copies: a plugin in the chain rewrites records
 	referral bool
-	seen     map[string]bool // additional names already added
+	wire     int // upper bound of the reply's wire length so far, without header and question
 }
 
 // answer fills msg for qname (lower case); asked is the name as the client
 // wrote it, used as the owner of the records of the first name.
-func (a *answerer) answer(qname, asked string) {
+func (a *answerer) answer(qname, asked string, starts []int) {
 	a.msg.Authoritative = true
 	z := a.zone
 	name, owner := qname, asked
 	for hop := 0; ; hop++ {
-		m := z.find(name)
+		var m match
+		if hop == 0 {
+			m = z.findStarts(name, starts)
+		} else {
+			m = z.find(name)
+		}
 		if m.kind == matchDelegated && a.qtype == dns.TypeDS && m.owner == name {
 			// DS lives on the parent side of the cut (RFC 4035 §3.1.4.1).
 			m = match{kind: matchExact, node: z.nodes[name]}
@@ -43,9 +49,9 @@ func (a *answerer) answer(qname, asked string) {
 			return
 		}
 		n := m.node
-		if cname := n.get(dns.TypeCNAME); cname != nil && a.qtype != dns.TypeCNAME {
-			a.msg.Answer = appendCopies(a.msg.Answer, cname, owner)
-			target := cname[0].(*dns.CNAME).Target
+		if set := n.set(dns.TypeCNAME); set != nil && a.qtype != dns.TypeCNAME {
+			a.msg.Answer = a.appendSet(a.msg.Answer, set, owner)
+			target := set.rrs[0].(*dns.CNAME).Target
 			lower := strings.ToLower(target)
 			if hop+1 >= maxChain || !dns.IsSubDomain(z.Origin, lower) || lower == name {
 				return
@@ -54,18 +60,21 @@ func (a *answerer) answer(qname, asked string) {
 			continue
 		}
 		if a.qtype == dns.TypeANY {
-			for _, s := range n.rrsets {
-				a.msg.Answer = appendCopies(a.msg.Answer, s.rrs, owner)
+			for i := range n.rrsets {
+				a.msg.Answer = a.appendSet(a.msg.Answer, &n.rrsets[i], owner)
 			}
 			return
 		}
-		rrs := n.get(a.qtype)
-		if rrs == nil {
+		set := n.set(a.qtype)
+		if set == nil {
 			a.negative()
 			return
 		}
-		a.msg.Answer = appendCopies(a.msg.Answer, rrs, owner)
-		a.additional(rrs)
+		if a.msg.Answer == nil {
+			a.msg.Answer = make([]dns.RR, 0, len(set.rrs))
+		}
+		a.msg.Answer = a.appendSet(a.msg.Answer, set, owner)
+		a.additional(set.rrs)
 		return
 	}
 }
@@ -73,7 +82,13 @@ func (a *answerer) answer(qname, asked string) {
 // negative puts the SOA in the authority section, with the negative TTL of
 // RFC 2308 §3.
 func (a *answerer) negative() {
-	a.msg.Ns = append(a.msg.Ns, copyRR(a.zone.negSOA, a.zone.negSOA.Hdr.Name))
+	a.wire += dns.Len(a.zone.negSOA)
+	if !a.copy && a.msg.Ns == nil {
+		// Full slice of the snapshot: a plugin that appends gets a new array.
+		a.msg.Ns = a.zone.negative[:1:1]
+		return
+	}
+	a.msg.Ns = a.appendRRs(a.msg.Ns, a.zone.negative[:1:1], a.zone.Origin)
 }
 
 // delegate answers with a referral: the NS RRset of the cut in the authority
@@ -83,9 +98,9 @@ func (a *answerer) delegate(m match, first bool) {
 		a.msg.Authoritative = false
 	}
 	a.referral = true
-	ns := m.node.get(dns.TypeNS)
-	a.msg.Ns = appendCopies(a.msg.Ns, ns, m.owner)
-	for _, rr := range ns {
+	set := m.node.set(dns.TypeNS)
+	a.msg.Ns = a.appendSet(a.msg.Ns, set, m.owner)
+	for _, rr := range set.rrs {
 		target := strings.ToLower(rr.(*dns.NS).Ns)
 		if !dns.IsSubDomain(a.zone.Origin, target) {
 			continue
@@ -100,6 +115,10 @@ func (a *answerer) delegate(m match, first bool) {
 // found in any served zone: customer MX records usually point at the
 // provider's mail hosts in the provider's own zone.
 func (a *answerer) additional(rrs []dns.RR) {
+	if t := rrs[0].Header().Rrtype; t != dns.TypeMX && t != dns.TypeNS && t != dns.TypeSRV {
+		return
+	}
+	a.msg.Extra = make([]dns.RR, 0, 2*len(rrs)+1) // A and AAAA per target, and the OPT
 	for _, rr := range rrs {
 		var target string
 		switch v := rr.(type) {
@@ -113,11 +132,13 @@ func (a *answerer) additional(rrs []dns.RR) {
 			return
 		}
 		target = strings.ToLower(target)
-		e := a.gen.match(target)
+		var buf [maxLabels]int
+		starts := labelStarts(target, &buf)
+		e := a.gen.matchStarts(target, starts)
 		if e == nil || e.zone == nil {
 			continue
 		}
-		if m := e.zone.find(target); m.kind == matchExact || m.kind == matchWildcard {
+		if m := e.zone.findStarts(target, starts); m.kind == matchExact || m.kind == matchWildcard {
 			a.addAddresses(target, m.node)
 		}
 	}
@@ -125,21 +146,35 @@ func (a *answerer) additional(rrs []dns.RR) {
 
 // addAddresses adds the A and AAAA records of n, owned by name, once.
 func (a *answerer) addAddresses(name string, n *node) {
-	if a.seen[name] {
-		return
+	for _, rr := range a.msg.Extra {
+		if rr.Header().Name == name {
+			return // two MX records naming one host (RFC 2181 §9: no duplicates)
+		}
 	}
-	if a.seen == nil {
-		a.seen = map[string]bool{}
+	if set := n.set(dns.TypeA); set != nil {
+		a.msg.Extra = a.appendSet(a.msg.Extra, set, name)
 	}
-	a.seen[name] = true
-	a.msg.Extra = appendCopies(a.msg.Extra, n.get(dns.TypeA), name)
-	a.msg.Extra = appendCopies(a.msg.Extra, n.get(dns.TypeAAAA), name)
+	if set := n.set(dns.TypeAAAA); set != nil {
+		a.msg.Extra = a.appendSet(a.msg.Extra, set, name)
+	}
 }
 
-// appendCopies appends copies of rrs, owned by owner, to dst.
-func appendCopies(dst, rrs []dns.RR, owner string) []dns.RR {
+// appendSet appends the records of set, owned by owner, to dst and counts
+// their wire length.
+func (a *answerer) appendSet(dst []dns.RR, set *rrset, owner string) []dns.RR {
+	a.wire += int(set.wire) + len(set.rrs)*max(len(owner)-len(set.rrs[0].Header().Name), 0)
+	return a.appendRRs(dst, set.rrs, owner)
+}
+
+// appendRRs appends rrs to dst. Records of the snapshot go out as they are
+// unless a plugin in the chain rewrites records (cache lowers TTLs in place)
+// or the owner differs (wildcards, the case the client wrote); then copies.
+func (a *answerer) appendRRs(dst, rrs []dns.RR, owner string) []dns.RR {
 	for _, rr := range rrs {
-		dst = append(dst, copyRR(rr, owner))
+		if a.copy || rr.Header().Name != owner {
+			rr = copyRR(rr, owner)
+		}
+		dst = append(dst, rr)
 	}
 	return dst
 }

@@ -11,6 +11,7 @@ package mxzone
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,7 +38,8 @@ type MXZone struct {
 	interval time.Duration // 0: no reloading
 	server   string        // metrics label
 
-	gen atomic.Pointer[generation]
+	gen  atomic.Pointer[generation]
+	copy atomic.Bool // answer with copies of records: see chainRewrites
 
 	mu       sync.Mutex // guards cancel and serializes reloads
 	cancel   context.CancelFunc
@@ -50,11 +52,17 @@ func (m *MXZone) Name() string { return pluginName }
 // ServeDNS implements plugin.Handler.
 func (m *MXZone) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	state := request.Request{W: w, Req: r}
-	qname := state.Name()
+	if len(r.Question) != 1 {
+		return dns.RcodeFormatError, nil
+	}
+	asked := r.Question[0].Name
+	qname := strings.ToLower(asked) // no allocation when already lower case
 	g := m.gen.Load()
+	var buf [maxLabels]int
+	starts := labelStarts(qname, &buf)
 	var e *entry
 	if g != nil {
-		e = g.match(qname)
+		e = g.matchStarts(qname, starts)
 	}
 	if e == nil {
 		if plugin.Zones(m.Origins).Matches(qname) == "" || m.Fall.Through(qname) {
@@ -68,18 +76,31 @@ func (m *MXZone) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg)
 	if e.zone == nil {
 		return dns.RcodeServerFailure, nil // the file never had a valid version
 	}
-	msg := new(dns.Msg)
-	msg.SetReply(r)
-	a := answerer{gen: g, zone: e.zone, qtype: state.QType(), msg: msg}
-	a.answer(qname, r.Question[0].Name)
+	msg := &dns.Msg{Question: r.Question[:1:1]} // echoed exactly as sent
+	msg.Id, msg.Response, msg.Opcode = r.Id, true, r.Opcode
+	msg.RecursionDesired, msg.CheckingDisabled = r.RecursionDesired, r.CheckingDisabled
+	a := answerer{gen: g, zone: e.zone, qtype: r.Question[0].Qtype, msg: msg, copy: m.copy.Load()}
+	a.answer(qname, asked, starts)
 	if msg.Rcode == dns.RcodeNameError && m.Fall.Through(qname) {
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
 	}
-	fitUDP(state, msg, a.referral)
+	// Header, question, and room for the OPT record the server adds.
+	if bound := 12 + len(asked) + 6 + a.wire + optRoom(r); bound > dns.MinMsgSize {
+		fitUDP(state, msg, a.referral)
+	}
 	if err := w.WriteMsg(msg); err != nil {
 		return dns.RcodeServerFailure, plugin.Error(pluginName, err)
 	}
 	return dns.RcodeSuccess, nil
+}
+
+// optRoom bounds the OPT record of the reply: the server copies the
+// request's options.
+func optRoom(r *dns.Msg) int {
+	if opt := r.IsEdns0(); opt != nil {
+		return dns.Len(opt) + 8
+	}
+	return 0
 }
 
 // fitUDP makes msg fit the client's UDP size the way Knot and NSD do: first
@@ -109,6 +130,28 @@ func fitUDP(state request.Request, msg *dns.Msg, referral bool) {
 		extra = extra[:len(extra)-1]
 		msg.Extra = append(extra[:len(extra):len(extra)], opt...)
 	}
+}
+
+// readOnlyPlugins pass replies on without changing their records, so
+// mxzone may hand them the records of its snapshot without copying them.
+// cache (it lowers TTLs in place), rewrite, dnssec and any plugin not listed
+// here get copies.
+var readOnlyPlugins = map[string]bool{
+	pluginName: true, "errors": true, "log": true, "prometheus": true, "acl": true, "any": true, "chaos": true,
+	"loadbalance": true, "header": true, "minimal": true, "nsid": true, "bufsize": true, "metadata": true,
+	"cancel": true, "timeouts": true, "debug": true, "tsig": true, "transfer": true, "whoami": true, "file": true,
+	"auto": true, "secondary": true, "hosts": true,
+}
+
+// chainRewrites reports whether a handler of the server block may change
+// the records of a reply.
+func chainRewrites(handlers []plugin.Handler) bool {
+	for _, h := range handlers {
+		if !readOnlyPlugins[h.Name()] {
+			return true
+		}
+	}
+	return false
 }
 
 // OnStartup loads the zones, then starts the reload loop. Calling it again

@@ -3,6 +3,7 @@ package mxzone
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 
@@ -45,9 +46,14 @@ var benchQueries = []struct {
 
 // discard is a ResponseWriter that throws the reply away: the benchmark
 // measures the handler, not the packing that the server does after it.
+// Its addresses are fixed, as a real server's are.
 type discard struct{ test.ResponseWriter }
 
+var benchClient = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40212}
+
 func (d *discard) WriteMsg(*dns.Msg) error { return nil }
+func (d *discard) RemoteAddr() net.Addr    { return benchClient }
+func (d *discard) LocalAddr() net.Addr     { return benchClient }
 
 func benchServe(b *testing.B, h plugin.Handler, qname string, qtype uint16) {
 	req := new(dns.Msg)

@@ -83,7 +83,12 @@ func stampOf(fi fs.FileInfo) fileStamp {
 // the number of zones.
 func (g *generation) match(name string) *entry {
 	var buf [maxLabels]int
-	for _, s := range labelStarts(name, &buf) {
+	return g.matchStarts(name, labelStarts(name, &buf))
+}
+
+// matchStarts is match with the label offsets of name already computed.
+func (g *generation) matchStarts(name string, starts []int) *entry {
+	for _, s := range starts {
 		if e := g.zones[name[s:]]; e != nil {
 			return e
 		}

@@ -21,9 +21,13 @@ func setup(c *caddy.Controller) error {
 	if err != nil {
 		return plugin.Error(pluginName, err)
 	}
-	c.OnStartup(m.OnStartup)
+	cfg := dnsserver.GetConfig(c)
+	c.OnStartup(func() error {
+		m.copy.Store(chainRewrites(cfg.Handlers()))
+		return m.OnStartup()
+	})
 	c.OnShutdown(m.OnShutdown)
-	dnsserver.GetConfig(c).AddPlugin(func(next plugin.Handler) plugin.Handler {
+	cfg.AddPlugin(func(next plugin.Handler) plugin.Handler {
 		m.Next = next
 		return m
 	})

@@ -12,12 +12,14 @@ type Zone struct {
 	Origin string // lower-case FQDN, from the file name
 	File   string // path as shown to the operator
 
-	soa    *dns.SOA
-	negSOA *dns.SOA // SOA with TTL min(SOA TTL, MINIMUM) for negative answers (RFC 2308 §3)
-	apex   *node
-	nodes  map[string]*node // lower-case owner -> node; empty non-terminals included
-	mx     []mxRef          // every MX in the zone, for the cross-zone checks
-	count  int              // records served
+	soa      *dns.SOA
+	negSOA   *dns.SOA // SOA with TTL min(SOA TTL, MINIMUM) for negative answers (RFC 2308 §3)
+	negative []dns.RR // negSOA, ready to be the authority section
+	apex     *node
+	labels   int              // labels in Origin
+	nodes    map[string]*node // lower-case owner -> node; empty non-terminals included
+	mx       []mxRef          // every MX in the zone, for the cross-zone checks
+	count    int              // records served
 }
 
 // node holds the RRsets of one owner name. A node without RRsets is an empty
@@ -30,6 +32,7 @@ type node struct {
 
 type rrset struct {
 	rtype uint16
+	wire  uint32 // uncompressed wire length of the RRset, for the UDP size check
 	rrs   []dns.RR
 }
 
@@ -48,9 +51,17 @@ func (z *Zone) holds(name string) bool { return dns.IsSubDomain(z.Origin, name) 
 
 // get returns the records of type t at n, or nil.
 func (n *node) get(t uint16) []dns.RR {
+	if s := n.set(t); s != nil {
+		return s.rrs
+	}
+	return nil
+}
+
+// set returns the RRset of type t at n, or nil.
+func (n *node) set(t uint16) *rrset {
 	for i := range n.rrsets {
 		if n.rrsets[i].rtype == t {
-			return n.rrsets[i].rrs
+			return &n.rrsets[i]
 		}
 	}
 	return nil
@@ -110,8 +121,15 @@ func (z *Zone) find(name string) match {
 		return match{kind: matchExact, node: z.apex}
 	}
 	var buf [maxLabels]int
-	starts := labelStarts(name, &buf)
-	apexAt := len(starts) - dns.CountLabel(z.Origin)
+	return z.findStarts(name, labelStarts(name, &buf))
+}
+
+// findStarts is find with the label offsets of name already computed.
+func (z *Zone) findStarts(name string, starts []int) match {
+	if name == z.Origin {
+		return match{kind: matchExact, node: z.apex}
+	}
+	apexAt := len(starts) - z.labels
 	if apexAt <= 0 {
 		return match{}
 	}
@@ -149,7 +167,7 @@ func appendMXRefs(refs []mxRef, origin string, set []sourcedRR) []mxRef {
 // them) into a Zone. All records of the zone share one backing array, and
 // each node's RRsets one more: few allocations, little memory.
 func buildZone(origin, file string, recs []sourcedRR) *Zone {
-	z := &Zone{Origin: origin, File: file, count: len(recs)}
+	z := &Zone{Origin: origin, File: file, count: len(recs), labels: dns.CountLabel(origin)}
 	all := make([]dns.RR, len(recs))
 	owners, sets := 0, 0
 	for i, r := range recs {
@@ -176,7 +194,11 @@ func buildZone(origin, file string, recs []sourcedRR) *Zone {
 			for j < len(all) && all[j].Header().Name == owner && all[j].Header().Rrtype == t {
 				j++
 			}
-			rrsets[pos] = rrset{rtype: t, rrs: all[i:j:j]}
+			wire := 0
+			for _, rr := range all[i:j] {
+				wire += dns.Len(rr)
+			}
+			rrsets[pos] = rrset{rtype: t, wire: uint32(wire), rrs: all[i:j:j]}
 			pos++
 			if t == dns.TypeMX {
 				z.mx = appendMXRefs(z.mx, origin, recs[i:j])
@@ -218,6 +240,7 @@ func buildZone(origin, file string, recs []sourcedRR) *Zone {
 		neg := *z.soa
 		neg.Hdr.Ttl = min(z.soa.Hdr.Ttl, z.soa.Minttl)
 		z.negSOA = &neg
+		z.negative = []dns.RR{z.negSOA}
 	}
 	return z
 }
