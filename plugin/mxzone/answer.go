@@ -19,12 +19,13 @@ type answerer struct {
 	msg      *dns.Msg
 	copy     bool // hand out copies: a plugin in the chain rewrites records
 	referral bool
-	wire     int // upper bound of the reply's wire length so far, without header and question
+	wire     int                // upper bound of the reply's wire length so far, without header and question
+	buf      *[maxLabels]uint16 // label offsets of the name being looked up, reused
 }
 
 // answer fills msg for qname (lower case); asked is the name as the client
 // wrote it, used as the owner of the records of the first name.
-func (a *answerer) answer(qname, asked string, starts []int) {
+func (a *answerer) answer(qname, asked string, starts []uint16) {
 	a.msg.Authoritative = true
 	z := a.zone
 	name, owner := qname, asked
@@ -132,8 +133,7 @@ func (a *answerer) additional(rrs []dns.RR) {
 			return
 		}
 		target = strings.ToLower(target)
-		var buf [maxLabels]int
-		starts := labelStarts(target, &buf)
+		starts := labelStarts(target, a.buf)
 		e := a.gen.matchStarts(target, starts)
 		if e == nil || e.zone == nil {
 			continue

@@ -58,7 +58,7 @@ func (m *MXZone) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg)
 	asked := r.Question[0].Name
 	qname := strings.ToLower(asked) // no allocation when already lower case
 	g := m.gen.Load()
-	var buf [maxLabels]int
+	var buf [maxLabels]uint16
 	starts := labelStarts(qname, &buf)
 	var e *entry
 	if g != nil {
@@ -79,7 +79,7 @@ func (m *MXZone) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg)
 	msg := &dns.Msg{Question: r.Question[:1:1]} // echoed exactly as sent
 	msg.Id, msg.Response, msg.Opcode = r.Id, true, r.Opcode
 	msg.RecursionDesired, msg.CheckingDisabled = r.RecursionDesired, r.CheckingDisabled
-	a := answerer{gen: g, zone: e.zone, qtype: r.Question[0].Qtype, msg: msg, copy: m.copy.Load()}
+	a := answerer{gen: g, zone: e.zone, qtype: r.Question[0].Qtype, msg: msg, copy: m.copy.Load(), buf: &buf}
 	a.answer(qname, asked, starts)
 	if msg.Rcode == dns.RcodeNameError && m.Fall.Through(qname) {
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)

@@ -82,12 +82,12 @@ func stampOf(fi fs.FileInfo) fileStamp {
 // with the longest origin. The cost is one map look-up per label, whatever
 // the number of zones.
 func (g *generation) match(name string) *entry {
-	var buf [maxLabels]int
+	var buf [maxLabels]uint16
 	return g.matchStarts(name, labelStarts(name, &buf))
 }
 
 // matchStarts is match with the label offsets of name already computed.
-func (g *generation) matchStarts(name string, starts []int) *entry {
+func (g *generation) matchStarts(name string, starts []uint16) *entry {
 	for _, s := range starts {
 		if e := g.zones[name[s:]]; e != nil {
 			return e

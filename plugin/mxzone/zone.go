@@ -89,14 +89,16 @@ type match struct {
 	owner string // for matchDelegated: the owner of the cut
 }
 
-// maxLabels bounds the label walk; a DNS name has at most 127 labels.
+// maxLabels bounds the label walk; a DNS name has at most 127 labels. The
+// offsets are uint16 so that the buffer stays small on the stack: the
+// server runs each query on a fresh goroutine, whose stack must not grow.
 const maxLabels = 128
 
 // labelStarts fills buf with the offsets at which each label of name starts,
 // leftmost first, and returns the filled part. Escaped dots do not split.
-func labelStarts(name string, buf *[maxLabels]int) []int {
+func labelStarts(name string, buf *[maxLabels]uint16) []uint16 {
 	out := buf[:0]
-	if name == "." || name == "" {
+	if name == "." || name == "" || len(name) > 0xffff {
 		return out
 	}
 	out = append(out, 0)
@@ -106,7 +108,7 @@ func labelStarts(name string, buf *[maxLabels]int) []int {
 			i++ // skip the escaped byte; \DDD digits are not dots either
 		case '.':
 			if i+1 < len(name) && len(out) < maxLabels {
-				out = append(out, i+1)
+				out = append(out, uint16(i+1))
 			}
 		}
 	}
@@ -120,12 +122,12 @@ func (z *Zone) find(name string) match {
 	if name == z.Origin {
 		return match{kind: matchExact, node: z.apex}
 	}
-	var buf [maxLabels]int
+	var buf [maxLabels]uint16
 	return z.findStarts(name, labelStarts(name, &buf))
 }
 
 // findStarts is find with the label offsets of name already computed.
-func (z *Zone) findStarts(name string, starts []int) match {
+func (z *Zone) findStarts(name string, starts []uint16) match {
 	if name == z.Origin {
 		return match{kind: matchExact, node: z.apex}
 	}

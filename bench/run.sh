@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Load benchmark: coredns-mx's mxzone against stock CoreDNS auto and file
+# (same binary), CoreDNS's whoami as the ceiling of any plugin, and Knot DNS
+# and NSD when installed. Server pinned to CPU 0, dnsperf to CPU 1, servers in
+# alternation for ROUNDS rounds; prints medians and ratios, load time and RSS.
+#
+#   bench/run.sh [-n ZONES] [-r ROUNDS] [-l SECONDS] [-o RESULT.md]
+#
+# Needs dnsperf and dig (Debian: dnsperf, bind9-dnsutils); knotd and nsd are
+# optional columns. Everything listens on 127.0.0.1 only and stops at exit.
+set -euo pipefail
+
+zones=10000 rounds=3 seconds=10 out=""
+while getopts "n:r:l:o:" opt; do
+  case $opt in
+    n) zones=$OPTARG ;;
+    r) rounds=$OPTARG ;;
+    l) seconds=$OPTARG ;;
+    o) out=$OPTARG ;;
+    *) sed -n '2,10p' "$0"; exit 2 ;;
+  esac
+done
+for tool in dnsperf dig taskset; do
+  command -v $tool >/dev/null || { echo "bench: $tool is required" >&2; exit 1; }
+done
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d /tmp/coredns-mx-bench.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+cpus=$(nproc)
+server_cpu=0 client_cpu=$(( cpus > 1 ? 1 : 0 ))
+
+echo "building coredns-mx and generating $zones zones in $work" >&2
+(cd "$repo" && go build -o "$work/coredns-mx" ./cmd/coredns-mx && go run ./bench/cmd/zonegen -n "$zones" -dir "$work/zones")
+
+# Query files: MX at the apexes, and the mixed load (MX 70%, A 15%,
+# NXDOMAIN 10%, SOA 5%), spread over all zones.
+awk -v n="$zones" 'BEGIN { srand(1); for (i = 0; i < 200000; i++) printf "customer%d.example. MX\n", int(rand() * n) }' > "$work/mx.txt"
+awk -v n="$zones" 'BEGIN { srand(2); for (i = 0; i < 200000; i++) { z = int(rand() * n); r = rand();
+  if (r < 0.70) printf "customer%d.example. MX\n", z;
+  else if (r < 0.85) printf "www.customer%d.example. A\n", z;
+  else if (r < 0.95) printf "nope%d.customer%d.example. A\n", i, z;
+  else printf "customer%d.example. SOA\n", z } }' > "$work/mixed.txt"
+
+port=$(( 20000 + RANDOM % 20000 ))
+last="customer$((zones - 1)).example."
+
+# corefile NAME: the Corefile of a CoreDNS variant.
+corefile() {
+  case $1 in
+    mxzone) printf '.:%s {\n  bind 127.0.0.1\n  mxzone %s {\n    reload 0\n  }\n}\n' "$port" "$work/zones" ;;
+    auto)   printf '.:%s {\n  bind 127.0.0.1\n  auto {\n    directory %s (.*)\\.zone {1}\n    reload 0\n  }\n}\n' "$port" "$work/zones" ;;
+    file)   printf '.:%s {\n  bind 127.0.0.1\n  file %s/customer0.example.zone customer0.example.\n}\n' "$port" "$work/zones" ;;
+    whoami) printf '.:%s {\n  bind 127.0.0.1\n  whoami\n}\n' "$port" ;;
+  esac
+}
+
+knot_conf() {
+  printf 'server:\n  listen: 127.0.0.1@%s\n  rundir: %s/knot\n' "$port" "$work"
+  printf 'database:\n  storage: %s/knot\n' "$work"
+  printf 'template:\n  - id: default\n    storage: %s/zones\n    semantic-checks: off\n    zonefile-sync: -1\n    journal-content: none\n    file: "%%s.zone"\n' "$work"
+  printf 'zone:\n'
+  for ((i = 0; i < zones; i++)); do printf '  - domain: customer%d.example.\n' "$i"; done
+}
+
+nsd_conf() {
+  printf 'server:\n  ip-address: 127.0.0.1@%s\n  server-count: 1\n  rrl-ratelimit: 0\n  username: ""\n  zonesdir: %s/zones\n  database: ""\n  pidfile: %s/nsd/nsd.pid\n  xfrdfile: %s/nsd/xfrd.state\n  zonelistfile: %s/nsd/zone.list\n  logfile: %s/nsd/log\n' \
+    "$port" "$work" "$work" "$work" "$work" "$work"
+  printf 'remote-control:\n  control-enable: no\n'
+  for ((i = 0; i < zones; i++)); do printf 'zone:\n  name: customer%d.example.\n  zonefile: customer%d.example.zone\n' "$i" "$i"; done
+}
+
+# start NAME: start a server; sets pid and load_ms (time until the last
+# zone answers). In the load phase every server may use every CPU; in the
+# query phase it is pinned to the server CPU.
+start() {
+  local name=$1 t0 pin=$server_cpu
+  [ "$load_cpus" = all ] && pin="0-$((cpus - 1))"
+  t0=$(date +%s%N)
+  case $name in
+    knot)
+      rm -rf "$work/knot"; mkdir -p "$work/knot"; knot_conf > "$work/knot.conf"
+      taskset -c "$pin" knotd -c "$work/knot.conf" >/dev/null 2>&1 & ;;
+    nsd)
+      rm -rf "$work/nsd"; mkdir -p "$work/nsd"; nsd_conf > "$work/nsd.conf"
+      taskset -c "$pin" nsd -d -c "$work/nsd.conf" >/dev/null 2>&1 & ;;
+    *)
+      corefile "$name" > "$work/Corefile.$name"
+      taskset -c "$pin" "$work/coredns-mx" -conf "$work/Corefile.$name" -quiet >/dev/null 2>&1 & ;;
+  esac
+  pid=$!
+  pids+=("$pid")
+  local probe=$last
+  [ "$name" = file ] && probe=customer0.example.
+  [ "$name" = whoami ] && probe=.
+  local tries=0
+  until dig @127.0.0.1 -p "$port" "$probe" SOA +tries=1 +time=1 +norec 2>/dev/null | grep -qE "status: NOERROR"; do
+    tries=$((tries + 1))
+    [ $tries -gt 30000 ] && { echo "bench: $name did not answer for $probe" >&2; return 1; }
+    sleep 0.01
+  done
+  load_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+}
+
+stop() {
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  pids=("${pids[@]/$pid}")
+  sleep 0.5
+}
+
+rss() { awk '/^VmRSS|^VmHWM/ { printf "%s %d ", $1, $2 / 1024 }' "/proc/$1/status"; }
+
+# nsd forks: its memory is the sum over its processes.
+rss_total() {
+  local total=0 p
+  for p in $1 $(pgrep -P "$1" || true); do
+    total=$(( total + $(awk '/^VmRSS/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0) ))
+  done
+  echo $(( total / 1024 ))
+}
+
+qps() {
+  taskset -c $client_cpu dnsperf -s 127.0.0.1 -p "$port" -d "$work/$1.txt" -l "$seconds" -c 8 -q 200 -t 2 2>/dev/null |
+    awk '/Queries per second/ { print $4 }'
+}
+
+servers=(mxzone auto whoami)
+[ "$zones" -eq 1 ] && servers+=(file)
+command -v knotd >/dev/null && servers+=(knot)
+command -v nsd >/dev/null && servers+=(nsd)
+
+declare -A results load rsslines
+load_cpus=all
+for name in "${servers[@]}"; do
+  start "$name"
+  load[$name]=$load_ms
+  if [ "$name" = nsd ]; then rsslines[$name]="VmRSS: $(rss_total "$pid") (all processes)"; else rsslines[$name]=$(rss "$pid"); fi
+  stop
+done
+load_cpus=one
+for ((r = 1; r <= rounds; r++)); do
+  for name in "${servers[@]}"; do
+    start "$name"
+    for load_kind in mx mixed; do
+      q=$(qps $load_kind)
+      results[$name,$load_kind]+="$q "
+      echo "round $r $name $load_kind: $q QPS" >&2
+    done
+    stop
+  done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print 0; else print a[int((NR + 1) / 2)] }'; }
+
+{
+  echo "### $zones zones ($(date -u +%Y-%m-%d), $(nproc) CPUs: server on CPU $server_cpu, dnsperf on CPU $client_cpu, $rounds rounds of ${seconds}s, medians)"
+  echo
+  echo "| server | MX QPS | mixed QPS | MX vs mxzone | load (ms) | memory after load (MiB) |"
+  echo "|---|---|---|---|---|---|"
+  base=$(echo "${results[mxzone,mx]}" | median)
+  for name in "${servers[@]}"; do
+    mx=$(echo "${results[$name,mx]}" | median)
+    mixed=$(echo "${results[$name,mixed]}" | median)
+    ratio=$(awk -v a="$mx" -v b="$base" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')
+    echo "| $name | $mx | $mixed | $ratio | ${load[$name]} | ${rsslines[$name]} |"
+  done
+  echo
+  mx=$(echo "${results[mxzone,mx]}" | median)
+  for other in auto file whoami knot nsd; do
+    [ -n "${results[$other,mx]:-}" ] || continue
+    o=$(echo "${results[$other,mx]}" | median)
+    m2=$(echo "${results[mxzone,mixed]}" | median)
+    o2=$(echo "${results[$other,mixed]}" | median)
+    awk -v a="$mx" -v b="$o" -v c="$m2" -v d="$o2" -v n="$other" 'BEGIN { printf "- mxzone / %s: MX %.2fx, mixed %.2fx\n", n, (b > 0 ? a / b : 0), (d > 0 ? c / d : 0) }'
+  done
+} | tee ${out:+"$out"}
