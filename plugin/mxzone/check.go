@@ -53,7 +53,7 @@ func Check(paths []string, policy Policy) (*CheckResult, error) {
 			return nil, err
 		}
 	}
-	settle(g, changes, &policy)
+	settle(g, changes, nil, nil, &policy)
 	for _, e := range g.zones {
 		ch := changes[e.origin]
 		res.Zones = append(res.Zones, ZoneStatus{Zone: e.origin, File: e.file, Served: e.state == stateServed})

@@ -19,7 +19,7 @@ func BenchmarkLoad(b *testing.B) {
 	l := &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), maxSize: defaultMaxFileBytes}
 	b.ReportAllocs()
 	for b.Loop() {
-		g, _, err := l.build(nil)
+		g, _, err := l.build(nil, nil)
 		if err != nil || len(g.zones) != *benchZones {
 			b.Fatalf("%v: %d zones", err, len(g.zones))
 		}

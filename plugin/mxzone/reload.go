@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -18,13 +19,17 @@ import (
 
 	"github.com/coredns/coredns/plugin"
 
+	"github.com/fsnotify/fsnotify"
+	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
 )
 
 // generation is one complete, validated set of zones. It is built aside and
 // published whole; once published nothing in it changes.
 type generation struct {
-	zones map[string]*entry // origin -> entry
+	zones   map[string]*entry   // origin -> entry
+	deps    map[string][]string // origin -> zones with an MX exchange that depends on it (see depKeys)
+	waiting []string            // origins with a newer version held back by another zone
 }
 
 // zoneState is what the server does with one zone file.
@@ -50,6 +55,7 @@ type entry struct {
 	includes []includeStamp
 	pending  *Zone     // a newer version held back only by cross-zone findings
 	findings []Finding // of the file's current contents, as last evaluated
+	depKeys  []string  // origins whose change can change this zone's cross-zone findings
 }
 
 // fileStamp tells whether a file may have changed since it was read.
@@ -211,6 +217,7 @@ type change struct {
 
 // report says what a build did.
 type report struct {
+	full     bool // the whole directory was scanned
 	changes  []*change
 	problems []Finding // files that could not be zones at all
 	removed  []string  // origins whose files disappeared
@@ -221,38 +228,45 @@ type report struct {
 // parsed and checked on its own, then all zones are checked together and any
 // edit that breaks a zone is held back, newest first, until the set is
 // consistent.
-func (l *loader) build(prev *generation) (*generation, *report, error) {
+func (l *loader) build(prev *generation, hint []string) (*generation, *report, error) {
 	d, err := openZoneDir(l.dir)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer d.Close()
-	files, problems, err := l.scan(d)
-	if err != nil {
-		return nil, nil, err
+	var files []zoneFile
+	var problems []Finding
+	full := prev == nil || hint == nil
+	if full {
+		if files, problems, err = l.scan(d); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		files, problems = l.scanNames(d, hint)
 	}
-	rep := &report{problems: problems}
+	rep := &report{problems: problems, full: full}
 	next := &generation{zones: make(map[string]*entry, len(files))}
-	var toRead, waiting []zoneFile // waiting: unchanged, with a held-back newer version
+	if !full {
+		next.zones = maps.Clone(prev.zones)
+	}
+	var toRead []zoneFile
+	present := make(map[string]bool, len(files))
 	for _, f := range files {
+		present[f.origin] = true
 		var old *entry
 		if prev != nil {
 			old = prev.zones[f.origin]
 		}
 		if old != nil && old.unchanged(d, f.name) {
 			next.zones[f.origin] = old
-			if old.pending != nil {
-				waiting = append(waiting, f)
-			}
 			continue
 		}
 		toRead = append(toRead, f)
 	}
 	if prev != nil {
-		for origin := range prev.zones {
-			if next.zones[origin] == nil && !slices.ContainsFunc(toRead, func(f zoneFile) bool { return f.origin == origin }) {
-				rep.removed = append(rep.removed, origin)
-			}
+		for _, origin := range l.gone(prev, hint, present) {
+			delete(next.zones, origin)
+			rep.removed = append(rep.removed, origin)
 		}
 	}
 	sort.Strings(rep.removed)
@@ -260,18 +274,109 @@ func (l *loader) build(prev *generation) (*generation, *report, error) {
 		return prev, rep, nil
 	}
 	// Something changed: a version held back before may fit now.
-	rep.changes = l.readAll(d, append(toRead, waiting...), prev)
+	nChanged := len(toRead)
+	toRead = append(toRead, l.waitingFiles(prev, next, toRead)...)
+	rep.changes = l.readAll(d, toRead, prev)
 	changes := make(map[string]*change, len(rep.changes))
 	for i, ch := range rep.changes {
-		ch.retry = i >= len(toRead)
+		ch.retry = i >= nChanged
 		changes[ch.entry.origin] = ch
 		next.zones[ch.entry.origin] = ch.entry
 	}
-	settle(next, changes, &l.policy)
+	var prevDeps map[string][]string
+	if prev != nil {
+		prevDeps = prev.deps
+	}
+	settle(next, changes, rep.removed, prevDeps, &l.policy)
 	for _, ch := range rep.changes {
 		ch.entry.findings = ch.allFindings()
 	}
+	next.index()
 	return next, rep, nil
+}
+
+// gone lists the origins of prev whose files are no longer there: all of
+// them after a full scan, or among the hinted names after a targeted one.
+func (l *loader) gone(prev *generation, hint []string, present map[string]bool) []string {
+	var out []string
+	if hint == nil {
+		for origin := range prev.zones {
+			if !present[origin] {
+				out = append(out, origin)
+			}
+		}
+		return out
+	}
+	for _, name := range hint {
+		if origin, err := originFromFileName(name); err == nil && prev.zones[origin] != nil && !present[origin] {
+			out = append(out, origin)
+		}
+	}
+	return out
+}
+
+// waitingFiles returns the files whose held-back version should be tried
+// again, leaving out those read anyway.
+func (l *loader) waitingFiles(prev, next *generation, reading []zoneFile) []zoneFile {
+	if prev == nil {
+		return nil
+	}
+	var out []zoneFile
+	for _, origin := range prev.waiting {
+		e := next.zones[origin]
+		if e == nil || e != prev.zones[origin] || slices.ContainsFunc(reading, func(f zoneFile) bool { return f.origin == origin }) {
+			continue
+		}
+		out = append(out, zoneFile{name: filepath.Base(e.file), origin: origin})
+	}
+	return out
+}
+
+// scanNames is scan for the given file names only (from file-system events).
+func (l *loader) scanNames(d *zoneDir, names []string) ([]zoneFile, []Finding) {
+	var files []zoneFile
+	var problems []Finding
+	seen := map[string]bool{}
+	for _, name := range names {
+		if seen[name] || !strings.HasSuffix(name, zoneSuffix) || strings.HasPrefix(name, ".#") {
+			continue
+		}
+		seen[name] = true
+		var st unix.Stat_t
+		if err := unix.Fstatat(d.fd(), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			continue // gone: gone() notices
+		}
+		origin, err := originFromFileName(name)
+		if err != nil {
+			problems = append(problems, Finding{File: filepath.Join(l.dir, name), Rule: RuleSyntax,
+				Severity: SeverityFail, Owner: name, Message: err.Error()})
+			continue
+		}
+		if len(l.origins) > 0 && plugin.Zones(l.origins).Matches(origin) == "" {
+			continue
+		}
+		if mode := st.Mode & unix.S_IFMT; mode != unix.S_IFREG && mode != unix.S_IFLNK {
+			problems = append(problems, Finding{File: filepath.Join(l.dir, name), Zone: origin, Owner: origin,
+				Rule: RuleSyntax, Severity: SeverityFail, Message: "is not a regular file"})
+			continue
+		}
+		files = append(files, zoneFile{name: name, origin: origin})
+	}
+	return files, problems
+}
+
+// index rebuilds the dependency index and the list of held-back zones.
+func (g *generation) index() {
+	g.deps = map[string][]string{}
+	g.waiting = g.waiting[:0]
+	for origin, e := range g.zones {
+		for _, k := range e.depKeys {
+			g.deps[k] = append(g.deps[k], origin)
+		}
+		if e.pending != nil {
+			g.waiting = append(g.waiting, origin)
+		}
+	}
 }
 
 // readAll reads files in parallel, one worker per CPU.
@@ -342,13 +447,46 @@ func localFindings(list []Finding) []Finding {
 // settle runs the cross-zone checks until no served version fails them. A new
 // version that fails is replaced by its zone's last good version; a version
 // that did not change but now fails makes the edit of the zone it points into
-// the failing one.
-func settle(g *generation, changes map[string]*change, policy *Policy) {
-	for {
-		held := map[string]bool{}
-		origins := make([]string, 0, len(g.zones))
+// the failing one. With deps (the previous generation's index), only the
+// zones that can be affected are checked; without, all of them.
+func settle(g *generation, changes map[string]*change, removed []string, deps map[string][]string, policy *Policy) {
+	scope := map[string]bool{}
+	if deps == nil {
 		for o := range g.zones {
-			origins = append(origins, o)
+			scope[o] = true
+		}
+	} else {
+		for o := range changes {
+			scope[o] = true
+			for _, d := range deps[o] {
+				scope[d] = true
+			}
+			if changes[o].entry != nil && changes[o].last == nil {
+				// A new zone can capture exchanges that resolved into a zone
+				// above it: check those zones and their dependents too.
+				for a := range ancestors(o) {
+					if g.zones[a] != nil {
+						scope[a] = true
+						for _, d := range deps[a] {
+							scope[d] = true
+						}
+					}
+				}
+			}
+		}
+		for _, o := range removed {
+			for _, d := range deps[o] {
+				scope[d] = true
+			}
+		}
+	}
+	for len(scope) > 0 {
+		held := map[string]bool{}
+		origins := make([]string, 0, len(scope))
+		for o := range scope {
+			if g.zones[o] != nil {
+				origins = append(origins, o)
+			}
 		}
 		sort.Strings(origins)
 		for _, origin := range origins {
@@ -356,10 +494,18 @@ func settle(g *generation, changes map[string]*change, policy *Policy) {
 			if e.zone == nil {
 				continue
 			}
-			cross := g.checkTargets(e.zone, policy)
+			cross, keys := g.checkTargets(e.zone, policy)
 			ch := changes[origin]
 			if ch != nil && e.zone == ch.next {
 				ch.cross = cross
+			}
+			if !slices.Equal(keys, e.depKeys) {
+				if ch == nil {
+					clone := *e // shared with the previous generation: copy, never modify
+					e = &clone
+					g.zones[origin] = e
+				}
+				e.depKeys = keys
 			}
 			failing := failingTargets(cross)
 			if len(failing) == 0 {
@@ -382,14 +528,22 @@ func settle(g *generation, changes map[string]*change, policy *Policy) {
 				})
 			}
 		}
-		if len(held) == 0 {
-			break
-		}
+		scope = map[string]bool{}
 		for origin := range held {
 			ch := changes[origin]
 			e := g.zones[origin]
 			e.pending = ch.next // locally valid, held back by the cross-zone checks only
 			e.zone = ch.last
+			// Its dependents now see the last good version: check them again.
+			scope[origin] = true
+			for _, d := range deps[origin] {
+				scope[d] = true
+			}
+			if deps == nil {
+				for o := range g.zones {
+					scope[o] = true
+				}
+			}
 		}
 	}
 	for _, ch := range changes {
@@ -397,7 +551,7 @@ func settle(g *generation, changes map[string]*change, policy *Policy) {
 		if ch.next == nil && ch.draft != nil {
 			// Refused on its own: still report its MX targets, so that one
 			// run shows the customer every mistake.
-			ch.cross = g.checkTargets(ch.draft, policy)
+			ch.cross, _ = g.checkTargets(ch.draft, policy)
 		}
 		switch {
 		case e.zone != nil && e.zone == ch.next:
@@ -406,6 +560,22 @@ func settle(g *generation, changes map[string]*change, policy *Policy) {
 			e.state = stateLastGood
 		default:
 			e.state = stateRejected
+		}
+	}
+}
+
+// ancestors yields the names above origin, up to and excluding the root.
+func ancestors(origin string) func(yield func(string) bool) {
+	return func(yield func(string) bool) {
+		for name := origin; ; {
+			off, end := dns.NextLabel(name, 0)
+			if end || off >= len(name) {
+				return
+			}
+			name = name[off:]
+			if name == "." || !yield(name) {
+				return
+			}
 		}
 	}
 }
@@ -437,15 +607,54 @@ func (ch *change) allFindings() []Finding {
 	return list
 }
 
-// run rebuilds the generation every interval until ctx ends.
+// debounce is how long the reload loop waits after a file-system event for
+// more: an editor or a provider's script often writes several files at once.
+const debounce = 50 * time.Millisecond
+
+// run watches the zone directory and rebuilds from the files that changed,
+// a short debounce after the last event; every interval it also rescans the
+// whole directory, as a safety net for events that were missed (includes in
+// subdirectories, file systems without notifications, an overflowing queue).
 func (m *MXZone) run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	var events <-chan fsnotify.Event
+	var errs <-chan error
+	w, err := fsnotify.NewWatcher()
+	if err == nil {
+		err = w.Add(m.loader.dir)
+	}
+	if err != nil {
+		log.Warningf("%s: no file-system notifications (%v); scanning every %s", m.loader.dir, err, interval)
+	} else {
+		defer w.Close()
+		events, errs = w.Events, w.Errors
+	}
+	pending := map[string]bool{}
+	flush := time.NewTimer(time.Hour)
+	flush.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			pending[filepath.Base(ev.Name)] = true
+			flush.Reset(debounce)
+		case err, ok := <-errs:
+			if ok {
+				// Most likely a queue overflow: events were lost.
+				log.Warningf("%s: file-system notifications: %v; rescanning", m.loader.dir, err)
+				m.reload()
+			}
+		case <-flush.C:
+			names := slices.Collect(maps.Keys(pending))
+			clear(pending)
+			m.reloadNames(names)
+		case <-tick.C:
 			m.reload()
 		}
 	}
@@ -453,16 +662,20 @@ func (m *MXZone) run(ctx context.Context, interval time.Duration) {
 
 // reload builds the next generation and publishes it. Errors reading the
 // directory keep the current generation serving.
-func (m *MXZone) reload() error {
+func (m *MXZone) reload() error { return m.reloadNames(nil) }
+
+// reloadNames rebuilds from the named files only (from file-system events),
+// or from a full scan when names is nil.
+func (m *MXZone) reloadNames(names []string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.reloadLocked()
+	return m.reloadLocked(names)
 }
 
-func (m *MXZone) reloadLocked() error {
+func (m *MXZone) reloadLocked(hint []string) error {
 	prev := m.gen.Load()
 	start := time.Now()
-	next, rep, err := m.loader.build(prev)
+	next, rep, err := m.loader.build(prev, hint)
 	if err != nil {
 		reloads.WithLabelValues(m.server, "error").Inc()
 		log.Errorf("%s: %v; keeping the zones being served", m.loader.dir, err)

@@ -37,6 +37,14 @@ func mxAnswer(t *testing.T, m *MXZone, name string) (int, []dns.RR) {
 }
 
 func TestReload(t *testing.T) {
+	t.Run("full rescans", func(t *testing.T) { testReload(t, false) })
+	t.Run("file events", func(t *testing.T) { testReload(t, true) })
+}
+
+// testReload edits a zone directory step by step; with events, each reload
+// reads only the files named, as after file-system notifications, and
+// checks only the zones that depend on them.
+func testReload(t *testing.T, events bool) {
 	dir := writeZones(t, map[string]string{
 		"example.net.zone": provider,
 		"a.example.zone":   customer("a.example.", "1"),
@@ -48,16 +56,22 @@ func TestReload(t *testing.T) {
 		}
 		return nil
 	}
-	reload := func() {
+	reload := func(names ...string) {
 		t.Helper()
-		if err := m.reload(); err != nil {
+		var err error
+		if events {
+			err = m.reloadNames(append([]string{}, names...))
+		} else {
+			err = m.reload()
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
 
 	t.Run("a new file is added", func(t *testing.T) {
 		writeFile(t, dir, "b.example.zone", customer("b.example.", "1"))
-		reload()
+		reload("b.example.zone")
 		if rcode, ans := mxAnswer(t, m, "b.example."); rcode != dns.RcodeSuccess || len(ans) != 1 {
 			t.Fatalf("rcode %d answer %v", rcode, ans)
 		}
@@ -66,7 +80,7 @@ func TestReload(t *testing.T) {
 	t.Run("a changed file is re-read even with the same serial", func(t *testing.T) {
 		writeFile(t, dir, "b.example.zone", customer("b.example.", "1", "www A 192.0.2.8"))
 		bumpMtime(t, filepath.Join(dir, "b.example.zone"), time.Second)
-		reload()
+		reload("b.example.zone")
 		if msg, _ := query(t, m, "www.b.example.", dns.TypeA); len(msg.Answer) != 1 {
 			t.Fatalf("edit not served: %v", msg)
 		}
@@ -85,7 +99,7 @@ func TestReload(t *testing.T) {
 		before := testutil.ToFloat64(zonesGauge.WithLabelValues(m.server, "last_good"))
 		writeFile(t, dir, "b.example.zone", customer("b.example.", "2", "@ MX 20 alias.example.net."))
 		bumpMtime(t, filepath.Join(dir, "b.example.zone"), 2*time.Second)
-		reload()
+		reload("b.example.zone")
 		if msg, _ := query(t, m, "www.b.example.", dns.TypeA); len(msg.Answer) != 1 {
 			t.Fatalf("last good version not served: %v", msg)
 		}
@@ -98,7 +112,7 @@ func TestReload(t *testing.T) {
 		}
 		// The same broken file is reported once, not on every scan.
 		counted := testutil.ToFloat64(findingsCounter.WithLabelValues(m.server, "mx_target_cname", "error"))
-		reload()
+		reload("b.example.zone")
 		if got := testutil.ToFloat64(findingsCounter.WithLabelValues(m.server, "mx_target_cname", "error")); got != counted {
 			t.Fatalf("findings counted again for an unchanged file: %v -> %v", counted, got)
 		}
@@ -109,7 +123,7 @@ func TestReload(t *testing.T) {
 		broken = strings.Replace(broken, "alias CNAME mx1\n", "", 1)
 		writeFile(t, dir, "example.net.zone", broken)
 		bumpMtime(t, filepath.Join(dir, "example.net.zone"), 3*time.Second)
-		reload()
+		reload("example.net.zone")
 		e := m.gen.Load().zones["example.net."]
 		if e.state != stateLastGood {
 			t.Fatalf("provider edit applied although a.example. depends on mx1: %v", e.findings)
@@ -130,7 +144,7 @@ func TestReload(t *testing.T) {
 		if err := os.Remove(filepath.Join(dir, "a.example.zone")); err != nil {
 			t.Fatal(err)
 		}
-		reload()
+		reload("a.example.zone")
 		if _, rcode := query(t, m, "a.example.", dns.TypeMX); rcode != dns.RcodeRefused {
 			t.Fatalf("rcode %s, want REFUSED", dns.RcodeToString[rcode])
 		}
@@ -141,7 +155,7 @@ func TestReload(t *testing.T) {
 		// edit stays held back until b is fixed to point elsewhere.
 		writeFile(t, dir, "b.example.zone", strings.Replace(customer("b.example.", "3"), "mx1.example.net.", "aspmx.l.google.com.", 1))
 		bumpMtime(t, filepath.Join(dir, "b.example.zone"), 4*time.Second)
-		reload()
+		reload("b.example.zone")
 		if e := m.gen.Load().zones["example.net."]; e.state != stateServed {
 			t.Fatalf("provider edit still held back: %s %v", e.state, e.findings)
 		}
@@ -181,5 +195,40 @@ func TestReloadKeepsServingWhenDirectoryVanishes(t *testing.T) {
 	}
 	if _, rcode := query(t, m, "mx1.example.net.", dns.TypeA); rcode != dns.RcodeSuccess {
 		t.Fatalf("rcode %s: zones dropped", dns.RcodeToString[rcode])
+	}
+}
+
+func TestReloadNewZoneCapturingAnExchange(t *testing.T) {
+	// c.example.'s MX points at mx.sub.example.net., an address in the
+	// provider's zone. A new zone sub.example.net. without that host would
+	// take the name over and break c.example.: the new zone is held back.
+	dir := writeZones(t, map[string]string{
+		"example.net.zone": provider + "mx.sub A 192.0.2.77\n",
+		"c.example.zone":   soaZone("c.example.", "@ MX 10 mx.sub.example.net."),
+	})
+	m := newTestPlugin(t, dir, DefaultPolicy())
+	writeFile(t, dir, "sub.example.net.zone", soaZone("sub.example.net."))
+	if err := m.reloadNames([]string{"sub.example.net.zone"}); err != nil {
+		t.Fatal(err)
+	}
+	g := m.gen.Load()
+	if e := g.zones["sub.example.net."]; e == nil || e.state != stateRejected || e.pending == nil {
+		t.Fatalf("new zone that breaks c.example. was not held back: %+v", e)
+	}
+	if e := g.zones["c.example."]; e.state != stateServed {
+		t.Fatalf("c.example. hurt: %s", e.state)
+	}
+	// Once the new zone has the host, it goes live.
+	writeFile(t, dir, "sub.example.net.zone", soaZone("sub.example.net.", "mx A 192.0.2.78"))
+	bumpMtime(t, filepath.Join(dir, "sub.example.net.zone"), time.Second)
+	if err := m.reloadNames([]string{"sub.example.net.zone"}); err != nil {
+		t.Fatal(err)
+	}
+	if e := m.gen.Load().zones["sub.example.net."]; e.state != stateServed {
+		t.Fatalf("fixed zone not served: %s %v", e.state, e.findings)
+	}
+	msg, _ := query(t, m, "c.example.", dns.TypeMX)
+	if len(msg.Extra) != 1 || msg.Extra[0].(*dns.A).A.String() != "192.0.2.78" {
+		t.Fatalf("additional does not come from the new zone: %v", msg.Extra)
 	}
 }

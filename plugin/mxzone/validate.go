@@ -387,8 +387,14 @@ type targetFinding struct {
 // checkTargets looks every MX exchange of z up in the zones of g, as a
 // resolver would see them, and applies the rules that need the answer: the
 // exchange must not be a CNAME and must own an address.
-func (g *generation) checkTargets(z *Zone, policy *Policy) []targetFinding {
+//
+// It also returns the zones whose change can change these findings: the
+// served zone an exchange lies in when that is another zone, or, for an
+// exchange in no served zone, every name above it (a zone added there would
+// capture it).
+func (g *generation) checkTargets(z *Zone, policy *Policy) ([]targetFinding, []string) {
 	var out []targetFinding
+	var keys []string
 	for _, ref := range z.mx {
 		fs := &findings{policy: policy, zone: z.Origin}
 		e := g.match(ref.exchange)
@@ -406,18 +412,31 @@ func (g *generation) checkTargets(z *Zone, policy *Policy) []targetFinding {
 		case e == nil:
 			fs.addSeverity(RuleMXAddress, SeverityInfo, ref.file, ref.line, ref.owner,
 				"exchange %s is outside every served zone: not checked", ref.exchange)
+			keys = appendSuffixes(keys, ref.exchange)
 		case tz == nil:
 			fs.addSeverity(RuleMXAddress, SeverityInfo, ref.file, ref.line, ref.owner,
 				"exchange %s is in zone %s, which is not served: not checked", ref.exchange, e.origin)
+			keys = appendSuffixes(keys, ref.exchange)
 		default:
 			target = e.origin
 			checkExchange(z, ref, e.zone, fs)
+			keys = append(keys, e.origin)
 		}
 		for _, f := range fs.list {
 			out = append(out, targetFinding{Finding: f, target: target})
 		}
 	}
-	return out
+	slices.Sort(keys)
+	return out, slices.Compact(keys)
+}
+
+// appendSuffixes appends name and every name above it, the root excluded.
+func appendSuffixes(keys []string, name string) []string {
+	keys = append(keys, name)
+	for a := range ancestors(name) {
+		keys = append(keys, a)
+	}
+	return keys
 }
 
 // checkExchange applies the MX target rules to ref, whose exchange lies in tz.
