@@ -2,6 +2,9 @@ package mxzone
 
 import (
 	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/coredns-mx/coredns-mx/bench/zonegen"
@@ -25,4 +28,55 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(*benchZones), "ns/zone")
+}
+
+// loadedDir writes and loads *benchZones zones, once per benchmark.
+func loadedDir(b *testing.B) (*loader, *generation, string) {
+	b.Helper()
+	dir := b.TempDir()
+	if err := zonegen.Write(dir, *benchZones); err != nil {
+		b.Fatal(err)
+	}
+	l := &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), maxSize: defaultMaxFileBytes}
+	g, _, err := l.build(nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return l, g, dir
+}
+
+// BenchmarkRescanUnchanged is the safety-net rescan when nothing changed:
+// rotating (file-system notifications work) and full (they do not).
+func BenchmarkRescanUnchanged(b *testing.B) {
+	l, g, _ := loadedDir(b)
+	for _, mode := range []scanMode{scanRotating, scanAll} {
+		b.Run([]string{"all", "rotating"}[mode], func(b *testing.B) {
+			for b.Loop() {
+				next, _, err := l.buildMode(g, nil, mode)
+				if err != nil || next != g {
+					b.Fatalf("%v: a new generation for nothing", err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkEditOne is one edited zone file, read after its file event.
+func BenchmarkEditOne(b *testing.B) {
+	l, g, dir := loadedDir(b)
+	origin := zonegen.Origin(*benchZones / 2)
+	name := origin + "zone"
+	i := 0
+	for b.Loop() {
+		i++
+		text := zonegen.Zone(origin) + fmt.Sprintf("edit%d A 192.0.2.1\n", i)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		next, rep, err := l.build(g, []string{name})
+		if err != nil || len(rep.changes) != 1 || next.zones[origin].state != stateServed {
+			b.Fatalf("%v: %d changes", err, len(rep.changes))
+		}
+		g = next
+	}
 }

@@ -162,7 +162,7 @@ func (m *MXZone) OnStartup() error {
 	if m.cancel != nil {
 		return nil
 	}
-	if err := m.reloadLocked(nil); err != nil && m.gen.Load() == nil {
+	if err := m.reloadLocked(nil, scanAll); err != nil && m.gen.Load() == nil {
 		// The directory went away between setup and start: answer SERVFAIL
 		// until it is back, rather than not starting at all.
 		log.Errorf("no zones loaded yet: %v", err)

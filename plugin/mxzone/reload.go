@@ -108,7 +108,30 @@ type loader struct {
 	origins []string // only zones at or below these are served
 	policy  Policy
 	maxSize int64
+
+	// What the last full listing found, reused while the directory itself
+	// is unchanged (no file added, removed or renamed), and where the
+	// rotating rescan goes on. Used by the one reload goroutine only.
+	listed   fileStamp
+	files    []zoneFile
+	problems []Finding
+	cursor   int
+	budget   int // files per rotating rescan; 0: rescanBudget
 }
+
+// rescanBudget is how many files a safety-net rescan stats while file-system
+// notifications work: each rescan stays cheap (stat costs a few
+// microseconds), and every file is checked within a few intervals.
+const rescanBudget = 20000
+
+// scanMode says how much of the directory a build looks at.
+type scanMode int
+
+const (
+	scanAll      scanMode = iota // list and stat every file
+	scanRotating                 // list if the directory changed; stat rescanBudget files
+	scanNamed                    // only the files named by file-system events
+)
 
 // zoneFile is one candidate zone file found by a scan.
 type zoneFile struct {
@@ -229,49 +252,65 @@ type report struct {
 // edit that breaks a zone is held back, newest first, until the set is
 // consistent.
 func (l *loader) build(prev *generation, hint []string) (*generation, *report, error) {
+	mode := scanAll
+	if hint != nil {
+		mode = scanNamed
+	}
+	return l.buildMode(prev, hint, mode)
+}
+
+func (l *loader) buildMode(prev *generation, hint []string, mode scanMode) (*generation, *report, error) {
 	d, err := openZoneDir(l.dir)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer d.Close()
-	var files []zoneFile
+	if prev == nil {
+		mode = scanAll
+	}
+	var files, check []zoneFile
 	var problems []Finding
-	full := prev == nil || hint == nil
-	if full {
-		if files, problems, err = l.scan(d); err != nil {
+	relisted := true
+	switch mode {
+	case scanNamed:
+		files, problems = l.scanNames(d, hint)
+		check = files
+	default:
+		if files, problems, relisted, err = l.listing(d); err != nil {
 			return nil, nil, err
 		}
-	} else {
-		files, problems = l.scanNames(d, hint)
-	}
-	rep := &report{problems: problems, full: full}
-	next := &generation{zones: make(map[string]*entry, len(files))}
-	if !full {
-		next.zones = maps.Clone(prev.zones)
-	}
-	var toRead []zoneFile
-	present := make(map[string]bool, len(files))
-	for _, f := range files {
-		present[f.origin] = true
-		var old *entry
-		if prev != nil {
-			old = prev.zones[f.origin]
+		check = files
+		if mode == scanRotating && !relisted {
+			check = l.rotate(files)
 		}
-		if old != nil && old.unchanged(d, f.name) {
-			next.zones[f.origin] = old
-			continue
+	}
+	rep := &report{problems: problems, full: mode != scanNamed}
+	var toRead []zoneFile
+	for _, f := range check {
+		if prev != nil {
+			if old := prev.zones[f.origin]; old != nil && old.unchanged(d, f.name) {
+				continue
+			}
 		}
 		toRead = append(toRead, f)
 	}
-	if prev != nil {
-		for _, origin := range l.gone(prev, hint, present) {
-			delete(next.zones, origin)
-			rep.removed = append(rep.removed, origin)
-		}
+	switch {
+	case prev == nil:
+	case mode == scanNamed:
+		rep.removed = l.gone(prev, hint, files)
+	case relisted:
+		rep.removed = l.gone(prev, nil, files)
 	}
 	sort.Strings(rep.removed)
 	if len(toRead) == 0 && len(rep.removed) == 0 {
 		return prev, rep, nil
+	}
+	next := &generation{zones: make(map[string]*entry, len(files))}
+	if prev != nil {
+		next.zones = maps.Clone(prev.zones)
+	}
+	for _, origin := range rep.removed {
+		delete(next.zones, origin)
 	}
 	// Something changed: a version held back before may fit now.
 	nChanged := len(toRead)
@@ -296,8 +335,12 @@ func (l *loader) build(prev *generation, hint []string) (*generation, *report, e
 }
 
 // gone lists the origins of prev whose files are no longer there: all of
-// them after a full scan, or among the hinted names after a targeted one.
-func (l *loader) gone(prev *generation, hint []string, present map[string]bool) []string {
+// them after a full listing (hint nil), or among the hinted names.
+func (l *loader) gone(prev *generation, hint []string, files []zoneFile) []string {
+	present := make(map[string]bool, len(files))
+	for _, f := range files {
+		present[f.origin] = true
+	}
 	var out []string
 	if hint == nil {
 		for origin := range prev.zones {
@@ -312,6 +355,43 @@ func (l *loader) gone(prev *generation, hint []string, present map[string]bool) 
 			out = append(out, origin)
 		}
 	}
+	return out
+}
+
+// listing returns the zone files of the directory, listing it again only if
+// the directory changed since the last listing.
+func (l *loader) listing(d *zoneDir) ([]zoneFile, []Finding, bool, error) {
+	fi, err := d.f.Stat()
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("read zone directory: %w", err)
+	}
+	stamp := stampOf(fi)
+	if l.files != nil && stamp == l.listed {
+		return l.files, l.problems, false, nil
+	}
+	files, problems, err := l.scan(d)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	l.listed, l.files, l.problems = stamp, files, problems
+	return files, problems, true, nil
+}
+
+// rotate returns the next rescanBudget files of a rotating rescan.
+func (l *loader) rotate(files []zoneFile) []zoneFile {
+	budget := l.budget
+	if budget == 0 {
+		budget = rescanBudget
+	}
+	if budget >= len(files) {
+		return files
+	}
+	if l.cursor >= len(files) {
+		l.cursor = 0
+	}
+	end := min(l.cursor+budget, len(files))
+	out := files[l.cursor:end]
+	l.cursor = end
 	return out
 }
 
@@ -648,34 +728,41 @@ func (m *MXZone) run(ctx context.Context, interval time.Duration) {
 			if ok {
 				// Most likely a queue overflow: events were lost.
 				log.Warningf("%s: file-system notifications: %v; rescanning", m.loader.dir, err)
-				m.reload()
+				m.reloadWith(nil, scanAll)
 			}
 		case <-flush.C:
 			names := slices.Collect(maps.Keys(pending))
 			clear(pending)
-			m.reloadNames(names)
+			m.reloadWith(names, scanNamed)
 		case <-tick.C:
-			m.reload()
+			mode := scanAll
+			if events != nil {
+				mode = scanRotating // notifications carry the edits; this is the safety net
+			}
+			m.reloadWith(nil, mode)
 		}
 	}
 }
 
 // reload builds the next generation and publishes it. Errors reading the
 // directory keep the current generation serving.
-func (m *MXZone) reload() error { return m.reloadNames(nil) }
+func (m *MXZone) reload() error { return m.reloadWith(nil, scanAll) }
 
-// reloadNames rebuilds from the named files only (from file-system events),
-// or from a full scan when names is nil.
+// reloadNames rebuilds from the named files only (from file-system events).
 func (m *MXZone) reloadNames(names []string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.reloadLocked(names)
+	return m.reloadWith(append([]string{}, names...), scanNamed)
 }
 
-func (m *MXZone) reloadLocked(hint []string) error {
+func (m *MXZone) reloadWith(hint []string, mode scanMode) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.reloadLocked(hint, mode)
+}
+
+func (m *MXZone) reloadLocked(hint []string, mode scanMode) error {
 	prev := m.gen.Load()
 	start := time.Now()
-	next, rep, err := m.loader.build(prev, hint)
+	next, rep, err := m.loader.buildMode(prev, hint, mode)
 	if err != nil {
 		reloads.WithLabelValues(m.server, "error").Inc()
 		log.Errorf("%s: %v; keeping the zones being served", m.loader.dir, err)

@@ -232,3 +232,30 @@ func TestReloadNewZoneCapturingAnExchange(t *testing.T) {
 		t.Fatalf("additional does not come from the new zone: %v", msg.Extra)
 	}
 }
+
+func TestRotatingRescanFindsMissedEdits(t *testing.T) {
+	files := map[string]string{"example.net.zone": provider}
+	for _, o := range []string{"a", "b", "c", "d", "e"} {
+		files[o+".example.zone"] = customer(o+".example.", "1")
+	}
+	dir := writeZones(t, files)
+	m := newTestPlugin(t, dir, DefaultPolicy())
+	m.loader.budget = 2
+	// An in-place write whose event was lost: only a rescan can see it.
+	path := filepath.Join(dir, "d.example.zone")
+	if err := os.WriteFile(path, []byte(customer("d.example.", "2", "www A 192.0.2.4")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bumpMtime(t, path, time.Second)
+	for scans := 1; ; scans++ {
+		if err := m.reloadWith(nil, scanRotating); err != nil {
+			t.Fatal(err)
+		}
+		if msg, _ := query(t, m, "www.d.example.", dns.TypeA); len(msg.Answer) == 1 {
+			break
+		}
+		if scans >= 3 { // 6 files, 2 a scan
+			t.Fatalf("edit not found after %d rotating rescans", scans)
+		}
+	}
+}
