@@ -38,7 +38,8 @@ func (a *answerer) answer(qname, asked string, starts []uint16) {
 		}
 		if m.kind == matchDelegated && a.qtype == dns.TypeDS && m.owner == name {
 			// DS lives on the parent side of the cut (RFC 4035 §3.1.4.1).
-			m = match{kind: matchExact, node: z.nodes[name]}
+			n, _ := z.node(name)
+			m = match{kind: matchExact, node: n}
 		}
 		switch m.kind {
 		case matchDelegated:
@@ -61,8 +62,8 @@ func (a *answerer) answer(qname, asked string, starts []uint16) {
 			continue
 		}
 		if a.qtype == dns.TypeANY {
-			for i := range n.rrsets {
-				a.msg.Answer = a.appendSet(a.msg.Answer, &n.rrsets[i], owner)
+			for i := range n.sets {
+				a.msg.Answer = a.appendSet(a.msg.Answer, &n.sets[i], owner)
 			}
 			return
 		}
@@ -106,7 +107,7 @@ func (a *answerer) delegate(m match, first bool) {
 		if !dns.IsSubDomain(a.zone.Origin, target) {
 			continue
 		}
-		if glue := a.zone.nodes[target]; glue != nil {
+		if glue, ok := a.zone.node(target); ok {
 			a.addAddresses(target, glue)
 		}
 	}
@@ -145,7 +146,7 @@ func (a *answerer) additional(rrs []dns.RR) {
 }
 
 // addAddresses adds the A and AAAA records of n, owned by name, once.
-func (a *answerer) addAddresses(name string, n *node) {
+func (a *answerer) addAddresses(name string, n node) {
 	for _, rr := range a.msg.Extra {
 		if rr.Header().Name == name {
 			return // two MX records naming one host (RFC 2181 §9: no duplicates)

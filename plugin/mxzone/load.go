@@ -46,12 +46,18 @@ type source struct {
 	dirfd   int      // an open descriptor of the directory, or -1
 	dir     string   // the zone directory as shown to the operator
 	rel     string   // the file's name inside root
+	file    string   // the file as shown to the operator
 	origin  string
 	maxSize int64
 }
 
 // display is the path of rel as the operator knows it.
-func (s source) display(rel string) string { return filepath.Join(s.dir, filepath.FromSlash(rel)) }
+func (s source) display(rel string) string {
+	if rel == s.rel && s.file != "" {
+		return s.file
+	}
+	return filepath.Join(s.dir, filepath.FromSlash(rel))
+}
 
 // parsed is the outcome of reading and checking one zone file on its own.
 type parsed struct {
@@ -89,7 +95,11 @@ func parseZone(src source, policy *Policy) (p parsed) {
 	keep := checkLocal(src.origin, file, recs, fs)
 	p.findings = fs.list
 	p.ok = !failed(fs.list)
-	p.zone = buildZone(src.origin, file, keep)
+	var includes []string
+	for _, inc := range p.includes {
+		includes = append(includes, src.display(inc.rel))
+	}
+	p.zone = buildZone(src.origin, file, includes, keep)
 	return p
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -498,7 +499,7 @@ func (l *loader) read(d *zoneDir, f zoneFile, old *entry) *change {
 		ch.next, ch.local = old.pending, localFindings(old.findings)
 		e.stamp, e.includes = old.stamp, old.includes
 	} else {
-		p := parseZone(source{root: d.root, dirfd: d.fd(), dir: l.dir, rel: f.name, origin: f.origin, maxSize: l.maxSize}, &l.policy)
+		p := parseZone(source{root: d.root, dirfd: d.fd(), dir: l.dir, rel: f.name, file: e.file, origin: f.origin, maxSize: l.maxSize}, &l.policy)
 		ch.draft, ch.local = p.zone, p.findings
 		if p.ok {
 			ch.next = p.zone
@@ -772,6 +773,11 @@ func (m *MXZone) reloadLocked(hint []string, mode scanMode) error {
 	if next != prev {
 		m.gen.Store(next)
 		m.recordGeneration(next, rep, time.Since(start))
+	}
+	if prev == nil && len(next.zones) > 1000 {
+		// The first load of many zones leaves a heap of parser garbage
+		// behind: hand it back to the system now rather than keep it.
+		go debug.FreeOSMemory()
 	}
 	return nil
 }

@@ -395,7 +395,8 @@ type targetFinding struct {
 func (g *generation) checkTargets(z *Zone, policy *Policy) ([]targetFinding, []string) {
 	var out []targetFinding
 	var keys []string
-	for _, ref := range z.mx {
+	for _, r := range z.mx {
+		ref := z.place(r)
 		fs := &findings{policy: policy, zone: z.Origin}
 		e := g.match(ref.exchange)
 		tz := (*Zone)(nil)
@@ -439,8 +440,18 @@ func appendSuffixes(keys []string, name string) []string {
 	return keys
 }
 
+// mxPlace is an MX record as the messages name it.
+type mxPlace struct {
+	owner, exchange, file string
+	line                  int
+}
+
+func (z *Zone) place(ref mxRef) mxPlace {
+	return mxPlace{owner: ref.mx.Hdr.Name, exchange: strings.ToLower(ref.mx.Mx), file: z.fileOf(ref), line: int(ref.line)}
+}
+
 // checkExchange applies the MX target rules to ref, whose exchange lies in tz.
-func checkExchange(z *Zone, ref mxRef, tz *Zone, fs *findings) {
+func checkExchange(z *Zone, ref mxPlace, tz *Zone, fs *findings) {
 	m := tz.find(ref.exchange)
 	where := ""
 	if tz != z {
@@ -468,7 +479,7 @@ func checkExchange(z *Zone, ref mxRef, tz *Zone, fs *findings) {
 		if n.hasAddress() {
 			return
 		}
-		if len(n.rrsets) == 0 {
+		if len(n.sets) == 0 {
 			fs.add(RuleMXAddress, ref.file, ref.line, ref.owner,
 				"exchange %s%s has no A or AAAA record: the name exists only because names below it do", ref.exchange, where)
 			return
@@ -479,9 +490,9 @@ func checkExchange(z *Zone, ref mxRef, tz *Zone, fs *findings) {
 }
 
 // typeList names the RR types at n.
-func typeList(n *node) string {
-	names := make([]string, 0, len(n.rrsets))
-	for _, s := range n.rrsets {
+func typeList(n node) string {
+	names := make([]string, 0, len(n.sets))
+	for _, s := range n.sets {
 		names = append(names, dns.TypeToString[s.rtype])
 	}
 	slices.Sort(names)

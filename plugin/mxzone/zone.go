@@ -1,6 +1,7 @@
 package mxzone
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -8,6 +9,11 @@ import (
 
 // Zone is one parsed customer zone. Once built it is never modified: a reload
 // builds a new Zone and swaps whole generations, so readers need no locks.
+//
+// The index is compact, since a provider serves a million of these: the
+// owner names sorted (empty non-terminals included), and for each the span
+// of its RRsets in one sorted slice. A look-up is a binary search; there is
+// no map and no object per name.
 type Zone struct {
 	Origin string // lower-case FQDN, from the file name
 	File   string // path as shown to the operator
@@ -15,19 +21,29 @@ type Zone struct {
 	soa      *dns.SOA
 	negSOA   *dns.SOA // SOA with TTL min(SOA TTL, MINIMUM) for negative answers (RFC 2308 §3)
 	negative []dns.RR // negSOA, ready to be the authority section
-	apex     *node
-	labels   int              // labels in Origin
-	nodes    map[string]*node // lower-case owner -> node; empty non-terminals included
-	mx       []mxRef          // every MX in the zone, for the cross-zone checks
-	count    int              // records served
+	labels   int      // labels in Origin
+	owners   []string // sorted lower-case owner names
+	first    []int32  // owners[i] owns sets[first[i]:first[i+1]]; len(owners)+1 entries
+	sets     []rrset  // sorted by owner, then type
+	mx       []mxRef  // every MX in the zone, for the cross-zone checks
+	includes []string // files read through $INCLUDE, as the operator knows them
+	count    int      // records served
 }
 
-// node holds the RRsets of one owner name. A node without RRsets is an empty
-// non-terminal: it exists (NODATA, blocks wildcards) but holds no data.
+// fileOf returns the file an MX record came from.
+func (z *Zone) fileOf(ref mxRef) string {
+	if ref.file < 0 || int(ref.file) >= len(z.includes) {
+		return z.File
+	}
+	return z.includes[ref.file]
+}
+
+// node is the view of one owner name: its RRsets. A node without RRsets is
+// an empty non-terminal: it exists (NODATA, blocks wildcards) but holds no
+// data.
 type node struct {
-	rrsets []rrset
-	deleg  bool  // owns NS below the apex: a zone cut
-	wild   *node // the node "*.<this name>", if the zone has one
+	name string
+	sets []rrset
 }
 
 type rrset struct {
@@ -36,21 +52,50 @@ type rrset struct {
 	rrs   []dns.RR
 }
 
-// mxRef is one MX record as the validator needs it after parsing: where it
-// came from, and the exchange it names.
+// mxRef is one MX record as the validator needs it after parsing: the record
+// and where it came from.
 type mxRef struct {
-	owner    string
-	exchange string // lower case
-	pref     uint16
-	line     int
-	file     string
+	mx   *dns.MX
+	line int32
+	file int32 // index into the zone's includes; -1: the zone file itself
 }
 
 // holds reports whether name (lower case) is at or below the zone's origin.
 func (z *Zone) holds(name string) bool { return dns.IsSubDomain(z.Origin, name) }
 
+// node returns the node of owner (lower case), if the name exists.
+func (z *Zone) node(owner string) (node, bool) {
+	i, ok := slices.BinarySearch(z.owners, owner)
+	if !ok {
+		return node{}, false
+	}
+	return node{name: z.owners[i], sets: z.sets[z.first[i]:z.first[i+1]]}, true
+}
+
+// wildcard returns the node "*.<ce>", if the zone has one.
+func (z *Zone) wildcard(ce string) (node, bool) {
+	i, ok := slices.BinarySearchFunc(z.owners, ce, func(owner, ce string) int {
+		return compareStar(owner, ce)
+	})
+	if !ok {
+		return node{}, false
+	}
+	return node{name: z.owners[i], sets: z.sets[z.first[i]:z.first[i+1]]}, true
+}
+
+// compareStar compares s with "*." + name without building that string.
+func compareStar(s, name string) int {
+	if len(s) < 2 {
+		return strings.Compare(s, "*.") // decided before name is reached
+	}
+	if c := strings.Compare(s[:2], "*."); c != 0 {
+		return c
+	}
+	return strings.Compare(s[2:], name)
+}
+
 // get returns the records of type t at n, or nil.
-func (n *node) get(t uint16) []dns.RR {
+func (n node) get(t uint16) []dns.RR {
 	if s := n.set(t); s != nil {
 		return s.rrs
 	}
@@ -58,18 +103,18 @@ func (n *node) get(t uint16) []dns.RR {
 }
 
 // set returns the RRset of type t at n, or nil.
-func (n *node) set(t uint16) *rrset {
-	for i := range n.rrsets {
-		if n.rrsets[i].rtype == t {
-			return &n.rrsets[i]
+func (n node) set(t uint16) *rrset {
+	for i := range n.sets {
+		if n.sets[i].rtype == t {
+			return &n.sets[i]
 		}
 	}
 	return nil
 }
 
 // hasAddress reports whether n owns an A or AAAA RRset.
-func (n *node) hasAddress() bool {
-	return n.get(dns.TypeA) != nil || n.get(dns.TypeAAAA) != nil
+func (n node) hasAddress() bool {
+	return n.set(dns.TypeA) != nil || n.set(dns.TypeAAAA) != nil
 }
 
 // matchKind says how a name was found inside a zone.
@@ -85,7 +130,7 @@ const (
 // match is the result of looking a name up inside one zone.
 type match struct {
 	kind  matchKind
-	node  *node  // the exact node, the wildcard node or the delegation node
+	node  node   // the exact node, the wildcard node or the delegation node
 	owner string // for matchDelegated: the owner of the cut
 }
 
@@ -119,34 +164,32 @@ func labelStarts(name string, buf *[maxLabels]uint16) []uint16 {
 // authoritative server must: zone cuts first, then the exact name, then the
 // wildcard at the closest encloser.
 func (z *Zone) find(name string) match {
-	if name == z.Origin {
-		return match{kind: matchExact, node: z.apex}
-	}
 	var buf [maxLabels]uint16
 	return z.findStarts(name, labelStarts(name, &buf))
 }
 
 // findStarts is find with the label offsets of name already computed.
 func (z *Zone) findStarts(name string, starts []uint16) match {
+	apex, _ := z.node(z.Origin)
 	if name == z.Origin {
-		return match{kind: matchExact, node: z.apex}
+		return match{kind: matchExact, node: apex}
 	}
 	apexAt := len(starts) - z.labels
 	if apexAt <= 0 {
 		return match{}
 	}
-	encloser := z.apex
+	encloser := apex
 	// Walk down from the label just below the apex towards name.
 	for i := apexAt - 1; i >= 0; i-- {
 		owner := name[starts[i]:]
-		n := z.nodes[owner]
-		if n == nil {
-			if encloser.wild != nil {
-				return match{kind: matchWildcard, node: encloser.wild}
+		n, ok := z.node(owner)
+		if !ok {
+			if w, ok := z.wildcard(encloser.name); ok {
+				return match{kind: matchWildcard, node: w}
 			}
 			return match{}
 		}
-		if n.deleg {
+		if n.set(dns.TypeNS) != nil {
 			return match{kind: matchDelegated, node: n, owner: owner}
 		}
 		encloser = n
@@ -155,41 +198,65 @@ func (z *Zone) findStarts(name string, starts []uint16) match {
 }
 
 // appendMXRefs records the MX records the cross-zone checks look up.
-func appendMXRefs(refs []mxRef, origin string, set []sourcedRR) []mxRef {
+func appendMXRefs(refs []mxRef, origin, file string, includes []string, set []sourcedRR) []mxRef {
 	for _, r := range set {
-		if mx := r.rr.(*dns.MX); mx.Mx != "." && !isIPLiteral(mx.Mx, origin) {
-			refs = append(refs, mxRef{owner: mx.Hdr.Name, exchange: strings.ToLower(mx.Mx), pref: mx.Preference,
-				line: r.line, file: r.file})
+		mx := r.rr.(*dns.MX)
+		if mx.Mx == "." || isIPLiteral(mx.Mx, origin) {
+			continue
 		}
+		ref := mxRef{mx: mx, line: int32(r.line), file: -1}
+		if r.file != file {
+			ref.file = int32(slices.Index(includes, r.file))
+		}
+		refs = append(refs, ref)
 	}
 	return refs
 }
 
 // buildZone indexes records sorted by owner and type (as checkLocal returns
-// them) into a Zone. All records of the zone share one backing array, and
-// each node's RRsets one more: few allocations, little memory.
-func buildZone(origin, file string, recs []sourcedRR) *Zone {
-	z := &Zone{Origin: origin, File: file, count: len(recs), labels: dns.CountLabel(origin)}
+// them) into a Zone. All records of the zone share one backing array.
+func buildZone(origin, file string, includes []string, recs []sourcedRR) *Zone {
+	z := &Zone{Origin: origin, File: file, count: len(recs), labels: dns.CountLabel(origin), includes: includes}
 	all := make([]dns.RR, len(recs))
-	owners, sets := 0, 0
+	var owners []string
+	sets := 0
 	for i, r := range recs {
 		all[i] = r.rr
-		if i == 0 || r.rr.Header().Name != recs[i-1].rr.Header().Name {
-			owners++
+		h := r.rr.Header()
+		if i == 0 || h.Name != recs[i-1].rr.Header().Name {
+			owners = append(owners, h.Name)
 			sets++
-		} else if r.rr.Header().Rrtype != recs[i-1].rr.Header().Rrtype {
+		} else if h.Rrtype != recs[i-1].rr.Header().Rrtype {
 			sets++
 		}
 	}
-	z.nodes = make(map[string]*node, owners+2)
-	nodes := make([]node, owners)
-	rrsets := make([]rrset, sets)
-	pos := 0
-	for i, ni := 0, 0; i < len(all); ni++ {
-		owner := all[i].Header().Name
-		n := &nodes[ni]
-		z.nodes[owner] = n
-		start := pos
+	// Empty non-terminals: every name between an owner and the apex exists.
+	// owners is sorted (recs are), so presence is a binary search.
+	var ents []string
+	for _, owner := range owners {
+		for a := range ancestors(owner) {
+			if len(a) < len(origin) {
+				break
+			}
+			if _, ok := slices.BinarySearch(owners, a); ok || slices.Contains(ents, a) {
+				break
+			}
+			ents = append(ents, a)
+		}
+	}
+	if _, ok := slices.BinarySearch(owners, origin); !ok && !slices.Contains(ents, origin) {
+		ents = append(ents, origin)
+	}
+	if len(ents) > 0 {
+		owners = append(owners, ents...)
+		slices.Sort(owners)
+	}
+	z.owners = slices.Clone(owners) // exactly as long as needed
+	z.first = make([]int32, len(z.owners)+1)
+	z.sets = make([]rrset, 0, sets)
+	for i, oi := 0, 0; oi < len(z.owners); oi++ {
+		z.first[oi] = int32(len(z.sets))
+		owner := z.owners[oi]
 		for i < len(all) && all[i].Header().Name == owner {
 			t := all[i].Header().Rrtype
 			j := i + 1
@@ -200,49 +267,23 @@ func buildZone(origin, file string, recs []sourcedRR) *Zone {
 			for _, rr := range all[i:j] {
 				wire += dns.Len(rr)
 			}
-			rrsets[pos] = rrset{rtype: t, wire: uint32(wire), rrs: all[i:j:j]}
-			pos++
+			z.sets = append(z.sets, rrset{rtype: t, wire: uint32(wire), rrs: all[i:j:j]})
 			if t == dns.TypeMX {
-				z.mx = appendMXRefs(z.mx, origin, recs[i:j])
+				z.mx = appendMXRefs(z.mx, origin, file, includes, recs[i:j])
 			}
 			i = j
 		}
-		n.rrsets = rrsets[start:pos:pos]
 	}
-	// Empty non-terminals: every ancestor of an owner, up to the apex, exists.
-	for owner := range z.nodes {
-		for name := owner; len(name) > len(origin); {
-			off, end := dns.NextLabel(name, 0)
-			if end {
-				break
-			}
-			name = name[off:]
-			if z.nodes[name] != nil {
-				break
-			}
-			z.nodes[name] = &node{}
+	z.first[len(z.owners)] = int32(len(z.sets))
+	z.mx = slices.Clip(z.mx)
+	if apex, ok := z.node(origin); ok {
+		if soas := apex.get(dns.TypeSOA); len(soas) > 0 {
+			z.soa = soas[0].(*dns.SOA)
+			neg := *z.soa
+			neg.Hdr.Ttl = min(z.soa.Hdr.Ttl, z.soa.Minttl)
+			z.negSOA = &neg
+			z.negative = []dns.RR{z.negSOA}
 		}
-	}
-	if z.nodes[origin] == nil {
-		z.nodes[origin] = &node{}
-	}
-	z.apex = z.nodes[origin]
-	for owner, n := range z.nodes {
-		if owner != origin && n.get(dns.TypeNS) != nil {
-			n.deleg = true
-		}
-		if strings.HasPrefix(owner, "*.") {
-			if parent := z.nodes[owner[2:]]; parent != nil {
-				parent.wild = n
-			}
-		}
-	}
-	if soas := z.apex.get(dns.TypeSOA); len(soas) > 0 {
-		z.soa = soas[0].(*dns.SOA)
-		neg := *z.soa
-		neg.Hdr.Ttl = min(z.soa.Hdr.Ttl, z.soa.Minttl)
-		z.negSOA = &neg
-		z.negative = []dns.RR{z.negSOA}
 	}
 	return z
 }
