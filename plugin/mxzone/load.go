@@ -126,6 +126,9 @@ func readRecords(src source) ([]sourcedRR, *tracker, error) {
 		return nil, t, &fileError{rule: rule, file: src.display(src.rel), msg: err.Error()}
 	}
 	t.cur = top
+	if recs, ok := fastParse(top.data, src.origin, top.file); ok {
+		return recs, t, nil
+	}
 	zp := dns.NewZoneParser(top, src.origin, path.Join(virtualDir, src.rel))
 	zp.SetIncludeAllowed(true)
 	zp.SetIncludeFS(includeFS{t})
@@ -280,6 +283,11 @@ func readAt(dirfd int, name string, limit int64) ([]byte, fileStamp, error) {
 		}
 		if n += m; int64(n) > limit {
 			return nil, stamp, errTooLarge
+		}
+		if int64(n) == st.Size && n < len(buf) {
+			// All that fstat saw. A file that grows meanwhile changes its
+			// stamp, and the next event or rescan reads it again.
+			return buf[:n], stamp, nil
 		}
 		if n == len(buf) {
 			buf = append(buf, make([]byte, len(buf))...)

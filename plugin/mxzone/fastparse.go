@@ -1,0 +1,369 @@
+package mxzone
+
+import (
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// fastParse reads the plain zone files that hosting control panels write -
+// $TTL, $ORIGIN, and SOA, NS, MX, A, AAAA, CNAME and TXT records in their
+// simplest spelling - about ten times faster than dns.ZoneParser, which
+// dominates the load of many small zones. On anything else (escapes,
+// $INCLUDE, $GENERATE, other types or classes, TTL units, unusual
+// characters) it returns ok false and the caller parses the file with
+// dns.ZoneParser, which also reports every error: fastParse never rejects.
+// FuzzFastParse holds it to giving what dns.ZoneParser gives.
+func fastParse(data []byte, origin, file string) (recs []sourcedRR, ok bool) {
+	p := fastParser{origin: origin, owner: "", file: file, recs: make([]sourcedRR, 0, 16)}
+	line := 1
+	for len(data) > 0 {
+		end := indexByte(data, '\n')
+		text := data[:end]
+		start := line
+		line++
+		data = data[min(end+1, len(data)):]
+		// A record in parentheses goes on over the following lines.
+		for depth := parens(text); depth != 0; depth = parens(text) {
+			if depth < 0 || len(data) == 0 {
+				return nil, false
+			}
+			next := indexByte(data, '\n')
+			joined := make([]byte, 0, len(text)+1+next)
+			joined = append(append(append(joined, stripComment(text)...), ' '), data[:next]...)
+			text = joined
+			line++
+			data = data[min(next+1, len(data)):]
+		}
+		if !p.line(string(stripComment(text)), start) {
+			return nil, false
+		}
+	}
+	return p.recs, true
+}
+
+type fastParser struct {
+	origin  string
+	owner   string // of the previous record
+	file    string
+	ttl     uint32
+	ttlSet  bool // a default TTL exists
+	byDir   bool // set by $TTL
+	recs    []sourcedRR
+	nameBuf []string
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return len(b)
+}
+
+// parens counts the parentheses left open in b, outside quotes and comments.
+func parens(b []byte) int {
+	depth, quote := 0, false
+	for _, c := range b {
+		switch {
+		case c == '"':
+			quote = !quote
+		case quote:
+		case c == ';':
+			return depth
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		}
+	}
+	return depth
+}
+
+// stripComment cuts a line at ";" outside quotes; a backslash anywhere is
+// left to the full parser by the character check in fields.
+func stripComment(b []byte) []byte {
+	quote := false
+	for i, c := range b {
+		switch {
+		case c == '"':
+			quote = !quote
+		case c == ';' && !quote:
+			return b[:i]
+		}
+	}
+	return b
+}
+
+// line handles one logical line; false: not for the fast path.
+func (p *fastParser) line(text string, lineNo int) bool {
+	ownerOmitted := len(text) > 0 && (text[0] == ' ' || text[0] == '\t')
+	f, ok := fields(text)
+	if !ok {
+		return false
+	}
+	if len(f) == 0 {
+		return true
+	}
+	switch f[0] {
+	case "$TTL":
+		if len(f) != 2 {
+			return false
+		}
+		ttl, ok := parseUint32(f[1])
+		if !ok {
+			return false
+		}
+		p.ttl, p.ttlSet, p.byDir = ttl, true, true
+		return true
+	case "$ORIGIN":
+		if len(f) != 2 || !strings.HasSuffix(f[1], ".") {
+			return false
+		}
+		name, ok := p.name(f[1])
+		if !ok {
+			return false
+		}
+		p.origin = name
+		return true
+	}
+	if f[0][0] == '$' {
+		return false
+	}
+	owner := p.owner
+	if !ownerOmitted {
+		name, ok := p.name(f[0])
+		if !ok {
+			return false
+		}
+		owner, f = name, f[1:]
+	} else if owner == "" {
+		return false
+	}
+	ttl, haveTTL := uint32(0), false
+	for i := 0; i < 2 && len(f) > 0; i++ {
+		if strings.EqualFold(f[0], "IN") {
+			f = f[1:]
+			continue
+		}
+		if v, ok := parseUint32(f[0]); ok && !haveTTL {
+			ttl, haveTTL, f = v, true, f[1:]
+			continue
+		}
+		break
+	}
+	if len(f) < 2 {
+		return false
+	}
+	switch {
+	case haveTTL:
+		if !p.byDir {
+			p.ttl, p.ttlSet = ttl, true
+		}
+	case p.ttlSet:
+		ttl = p.ttl
+	default:
+		return false // dns.ZoneParser reports the missing TTL
+	}
+	hdr := dns.RR_Header{Name: owner, Class: dns.ClassINET, Ttl: ttl}
+	rr, ok := p.rdata(strings.ToUpper(f[0]), f[1:], hdr)
+	if !ok {
+		return false
+	}
+	p.owner = owner
+	p.recs = append(p.recs, sourcedRR{rr: rr, file: p.file, line: lineNo})
+	return true
+}
+
+// rdata builds the record of type t from its fields.
+func (p *fastParser) rdata(t string, f []string, hdr dns.RR_Header) (dns.RR, bool) {
+	switch t {
+	case "A":
+		if len(f) != 1 || strings.Contains(f[0], ":") {
+			return nil, false
+		}
+		ip := net.ParseIP(f[0])
+		if ip == nil || ip.To4() == nil {
+			return nil, false
+		}
+		hdr.Rrtype = dns.TypeA
+		return &dns.A{Hdr: hdr, A: ip}, true
+	case "AAAA":
+		if len(f) != 1 || !strings.Contains(f[0], ":") {
+			return nil, false
+		}
+		ip := net.ParseIP(f[0])
+		if ip == nil {
+			return nil, false
+		}
+		hdr.Rrtype = dns.TypeAAAA
+		return &dns.AAAA{Hdr: hdr, AAAA: ip}, true
+	case "NS", "CNAME":
+		if len(f) != 1 {
+			return nil, false
+		}
+		target, ok := p.name(f[0])
+		if !ok {
+			return nil, false
+		}
+		if t == "NS" {
+			hdr.Rrtype = dns.TypeNS
+			return &dns.NS{Hdr: hdr, Ns: target}, true
+		}
+		hdr.Rrtype = dns.TypeCNAME
+		return &dns.CNAME{Hdr: hdr, Target: target}, true
+	case "MX":
+		if len(f) != 2 {
+			return nil, false
+		}
+		pref, err := strconv.ParseUint(f[0], 10, 16)
+		if err != nil {
+			return nil, false
+		}
+		target, ok := p.name(f[1])
+		if !ok {
+			return nil, false
+		}
+		hdr.Rrtype = dns.TypeMX
+		return &dns.MX{Hdr: hdr, Preference: uint16(pref), Mx: target}, true
+	case "TXT":
+		txt := make([]string, 0, len(f))
+		for _, s := range f {
+			if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' || len(s) > 257 {
+				return nil, false
+			}
+			txt = append(txt, strings.Clone(s[1:len(s)-1]))
+		}
+		hdr.Rrtype = dns.TypeTXT
+		return &dns.TXT{Hdr: hdr, Txt: txt}, true
+	case "SOA":
+		if len(f) == 9 && f[2] == "(" && f[8] == ")" {
+			f = f[:8]
+			f = append(f[:2:2], f[3:]...)
+		}
+		if len(f) != 7 {
+			return nil, false
+		}
+		ns, ok1 := p.name(f[0])
+		mbox, ok2 := p.name(f[1])
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		var v [5]uint32
+		for i := range v {
+			n, ok := parseUint32(f[2+i])
+			if !ok {
+				return nil, false
+			}
+			v[i] = n
+		}
+		hdr.Rrtype = dns.TypeSOA
+		return &dns.SOA{Hdr: hdr, Ns: ns, Mbox: mbox, Serial: v[0], Refresh: v[1], Retry: v[2], Expire: v[3], Minttl: v[4]}, true
+	}
+	return nil, false
+}
+
+// name makes a domain name absolute the way dns.ZoneParser does; false for
+// anything but plain names ("@", letters, digits, "-", "_", "*", dots).
+func (p *fastParser) name(s string) (string, bool) {
+	if s == "@" {
+		return p.origin, true
+	}
+	if s == "." {
+		return ".", true
+	}
+	label := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '.':
+			if label == 0 {
+				return "", false // empty label
+			}
+			label = 0
+			continue
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '*':
+		default:
+			return "", false
+		}
+		if label++; label > 63 {
+			return "", false
+		}
+	}
+	if strings.HasSuffix(s, ".") {
+		if len(s) > 254 {
+			return "", false
+		}
+		return strings.Clone(s), true // not a slice of the line: that would keep it alive
+	}
+	full := s + "." + p.origin
+	if p.origin == "." {
+		full = s + "."
+	}
+	if len(full) > 254 {
+		return "", false
+	}
+	return full, true
+}
+
+// fields splits a line at blanks, keeping quoted strings (with their quotes)
+// whole; parentheses are fields of their own. False for a backslash, a
+// control character or an unterminated quote.
+func fields(s string) ([]string, bool) {
+	out := make([]string, 0, 8)
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\r':
+			i++
+		case c == '(' || c == ')':
+			out = append(out, s[i:i+1])
+			i++
+		case c == '"':
+			j := strings.IndexByte(s[i+1:], '"')
+			if j < 0 || i > 0 && !isBlank(s[i-1]) || i+j+2 < len(s) && !isBlank(s[i+j+2]) {
+				return nil, false // unterminated, or glued to another token
+			}
+			str := s[i : i+j+2]
+			if strings.ContainsAny(str, "\\") {
+				return nil, false
+			}
+			out = append(out, str)
+			i += j + 2
+		default:
+			j := i
+			for j < len(s) && s[j] != ' ' && s[j] != '\t' && s[j] != '\r' && s[j] != '(' && s[j] != ')' && s[j] != '"' {
+				if s[j] < 0x21 || s[j] > 0x7e || s[j] == '\\' {
+					return nil, false
+				}
+				j++
+			}
+			out = append(out, s[i:j])
+			i = j
+		}
+	}
+	return out, true
+}
+
+func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
+
+// parseUint32 reads a plain decimal number.
+func parseUint32(s string) (uint32, bool) {
+	if s == "" || len(s) > 10 {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(s[i]-'0')
+	}
+	if v > 1<<32-1 {
+		return 0, false
+	}
+	return uint32(v), true
+}
