@@ -17,27 +17,32 @@ import (
 // dns.ZoneParser, which also reports every error: fastParse never rejects.
 // FuzzFastParse holds it to giving what dns.ZoneParser gives.
 func fastParse(data []byte, origin, file string) (recs []sourcedRR, ok bool) {
-	p := fastParser{origin: origin, owner: "", file: file, recs: make([]sourcedRR, 0, 16)}
+	p := fastParser{origin: origin, file: file, recs: make([]sourcedRR, 0, 16), fields: make([]string, 0, 16)}
+	rest := string(data) // one copy; what the records keep is cloned or built anew
 	line := 1
-	for len(data) > 0 {
-		end := indexByte(data, '\n')
-		text := data[:end]
+	for len(rest) > 0 {
+		end := strings.IndexByte(rest, '\n')
+		if end < 0 {
+			end = len(rest)
+		}
+		text := rest[:end]
 		start := line
 		line++
-		data = data[min(end+1, len(data)):]
+		rest = rest[min(end+1, len(rest)):]
 		// A record in parentheses goes on over the following lines.
 		for depth := parens(text); depth != 0; depth = parens(text) {
-			if depth < 0 || len(data) == 0 {
+			if depth < 0 || len(rest) == 0 {
 				return nil, false
 			}
-			next := indexByte(data, '\n')
-			joined := make([]byte, 0, len(text)+1+next)
-			joined = append(append(append(joined, stripComment(text)...), ' '), data[:next]...)
-			text = joined
+			next := strings.IndexByte(rest, '\n')
+			if next < 0 {
+				next = len(rest)
+			}
+			text = stripComment(text) + " " + rest[:next]
 			line++
-			data = data[min(next+1, len(data)):]
+			rest = rest[min(next+1, len(rest)):]
 		}
-		if !p.line(string(stripComment(text)), start) {
+		if !p.line(stripComment(text), start) {
 			return nil, false
 		}
 	}
@@ -45,29 +50,21 @@ func fastParse(data []byte, origin, file string) (recs []sourcedRR, ok bool) {
 }
 
 type fastParser struct {
-	origin  string
-	owner   string // of the previous record
-	file    string
-	ttl     uint32
-	ttlSet  bool // a default TTL exists
-	byDir   bool // set by $TTL
-	recs    []sourcedRR
-	nameBuf []string
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return len(b)
+	origin string
+	owner  string // of the previous record
+	file   string
+	ttl    uint32
+	ttlSet bool // a default TTL exists
+	byDir  bool // set by $TTL
+	recs   []sourcedRR
+	fields []string // reused for each line
 }
 
 // parens counts the parentheses left open in b, outside quotes and comments.
-func parens(b []byte) int {
+func parens(b string) int {
 	depth, quote := 0, false
-	for _, c := range b {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
 		switch {
 		case c == '"':
 			quote = !quote
@@ -85,9 +82,10 @@ func parens(b []byte) int {
 
 // stripComment cuts a line at ";" outside quotes; a backslash anywhere is
 // left to the full parser by the character check in fields.
-func stripComment(b []byte) []byte {
+func stripComment(b string) string {
 	quote := false
-	for i, c := range b {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
 		switch {
 		case c == '"':
 			quote = !quote
@@ -101,7 +99,7 @@ func stripComment(b []byte) []byte {
 // line handles one logical line; false: not for the fast path.
 func (p *fastParser) line(text string, lineNo int) bool {
 	ownerOmitted := len(text) > 0 && (text[0] == ' ' || text[0] == '\t')
-	f, ok := fields(text)
+	f, ok := fields(text, p.fields[:0])
 	if !ok {
 		return false
 	}
@@ -312,8 +310,7 @@ func (p *fastParser) name(s string) (string, bool) {
 // fields splits a line at blanks, keeping quoted strings (with their quotes)
 // whole; parentheses are fields of their own. False for a backslash, a
 // control character or an unterminated quote.
-func fields(s string) ([]string, bool) {
-	out := make([]string, 0, 8)
+func fields(s string, out []string) ([]string, bool) {
 	for i := 0; i < len(s); {
 		c := s[i]
 		switch {

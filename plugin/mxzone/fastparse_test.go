@@ -96,3 +96,23 @@ func FuzzFastParse(f *testing.F) {
 		sameRecords(t, data, "fuzz.example.")
 	})
 }
+
+func BenchmarkParse(b *testing.B) {
+	data := []byte(zonegen.Zone("customer1.example."))
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := fastParse(data, "customer1.example.", "f"); !ok {
+				b.Fatal("not fast")
+			}
+		}
+	})
+	b.Run("zoneparser", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := slowParse(b, data, "customer1.example."); !ok {
+				b.Fatal("failed")
+			}
+		}
+	})
+}

@@ -80,3 +80,20 @@ func BenchmarkEditOne(b *testing.B) {
 		g = next
 	}
 }
+
+// BenchmarkStartup is the first load as the server does it: build, log,
+// metrics, publish.
+func BenchmarkStartup(b *testing.B) {
+	dir := b.TempDir()
+	if err := zonegen.Write(dir, *benchZones); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		m := &MXZone{Origins: []string{"."}, server: "dns://bench",
+			loader: &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), maxSize: defaultMaxFileBytes}}
+		if err := m.reload(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(*benchZones), "ns/zone")
+}
