@@ -5,6 +5,7 @@
 # alternation for ROUNDS rounds; prints medians and ratios, load time and RSS.
 #
 #   bench/run.sh [-n ZONES] [-r ROUNDS] [-l SECONDS] [-o RESULT.md]
+#   BENCH_SERVERS="mxzone auto" bench/run.sh ...   (a subset of the servers)
 #
 # Needs dnsperf and dig (Debian: dnsperf, bind9-dnsutils); knotd and nsd are
 # optional columns. Everything listens on 127.0.0.1 only and stops at exit.
@@ -17,7 +18,7 @@ while getopts "n:r:l:o:" opt; do
     r) rounds=$OPTARG ;;
     l) seconds=$OPTARG ;;
     o) out=$OPTARG ;;
-    *) sed -n '2,10p' "$0"; exit 2 ;;
+    *) sed -n '2,11p' "$0"; exit 2 ;;
   esac
 done
 for tool in dnsperf dig taskset; do
@@ -136,6 +137,7 @@ servers=(mxzone auto whoami)
 [ "$zones" -eq 1 ] && servers+=(file)
 command -v knotd >/dev/null && servers+=(knot)
 command -v nsd >/dev/null && servers+=(nsd)
+if [ -n "${BENCH_SERVERS:-}" ]; then read -r -a servers <<< "$BENCH_SERVERS"; fi
 
 declare -A results load rsslines
 load_cpus=all

@@ -570,12 +570,13 @@ func settle(g *generation, changes map[string]*change, removed []string, deps ma
 			}
 		}
 		sort.Strings(origins)
-		for _, origin := range origins {
+		results := g.checkAll(origins, policy)
+		for i, origin := range origins {
 			e := g.zones[origin]
 			if e.zone == nil {
 				continue
 			}
-			cross, keys := g.checkTargets(e.zone, policy)
+			cross, keys := results[i].cross, results[i].keys
 			ch := changes[origin]
 			if ch != nil && e.zone == ch.next {
 				ch.cross = cross
@@ -643,6 +644,33 @@ func settle(g *generation, changes map[string]*change, removed []string, deps ma
 			e.state = stateRejected
 		}
 	}
+}
+
+// checked is the outcome of checkTargets for one zone.
+type checked struct {
+	cross []targetFinding
+	keys  []string
+}
+
+// checkAll runs checkTargets for the served versions of origins, in
+// parallel: it only reads g.
+func (g *generation) checkAll(origins []string, policy *Policy) []checked {
+	out := make([]checked, len(origins))
+	workers := min(runtime.GOMAXPROCS(0), max(len(origins)/256, 1))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(origins); i += workers {
+				if e := g.zones[origins[i]]; e != nil && e.zone != nil {
+					out[i].cross, out[i].keys = g.checkTargets(e.zone, policy)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // ancestors yields the names above origin, up to and excluding the root.
