@@ -144,6 +144,7 @@ load_cpus=all
 for name in "${servers[@]}"; do
   start "$name"
   load[$name]=$load_ms
+  sleep 3 # let each server settle (mxzone hands the parser's garbage back)
   if [ "$name" = nsd ]; then rsslines[$name]="VmRSS: $(rss_total "$pid") (all processes)"; else rsslines[$name]=$(rss "$pid"); fi
   stop
 done
@@ -165,7 +166,7 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { if (
 {
   echo "### $zones zones ($(date -u +%Y-%m-%d), $(nproc) CPUs: server on CPU $server_cpu, dnsperf on CPU $client_cpu, $rounds rounds of ${seconds}s, medians)"
   echo
-  echo "| server | MX QPS | mixed QPS | MX vs mxzone | load (ms) | memory after load (MiB) |"
+  echo "| server | MX QPS | mixed QPS | MX vs mxzone | load (ms) | memory 3 s after load (MiB) |"
   echo "|---|---|---|---|---|---|"
   base=$(echo "${results[mxzone,mx]}" | median)
   for name in "${servers[@]}"; do
@@ -177,6 +178,7 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { if (
   echo
   mx=$(echo "${results[mxzone,mx]}" | median)
   for other in auto file whoami knot nsd; do
+    [[ " ${servers[*]} " == *" $other "* ]] || continue
     [ -n "${results[$other,mx]:-}" ] || continue
     o=$(echo "${results[$other,mx]}" | median)
     m2=$(echo "${results[mxzone,mixed]}" | median)

@@ -22,6 +22,7 @@ type Zone struct {
 	negSOA   *dns.SOA // SOA with TTL min(SOA TTL, MINIMUM) for negative answers (RFC 2308 §3)
 	negative []dns.RR // negSOA, ready to be the authority section
 	labels   int      // labels in Origin
+	apex     node     // the node of Origin
 	owners   []string // sorted lower-case owner names
 	first    []int32  // owners[i] owns sets[first[i]:first[i+1]]; len(owners)+1 entries
 	sets     []rrset  // sorted by owner, then type
@@ -170,7 +171,7 @@ func (z *Zone) find(name string) match {
 
 // findStarts is find with the label offsets of name already computed.
 func (z *Zone) findStarts(name string, starts []uint16) match {
-	apex, _ := z.node(z.Origin)
+	apex := z.apex
 	if name == z.Origin {
 		return match{kind: matchExact, node: apex}
 	}
@@ -276,14 +277,13 @@ func buildZone(origin, file string, includes []string, recs []sourcedRR) *Zone {
 	}
 	z.first[len(z.owners)] = int32(len(z.sets))
 	z.mx = slices.Clip(z.mx)
-	if apex, ok := z.node(origin); ok {
-		if soas := apex.get(dns.TypeSOA); len(soas) > 0 {
-			z.soa = soas[0].(*dns.SOA)
-			neg := *z.soa
-			neg.Hdr.Ttl = min(z.soa.Hdr.Ttl, z.soa.Minttl)
-			z.negSOA = &neg
-			z.negative = []dns.RR{z.negSOA}
-		}
+	z.apex, _ = z.node(origin)
+	if soas := z.apex.get(dns.TypeSOA); len(soas) > 0 {
+		z.soa = soas[0].(*dns.SOA)
+		neg := *z.soa
+		neg.Hdr.Ttl = min(z.soa.Hdr.Ttl, z.soa.Minttl)
+		z.negSOA = &neg
+		z.negative = []dns.RR{z.negSOA}
 	}
 	return z
 }
