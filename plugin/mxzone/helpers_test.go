@@ -101,10 +101,3 @@ func newBenchPlugin(b *testing.B, dir string) *MXZone {
 	}
 	return m
 }
-
-func writeFileB(b *testing.B, dir, name, text string) {
-	b.Helper()
-	if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-		b.Fatal(err)
-	}
-}

@@ -11,27 +11,10 @@ import (
 	"github.com/coredns/coredns/plugin/file"
 	"github.com/coredns/coredns/plugin/test"
 
+	"github.com/coredns-mx/coredns-mx/bench/zonegen"
+
 	"github.com/miekg/dns"
 )
-
-// benchZone is the customer zone of the benchmarks: about 12 records, the
-// shape of a typical hosted domain.
-func benchZone(origin string) string {
-	return fmt.Sprintf(`$TTL 3600
-@ SOA ns1.provider.example. hostmaster.%[1]s 1 7200 3600 1209600 300
-@ NS ns1.provider.example.
-@ NS ns2.provider.example.
-@ MX 10 mx1
-@ MX 20 mx2
-mx1 A 192.0.2.25
-mx1 AAAA 2001:db8::25
-mx2 A 198.51.100.25
-mx2 AAAA 2001:db8:1::25
-www A 192.0.2.80
-@ TXT "v=spf1 mx -all"
-_dmarc TXT "v=DMARC1; p=reject"
-`, origin)
-}
 
 // benchQueries are the handler benchmarks' questions.
 var benchQueries = []struct {
@@ -39,9 +22,9 @@ var benchQueries = []struct {
 	qname string
 	qtype uint16
 }{
-	{"mx", "bench%d.example.", dns.TypeMX},
-	{"nxdomain", "nope.bench%d.example.", dns.TypeA},
-	{"nodata", "www.bench%d.example.", dns.TypeMX},
+	{"mx", "customer%d.example.", dns.TypeMX},
+	{"nxdomain", "nope.customer%d.example.", dns.TypeA},
+	{"nodata", "www.customer%d.example.", dns.TypeMX},
 }
 
 // discard is a ResponseWriter that throws the reply away: the benchmark
@@ -73,14 +56,9 @@ func benchServe(b *testing.B, h plugin.Handler, qname string, qtype uint16) {
 // zone, and mxzone with many zones loaded: the cost must not grow with them.
 func BenchmarkServeDNS(b *testing.B) {
 	for _, zones := range []int{1, 10000} {
-		files := map[string]string{}
-		for i := range zones {
-			origin := fmt.Sprintf("bench%d.example.", i)
-			files[origin+"zone"] = benchZone(origin)
-		}
 		dir := b.TempDir()
-		for name, text := range files {
-			writeFileB(b, dir, name, text)
+		if err := zonegen.Write(dir, zones); err != nil {
+			b.Fatal(err)
 		}
 		m := newBenchPlugin(b, dir)
 		last := zones - 1
@@ -92,8 +70,8 @@ func BenchmarkServeDNS(b *testing.B) {
 		if zones != 1 {
 			continue
 		}
-		origin := "bench0.example."
-		z, err := file.Parse(strings.NewReader(benchZone(origin)), origin, "bench", 0)
+		origin := zonegen.Origin(0)
+		z, err := file.Parse(strings.NewReader(zonegen.Zone(origin)), origin, "bench", 0)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -190,27 +190,37 @@ func (l *loader) scan(d *zoneDir) ([]zoneFile, []Finding, error) {
 	files := make([]zoneFile, 0, len(dirents))
 	var problems []Finding
 	for _, de := range dirents {
-		name := de.Name()
-		if !strings.HasSuffix(name, zoneSuffix) || strings.HasPrefix(name, ".#") {
-			continue
+		f, problem, ok := l.candidate(de.Name(), de.Type())
+		switch {
+		case problem != nil:
+			problems = append(problems, *problem)
+		case ok:
+			files = append(files, f)
 		}
-		origin, err := originFromFileName(name)
-		if err != nil {
-			problems = append(problems, Finding{File: filepath.Join(l.dir, name), Rule: RuleSyntax,
-				Severity: SeverityFail, Owner: name, Message: err.Error()})
-			continue
-		}
-		if len(l.origins) > 0 && plugin.Zones(l.origins).Matches(origin) == "" {
-			continue
-		}
-		if t := de.Type(); !t.IsRegular() && t&fs.ModeSymlink == 0 {
-			problems = append(problems, Finding{File: filepath.Join(l.dir, name), Zone: origin, Owner: origin,
-				Rule: RuleSyntax, Severity: SeverityFail, Message: fmt.Sprintf("is not a regular file (%s)", t)})
-			continue
-		}
-		files = append(files, zoneFile{name: name, origin: origin})
 	}
 	return files, problems, nil
+}
+
+// candidate says what the directory entry name (of type mode) is: a zone
+// file (ok), a file that looks like one but cannot be (a problem), or not
+// ours at all (neither).
+func (l *loader) candidate(name string, mode fs.FileMode) (f zoneFile, problem *Finding, ok bool) {
+	if !strings.HasSuffix(name, zoneSuffix) || strings.HasPrefix(name, ".#") {
+		return f, nil, false
+	}
+	origin, err := originFromFileName(name)
+	if err != nil {
+		return f, &Finding{File: filepath.Join(l.dir, name), Rule: RuleSyntax, Severity: SeverityFail,
+			Owner: name, Message: err.Error()}, false
+	}
+	if len(l.origins) > 0 && plugin.Zones(l.origins).Matches(origin) == "" {
+		return f, nil, false
+	}
+	if !mode.IsRegular() && mode&fs.ModeSymlink == 0 {
+		return f, &Finding{File: filepath.Join(l.dir, name), Zone: origin, Owner: origin, Rule: RuleSyntax,
+			Severity: SeverityFail, Message: fmt.Sprintf("is not a regular file (%s)", mode.Type())}, false
+	}
+	return zoneFile{name: name, origin: origin}, nil, true
 }
 
 // unchanged reports whether e was read from the file as it is now.
@@ -427,23 +437,33 @@ func (l *loader) scanNames(d *zoneDir, names []string) ([]zoneFile, []Finding) {
 		if err := unix.Fstatat(d.fd(), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			continue // gone: gone() notices
 		}
-		origin, err := originFromFileName(name)
-		if err != nil {
-			problems = append(problems, Finding{File: filepath.Join(l.dir, name), Rule: RuleSyntax,
-				Severity: SeverityFail, Owner: name, Message: err.Error()})
-			continue
+		f, problem, ok := l.candidate(name, fileMode(st.Mode))
+		switch {
+		case problem != nil:
+			problems = append(problems, *problem)
+		case ok:
+			files = append(files, f)
 		}
-		if len(l.origins) > 0 && plugin.Zones(l.origins).Matches(origin) == "" {
-			continue
-		}
-		if mode := st.Mode & unix.S_IFMT; mode != unix.S_IFREG && mode != unix.S_IFLNK {
-			problems = append(problems, Finding{File: filepath.Join(l.dir, name), Zone: origin, Owner: origin,
-				Rule: RuleSyntax, Severity: SeverityFail, Message: "is not a regular file"})
-			continue
-		}
-		files = append(files, zoneFile{name: name, origin: origin})
 	}
 	return files, problems
+}
+
+// fileMode turns the type bits of a stat mode into an fs.FileMode.
+func fileMode(m uint32) fs.FileMode {
+	switch m & unix.S_IFMT {
+	case unix.S_IFREG:
+		return 0
+	case unix.S_IFLNK:
+		return fs.ModeSymlink
+	case unix.S_IFDIR:
+		return fs.ModeDir
+	case unix.S_IFIFO:
+		return fs.ModeNamedPipe
+	case unix.S_IFSOCK:
+		return fs.ModeSocket
+	default:
+		return fs.ModeDevice
+	}
 }
 
 // index rebuilds the dependency index and the list of held-back zones.
