@@ -19,6 +19,9 @@ import (
 func fastParse(data []byte, origin, file string) (recs []sourcedRR, ok bool) {
 	p := fastParser{origin: origin, file: file, recs: make([]sourcedRR, 0, 16), fields: make([]string, 0, 16)}
 	rest := string(data) // one copy; what the records keep is cloned or built anew
+	if strings.IndexByte(rest, '\r') >= 0 {
+		return nil, false // carriage returns: dns.ZoneParser's rules for them are its own
+	}
 	line := 1
 	for len(rest) > 0 {
 		end := strings.IndexByte(rest, '\n')
@@ -37,6 +40,9 @@ func fastParse(data []byte, origin, file string) (recs []sourcedRR, ok bool) {
 			next := strings.IndexByte(rest, '\n')
 			if next < 0 {
 				next = len(rest)
+			}
+			if next > 0 && !isBlank(rest[0]) {
+				return nil, false // dns.ZoneParser may glue it to the line before
 			}
 			text = stripComment(text) + " " + rest[:next]
 			line++
@@ -105,6 +111,9 @@ func (p *fastParser) line(text string, lineNo int) bool {
 	}
 	if len(f) == 0 {
 		return true
+	}
+	if ownerOmitted && f[0][0] == '$' {
+		return false // a directive must start the line
 	}
 	switch f[0] {
 	case "$TTL":
@@ -314,9 +323,12 @@ func fields(s string, out []string) ([]string, bool) {
 	for i := 0; i < len(s); {
 		c := s[i]
 		switch {
-		case c == ' ' || c == '\t' || c == '\r':
+		case c == ' ' || c == '\t':
 			i++
 		case c == '(' || c == ')':
+			if i > 0 && !isBlank(s[i-1]) || i+1 < len(s) && !isBlank(s[i+1]) {
+				return nil, false // dns.ZoneParser glues "a(b" into one token
+			}
 			out = append(out, s[i:i+1])
 			i++
 		case c == '"':
@@ -332,7 +344,7 @@ func fields(s string, out []string) ([]string, bool) {
 			i += j + 2
 		default:
 			j := i
-			for j < len(s) && s[j] != ' ' && s[j] != '\t' && s[j] != '\r' && s[j] != '(' && s[j] != ')' && s[j] != '"' {
+			for j < len(s) && s[j] != ' ' && s[j] != '\t' && s[j] != '(' && s[j] != ')' && s[j] != '"' {
 				if s[j] < 0x21 || s[j] > 0x7e || s[j] == '\\' {
 					return nil, false
 				}
@@ -345,7 +357,7 @@ func fields(s string, out []string) ([]string, bool) {
 	return out, true
 }
 
-func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
+func isBlank(c byte) bool { return c == ' ' || c == '\t' }
 
 // parseUint32 reads a plain decimal number.
 func parseUint32(s string) (uint32, bool) {
