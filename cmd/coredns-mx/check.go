@@ -35,7 +35,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fl.Usage()
 		return exitUsage
 	}
-	res, err := mxzone.Check(fl.Args(), mxzone.DefaultPolicy())
+	res, err := mxzone.Check(fl.Args(), mxzone.DefaultPolicy(), mxzone.DefaultLimits())
 	if err != nil {
 		fmt.Fprintf(stderr, "check: %v\n", err)
 		return exitUsage

@@ -35,7 +35,7 @@ func (r *CheckResult) Errors() int {
 // Check validates zone files exactly as the server would when serving them
 // together. Each path is a zone directory (its ORIGIN.zone files) or one
 // ORIGIN.zone file; all of them form one set, as if one server served them.
-func Check(paths []string, policy Policy) (*CheckResult, error) {
+func Check(paths []string, policy Policy, limits Limits) (*CheckResult, error) {
 	g := &generation{zones: map[string]*entry{}}
 	changes := map[string]*change{}
 	res := &CheckResult{}
@@ -48,7 +48,7 @@ func Check(paths []string, policy Policy) (*CheckResult, error) {
 		if !fi.IsDir() {
 			dir, single = filepath.Dir(p), filepath.Base(p)
 		}
-		l := &loader{dir: filepath.Clean(dir), origins: []string{"."}, policy: policy, maxSize: defaultMaxFileBytes}
+		l := &loader{dir: filepath.Clean(dir), origins: []string{"."}, policy: policy, limits: limits}
 		if err := l.checkInto(g, changes, res, single); err != nil {
 			return nil, err
 		}

@@ -16,7 +16,10 @@ import (
 // characters) it returns ok false and the caller parses the file with
 // dns.ZoneParser, which also reports every error: fastParse never rejects.
 // FuzzFastParse holds it to giving what dns.ZoneParser gives.
-func fastParse(data []byte, origin, file string) (recs []sourcedRR, ok bool) {
+//
+// Past maxRRs records (0: no limit) it gives up too, and the full parser
+// reports the limit.
+func fastParse(data []byte, origin, file string, maxRRs int) (recs []sourcedRR, ok bool) {
 	p := fastParser{origin: origin, file: file, recs: make([]sourcedRR, 0, 16), fields: make([]string, 0, 16)}
 	rest := string(data) // one copy; what the records keep is cloned or built anew
 	if strings.IndexByte(rest, '\r') >= 0 {
@@ -48,7 +51,7 @@ func fastParse(data []byte, origin, file string) (recs []sourcedRR, ok bool) {
 			line++
 			rest = rest[min(next+1, len(rest)):]
 		}
-		if !p.line(stripComment(text), start) {
+		if !p.line(stripComment(text), start) || maxRRs > 0 && len(p.recs) > maxRRs {
 			return nil, false
 		}
 	}

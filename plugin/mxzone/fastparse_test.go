@@ -28,7 +28,7 @@ func slowParse(t testing.TB, data []byte, origin string) ([]sourcedRR, bool) {
 // sameRecords fails unless fast and slow agree record by record.
 func sameRecords(t testing.TB, data []byte, origin string) {
 	t.Helper()
-	fast, ok := fastParse(data, origin, "f")
+	fast, ok := fastParse(data, origin, "f", 0)
 	if !ok {
 		return
 	}
@@ -58,7 +58,7 @@ var fastSeeds = []string{
 
 func TestFastParseMatchesZoneParser(t *testing.T) {
 	for i, seed := range fastSeeds {
-		if _, ok := fastParse([]byte(seed), "x.example.", "f"); !ok && i < 2 {
+		if _, ok := fastParse([]byte(seed), "x.example.", "f", 0); !ok && i < 2 {
 			t.Errorf("seed %d not taken by the fast path", i)
 		}
 		sameRecords(t, []byte(seed), "x.example.")
@@ -82,7 +82,7 @@ func TestFastParseLeavesTheRestToZoneParser(t *testing.T) {
 		"@ 60 SOA a b 1 2 3 4 5\nx\\.y A 192.0.2.1\n", "@ 60 SOA a b 1 2 3 4 5\nx TXT \"a\\\"b\"\n",
 		"@ 60 SOA a b 1 2 3 4 5\nx MX ten a.\n", "@ 60 SOA a b 1 2 3 4 5\nx A 2001:db8::1\n", "  A 192.0.2.1\n",
 	} {
-		if _, ok := fastParse([]byte(text), "x.example.", "f"); ok {
+		if _, ok := fastParse([]byte(text), "x.example.", "f", 0); ok {
 			t.Errorf("fast path took %q", text)
 		}
 	}
@@ -102,7 +102,7 @@ func BenchmarkParse(b *testing.B) {
 	b.Run("fast", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, ok := fastParse(data, "customer1.example.", "f"); !ok {
+			if _, ok := fastParse(data, "customer1.example.", "f", 0); !ok {
 				b.Fatal("not fast")
 			}
 		}

@@ -23,7 +23,7 @@ func newTestPlugin(t *testing.T, dir string, policy Policy) *MXZone {
 	m := &MXZone{
 		Next:    test.NextHandler(dns.RcodeSuccess, nil),
 		Origins: []string{"."},
-		loader:  &loader{dir: abs, origins: []string{"."}, policy: policy, maxSize: defaultMaxFileBytes},
+		loader:  &loader{dir: abs, origins: []string{"."}, policy: policy, limits: DefaultLimits()},
 		server:  "dns://test",
 	}
 	if err := m.reload(); err != nil {
@@ -93,7 +93,7 @@ func newBenchPlugin(b *testing.B, dir string) *MXZone {
 	b.Helper()
 	m := &MXZone{
 		Origins: []string{"."},
-		loader:  &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), maxSize: defaultMaxFileBytes},
+		loader:  &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), limits: DefaultLimits()},
 		server:  "dns://bench",
 	}
 	if err := m.reload(); err != nil {

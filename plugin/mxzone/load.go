@@ -18,9 +18,19 @@ import (
 // zoneSuffix marks the files of a zone directory that are zones.
 const zoneSuffix = ".zone"
 
-// defaultMaxFileBytes bounds what one zone file and its includes may hold, so
-// that a hostile file becomes a finding and never an out-of-memory.
-const defaultMaxFileBytes = 64 << 20
+// Limits bound what customer files may make the server hold, so that a
+// hostile or broken file becomes a finding and never an out-of-memory.
+type Limits struct {
+	FileBytes int64 // bytes in one zone file and its includes together
+	Records   int   // records in one zone
+	Zones     int   // zone files served; files beyond are refused
+}
+
+// DefaultLimits are generous for customer zones and safe for the server: a
+// zone of 200,000 records takes about 30 MB.
+func DefaultLimits() Limits {
+	return Limits{FileBytes: 64 << 20, Records: 200_000, Zones: 2_000_000}
+}
 
 // virtualDir prefixes the file names handed to the zone parser. The parser
 // joins $INCLUDE paths to them; a path that has lost the prefix was absolute
@@ -49,6 +59,7 @@ type source struct {
 	file    string   // the file as shown to the operator
 	origin  string
 	maxSize int64
+	maxRRs  int // records; 0: no limit
 }
 
 // display is the path of rel as the operator knows it.
@@ -126,7 +137,7 @@ func readRecords(src source) ([]sourcedRR, *tracker, error) {
 		return nil, t, &fileError{rule: rule, file: src.display(src.rel), msg: err.Error()}
 	}
 	t.cur = top
-	if recs, ok := fastParse(top.data, src.origin, top.file); ok {
+	if recs, ok := fastParse(top.data, src.origin, top.file, src.maxRRs); ok {
 		return recs, t, nil
 	}
 	zp := dns.NewZoneParser(top, src.origin, path.Join(virtualDir, src.rel))
@@ -135,6 +146,10 @@ func readRecords(src source) ([]sourcedRR, *tracker, error) {
 	recs := make([]sourcedRR, 0, 16)
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
 		cur := t.cur
+		if src.maxRRs > 0 && len(recs) >= src.maxRRs {
+			return nil, t, &fileError{rule: RuleSyntax, file: cur.file, line: cur.start,
+				msg: fmt.Sprintf("zone has more than the limit of %d records", src.maxRRs)}
+		}
 		recs = append(recs, sourcedRR{rr: rr, file: cur.file, line: cur.start})
 	}
 	if err := zp.Err(); err != nil {

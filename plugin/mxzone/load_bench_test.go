@@ -19,7 +19,7 @@ func BenchmarkLoad(b *testing.B) {
 	if err := zonegen.Write(dir, *benchZones); err != nil {
 		b.Fatal(err)
 	}
-	l := &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), maxSize: defaultMaxFileBytes}
+	l := &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), limits: DefaultLimits()}
 	b.ReportAllocs()
 	for b.Loop() {
 		g, _, err := l.build(nil, nil)
@@ -37,7 +37,7 @@ func loadedDir(b *testing.B) (*loader, *generation, string) {
 	if err := zonegen.Write(dir, *benchZones); err != nil {
 		b.Fatal(err)
 	}
-	l := &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), maxSize: defaultMaxFileBytes}
+	l := &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), limits: DefaultLimits()}
 	g, _, err := l.build(nil, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -90,7 +90,7 @@ func BenchmarkStartup(b *testing.B) {
 	}
 	for b.Loop() {
 		m := &MXZone{Origins: []string{"."}, server: "dns://bench",
-			loader: &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), maxSize: defaultMaxFileBytes}}
+			loader: &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), limits: DefaultLimits()}}
 		if err := m.reload(); err != nil {
 			b.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package mxzone
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -105,7 +106,7 @@ func TestHostileFiles(t *testing.T) {
 			writeFile(t, dir, "x.example.zone", soaZone("x.example.")+strings.Repeat("a", 4<<20)+" A 192.0.2.1\n")
 		}, RuleSyntax, "syntax error"},
 		{"a file over the size limit", func(t *testing.T, dir string) {
-			writeFile(t, dir, "x.example.zone", soaZone("x.example.")+strings.Repeat("; padding\n", defaultMaxFileBytes/10+1))
+			writeFile(t, dir, "x.example.zone", soaZone("x.example.")+strings.Repeat("; padding\n", int(DefaultLimits().FileBytes)/10+1))
 		}, RuleSyntax, "exceed the limit"},
 		{"an invalid domain as file name", func(t *testing.T, dir string) {
 			writeFile(t, dir, "bad..name.zone", soaZone("x.example."))
@@ -115,7 +116,7 @@ func TestHostileFiles(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := writeZones(t, map[string]string{"example.net.zone": provider})
 			tc.setup(t, dir)
-			res, err := Check([]string{dir}, DefaultPolicy())
+			res, err := Check([]string{dir}, DefaultPolicy(), DefaultLimits())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -170,8 +171,50 @@ func FuzzParseZone(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(dir, "fuzz.example.zone"), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Check([]string{dir}, DefaultPolicy()); err != nil {
+		if _, err := Check([]string{dir}, DefaultPolicy(), DefaultLimits()); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+func TestLimits(t *testing.T) {
+	t.Run("records", func(t *testing.T) {
+		for _, fast := range []bool{true, false} {
+			var lines []string
+			for i := range 50 {
+				line := "h" + strconv.Itoa(i) + " A 192.0.2.1"
+				if !fast {
+					line = "h" + strconv.Itoa(i) + " 1h A 192.0.2.1" // TTL units: the full parser
+				}
+				lines = append(lines, line)
+			}
+			dir := writeZones(t, map[string]string{"example.net.zone": provider, "big.example.zone": soaZone("big.example.", lines...)})
+			res, err := Check([]string{dir}, DefaultPolicy(), Limits{FileBytes: 1 << 20, Records: 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var hit bool
+			for _, f := range res.Findings {
+				hit = hit || f.Zone == "big.example." && strings.Contains(f.Message, "more than the limit of 20 records")
+			}
+			if !hit {
+				t.Fatalf("fast=%v: no record-limit finding in %v", fast, res.Findings)
+			}
+		}
+	})
+	t.Run("zones", func(t *testing.T) {
+		dir := writeZones(t, map[string]string{"example.net.zone": provider})
+		m := newTestPlugin(t, dir, DefaultPolicy())
+		m.loader.limits.Zones = 2
+		for _, o := range []string{"a", "b", "c"} {
+			writeFile(t, dir, o+".example.zone", customer(o+".example.", "1"))
+		}
+		if err := m.reload(); err != nil {
+			t.Fatal(err)
+		}
+		g := m.gen.Load()
+		if len(g.zones) != 2 || g.zones["a.example."] == nil || g.zones["example.net."] == nil {
+			t.Fatalf("zones served: %d, want example.net. and a.example. only", len(g.zones))
 		}
 	})
 }

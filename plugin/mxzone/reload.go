@@ -108,7 +108,7 @@ type loader struct {
 	dir     string   // absolute path of the zone directory
 	origins []string // only zones at or below these are served
 	policy  Policy
-	maxSize int64
+	limits  Limits
 
 	// What the last full listing found, reused while the directory itself
 	// is unchanged (no file added, removed or renamed), and where the
@@ -313,6 +313,7 @@ func (l *loader) buildMode(prev *generation, hint []string, mode scanMode) (*gen
 		rep.removed = l.gone(prev, nil, files)
 	}
 	sort.Strings(rep.removed)
+	toRead = l.withinZoneLimit(prev, toRead, rep)
 	if len(toRead) == 0 && len(rep.removed) == 0 {
 		return prev, rep, nil
 	}
@@ -343,6 +344,37 @@ func (l *loader) buildMode(prev *generation, hint []string, mode scanMode) (*gen
 	}
 	next.index()
 	return next, rep, nil
+}
+
+// withinZoneLimit keeps the new zone files that fit under the zone limit
+// (in name order) and reports the others; changed files of zones already
+// served always fit.
+func (l *loader) withinZoneLimit(prev *generation, toRead []zoneFile, rep *report) []zoneFile {
+	if l.limits.Zones <= 0 {
+		return toRead
+	}
+	room := l.limits.Zones
+	if prev != nil {
+		room -= len(prev.zones) - len(rep.removed)
+	}
+	var fresh []zoneFile
+	for _, f := range toRead {
+		if prev == nil || prev.zones[f.origin] == nil {
+			fresh = append(fresh, f)
+		}
+	}
+	if len(fresh) <= room {
+		return toRead
+	}
+	slices.SortFunc(fresh, func(a, b zoneFile) int { return strings.Compare(a.name, b.name) })
+	refused := map[string]bool{}
+	for _, f := range fresh[max(room, 0):] {
+		refused[f.origin] = true
+		rep.problems = append(rep.problems, Finding{File: filepath.Join(l.dir, f.name), Zone: f.origin, Owner: f.origin,
+			Rule: RuleSyntax, Severity: SeverityFail,
+			Message: fmt.Sprintf("not loaded: the server already holds its limit of %d zones (max_zones)", l.limits.Zones)})
+	}
+	return slices.DeleteFunc(toRead, func(f zoneFile) bool { return refused[f.origin] })
 }
 
 // gone lists the origins of prev whose files are no longer there: all of
@@ -519,7 +551,8 @@ func (l *loader) read(d *zoneDir, f zoneFile, old *entry) *change {
 		ch.next, ch.local = old.pending, localFindings(old.findings)
 		e.stamp, e.includes = old.stamp, old.includes
 	} else {
-		p := parseZone(source{root: d.root, dirfd: d.fd(), dir: l.dir, rel: f.name, file: e.file, origin: f.origin, maxSize: l.maxSize}, &l.policy)
+		p := parseZone(source{root: d.root, dirfd: d.fd(), dir: l.dir, rel: f.name, file: e.file, origin: f.origin,
+			maxSize: l.limits.FileBytes, maxRRs: l.limits.Records}, &l.policy)
 		ch.draft, ch.local = p.zone, p.findings
 		if p.ok {
 			ch.next = p.zone

@@ -4,6 +4,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/coredns/caddy"
@@ -45,7 +47,7 @@ func parse(c *caddy.Controller) (*MXZone, error) {
 	m := &MXZone{interval: defaultReload}
 	cfg := dnsserver.GetConfig(c)
 	m.server = serverLabel(cfg)
-	l := &loader{policy: DefaultPolicy(), maxSize: defaultMaxFileBytes}
+	l := &loader{policy: DefaultPolicy(), limits: DefaultLimits()}
 	m.loader = l
 	blocks := 0
 	for c.Next() {
@@ -107,6 +109,30 @@ func parseProperty(c *caddy.Controller, m *MXZone, prop string) error {
 		m.interval = d
 	case "fallthrough":
 		m.Fall.SetZonesFromArgs(c.RemainingArgs())
+	case "max_file_size":
+		args := c.RemainingArgs()
+		if len(args) != 1 {
+			return c.ArgErr()
+		}
+		n, ok := parseSize(args[0])
+		if !ok || n <= 0 {
+			return c.Errf("max_file_size: %q is not a size (for example 64M)", args[0])
+		}
+		m.loader.limits.FileBytes = n
+	case "max_records", "max_zones":
+		args := c.RemainingArgs()
+		if len(args) != 1 {
+			return c.ArgErr()
+		}
+		n, err := strconv.Atoi(args[0])
+		if err != nil || n <= 0 {
+			return c.Errf("%s: %q is not a positive number", prop, args[0])
+		}
+		if prop == "max_records" {
+			m.loader.limits.Records = n
+		} else {
+			m.loader.limits.Zones = n
+		}
 	default:
 		rule, ok := ruleByName(prop)
 		if !ok {
@@ -123,6 +149,27 @@ func parseProperty(c *caddy.Controller, m *MXZone, prop string) error {
 		m.loader.policy[rule] = sev
 	}
 	return nil
+}
+
+// parseSize reads a byte count with an optional K, M or G (powers of 1024).
+func parseSize(s string) (int64, bool) {
+	mult := int64(1)
+	switch strings.ToUpper(s[len(s)-1:]) {
+	case "K":
+		mult = 1 << 10
+	case "M":
+		mult = 1 << 20
+	case "G":
+		mult = 1 << 30
+	}
+	if mult > 1 {
+		s = s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n > (1<<62)/mult {
+		return 0, false
+	}
+	return n * mult, true
 }
 
 // serverLabel names the server for the metrics the way CoreDNS does for

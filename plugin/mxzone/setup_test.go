@@ -22,6 +22,9 @@ func TestParse(t *testing.T) {
 		{"with zones", "mxzone " + dir + " example.org example.net", ""},
 		{"all properties", "mxzone " + dir + " {\n reload 10s\n fallthrough\n mx_target_cname warn\n null_mx ignore\n}", ""},
 		{"reload off", "mxzone " + dir + " {\n reload 0\n}", ""},
+		{"limits", "mxzone " + dir + " {\n max_file_size 8M\n max_records 5000\n max_zones 100\n}", ""},
+		{"bad size", "mxzone " + dir + " {\n max_file_size lots\n}", "not a size"},
+		{"zero records", "mxzone " + dir + " {\n max_records 0\n}", "not a positive number"},
 		{"no directory", "mxzone", "Wrong argument count"},
 		{"missing directory", "mxzone /nonexistent/zones", "no such file"},
 		{"not a directory", "mxzone /etc/hostname", "not a directory"},
@@ -94,5 +97,16 @@ func TestParseRelativeToRoot(t *testing.T) {
 	}
 	if want := filepath.Join(root, "zones"); m.loader.dir != want {
 		t.Fatalf("dir %q, want %q", m.loader.dir, want)
+	}
+}
+
+func TestParseLimits(t *testing.T) {
+	c := caddy.NewTestController("dns", "mxzone "+t.TempDir()+" {\n max_file_size 8M\n max_records 5000\n max_zones 100\n}")
+	m, err := parse(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Limits{FileBytes: 8 << 20, Records: 5000, Zones: 100}); m.loader.limits != want {
+		t.Fatalf("limits %+v, want %+v", m.loader.limits, want)
 	}
 }
