@@ -915,6 +915,6 @@ func (m *MXZone) logReport(rep *report, first bool) {
 		log.Infof("zone %s removed: its file is gone", origin)
 	}
 	if first {
-		log.Infof("%s: %d zones served, %d refused", m.loader.dir, served, refused)
+		log.Infof("%s: zone files loaded: %d served, %d refused", m.loader.dir, served, refused)
 	}
 }

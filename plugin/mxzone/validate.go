@@ -472,8 +472,8 @@ func checkExchange(z *Zone, ref mxPlace, tz *Zone, fs *findings) {
 		n := m.node
 		if cname := n.get(dns.TypeCNAME); cname != nil {
 			fs.add(RuleMXCNAME, ref.file, ref.line, ref.owner,
-				"exchange %s%s is a CNAME for %s; an MX must name the host itself (RFC 2181 section 10.3, RFC 5321 section 5.1)",
-				ref.exchange, via, cname[0].(*dns.CNAME).Target)
+				"exchange %s%s%s is a CNAME for %s; an MX must name the host itself (RFC 2181 section 10.3, RFC 5321 section 5.1)",
+				ref.exchange, where, via, cname[0].(*dns.CNAME).Target)
 			return
 		}
 		if n.hasAddress() {
