@@ -21,7 +21,9 @@ import (
 	"github.com/miekg/dns"
 )
 
-// binary is the coredns-mx binary built once for all tests.
+// binary is the coredns-mx binary built once for all tests. The go tool
+// cannot see that build, so its test cache cannot either: run these with
+// -count=1 (the README's test command does).
 var binary string
 
 func TestMain(m *testing.M) {

@@ -11,6 +11,7 @@ package mxzone
 
 import (
 	"context"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,9 +42,11 @@ type MXZone struct {
 	gen  atomic.Pointer[generation]
 	copy atomic.Bool // answer with copies of records: see chainRewrites
 
-	mu       sync.Mutex // guards cancel and serializes reloads
-	cancel   context.CancelFunc
-	reported map[string]string // file -> problem already logged by scan
+	mu          sync.Mutex // guards cancel and serializes reloads
+	cancel      context.CancelFunc
+	reported    map[string]string // file -> problem already logged by scan
+	state       *stateDir         // validated copies of served zones; nil: off
+	stateWrites sync.WaitGroup    // the first load's copies being written
 }
 
 // Name implements plugin.Handler.
@@ -162,6 +165,12 @@ func (m *MXZone) OnStartup() error {
 	if m.cancel != nil {
 		return nil
 	}
+	if m.state != nil {
+		if err := os.MkdirAll(m.state.dir, 0o700); err != nil {
+			log.Errorf("state directory: %v; running without saved copies", err)
+			m.state = nil
+		}
+	}
 	if err := m.reloadLocked(nil, scanAll); err != nil && m.gen.Load() == nil {
 		// The directory went away between setup and start: answer SERVFAIL
 		// until it is back, rather than not starting at all.
@@ -178,9 +187,10 @@ func (m *MXZone) OnStartup() error {
 // OnShutdown stops the reload loop. It is safe to call more than once.
 func (m *MXZone) OnShutdown() error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.cancel != nil {
 		m.cancel()
 	}
+	m.mu.Unlock()
+	m.stateWrites.Wait() // the copies of the first load, if still being written
 	return nil
 }

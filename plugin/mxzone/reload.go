@@ -37,12 +37,13 @@ type generation struct {
 type zoneState int
 
 const (
-	stateServed   zoneState = iota // the file's current version is served
-	stateLastGood                  // the file was refused; its last good version is served
-	stateRejected                  // the file was refused and never had a good version: SERVFAIL
+	stateServed    zoneState = iota // the file's current version is served
+	stateLastGood                   // the file was refused; its last good version is served
+	stateRejected                   // the file was refused and never had a good version: SERVFAIL
+	stateFromState                  // the file was refused; the copy saved in the state directory is served
 )
 
-var stateNames = [...]string{"served", "last_good", "rejected"}
+var stateNames = [...]string{"served", "last_good", "rejected", "from_state"}
 
 func (s zoneState) String() string { return stateNames[s] }
 
@@ -691,6 +692,8 @@ func settle(g *generation, changes map[string]*change, removed []string, deps ma
 		switch {
 		case e.zone != nil && e.zone == ch.next:
 			e.state, e.pending = stateServed, nil
+		case e.zone != nil && e.zone.saved:
+			e.state = stateFromState
 		case e.zone != nil:
 			e.state = stateLastGood
 		default:
@@ -850,10 +853,28 @@ func (m *MXZone) reloadLocked(hint []string, mode scanMode) error {
 		log.Errorf("%s: %v; keeping the zones being served", m.loader.dir, err)
 		return err
 	}
+	if prev == nil && m.state != nil {
+		m.restore(next)
+	}
 	m.logReport(rep, prev == nil)
 	if next != prev {
 		m.gen.Store(next)
 		m.recordGeneration(next, rep, time.Since(start))
+	}
+	switch {
+	case m.state == nil || next == prev:
+	case prev == nil:
+		// Thousands of copies may be due: write them without holding up the
+		// start, before the first reload (which waits for the lock).
+		m.stateWrites.Add(1)
+		go func() {
+			defer m.stateWrites.Done()
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			m.saveChanges(nil, next, rep)
+		}()
+	default:
+		m.saveChanges(prev, next, rep)
 	}
 	if prev == nil && len(next.zones) > 1000 {
 		// The first load of many zones leaves a heap of parser garbage
@@ -904,7 +925,7 @@ func (m *MXZone) logReport(rep *report, first bool) {
 		switch {
 		case e.state == stateServed && !first:
 			log.Infof("%s: zone %s is served, serial %d", e.file, e.origin, e.zone.soa.Serial)
-		case e.state == stateLastGood:
+		case e.state == stateLastGood, e.state == stateFromState:
 			log.Errorf("%s: edit refused; zone %s keeps serving its last good version, serial %d",
 				e.file, e.origin, e.zone.soa.Serial)
 		case e.state == stateRejected:

@@ -109,6 +109,26 @@ func parseProperty(c *caddy.Controller, m *MXZone, prop string) error {
 		m.interval = d
 	case "fallthrough":
 		m.Fall.SetZonesFromArgs(c.RemainingArgs())
+	case "state":
+		args := c.RemainingArgs()
+		if len(args) != 1 {
+			return c.ArgErr()
+		}
+		dir := args[0]
+		if root := dnsserver.GetConfig(c).Root; !filepath.IsAbs(dir) && root != "" {
+			dir = filepath.Join(root, dir)
+		}
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return c.Errf("state directory %q: %v", args[0], err)
+		}
+		if fi, err := os.Stat(abs); err == nil && !fi.IsDir() {
+			return c.Errf("state directory %q is not a directory", args[0])
+		}
+		if abs == m.loader.dir {
+			return c.Errf("state directory %q is the zone directory; use a directory of its own", args[0])
+		}
+		m.state = &stateDir{dir: abs}
 	case "max_file_size":
 		args := c.RemainingArgs()
 		if len(args) != 1 {

@@ -29,6 +29,7 @@ type Zone struct {
 	mx       []mxRef  // every MX in the zone, for the cross-zone checks
 	includes []string // files read through $INCLUDE, as the operator knows them
 	count    int      // records served
+	saved    bool     // read from the state directory, not from DIR
 }
 
 // fileOf returns the file an MX record came from.

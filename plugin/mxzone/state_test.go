@@ -1,0 +1,98 @@
+package mxzone
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/miekg/dns"
+)
+
+// startWithState loads dir like OnStartup does, with a state directory, and
+// waits for the first load's copies to be written.
+func startWithState(t *testing.T, dir, state string) *MXZone {
+	t.Helper()
+	m := &MXZone{
+		Origins: []string{"."}, server: "dns://state-test",
+		loader: &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), limits: DefaultLimits()},
+		state:  &stateDir{dir: state},
+	}
+	if err := m.OnStartup(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.OnShutdown() })
+	m.stateWrites.Wait()
+	return m
+}
+
+func TestStateSurvivesRestart(t *testing.T) {
+	dir := writeZones(t, map[string]string{
+		"example.net.zone": provider,
+		"c.example.zone":   customer("c.example.", "7", "www A 192.0.2.7"),
+	})
+	state := filepath.Join(t.TempDir(), "state")
+	first := startWithState(t, dir, state)
+	saved, err := os.ReadFile(filepath.Join(state, "c.example.zone"))
+	if err != nil || !strings.Contains(string(saved), "www.c.example.") {
+		t.Fatalf("no saved copy of c.example.: %v\n%s", err, saved)
+	}
+	first.OnShutdown()
+
+	t.Run("a file broken while down: the saved copy is served", func(t *testing.T) {
+		writeFile(t, dir, "c.example.zone", "this is not a zone\n")
+		m := startWithState(t, dir, state)
+		if _, rcode := query(t, m, "www.c.example.", dns.TypeA); rcode != dns.RcodeSuccess {
+			t.Fatalf("rcode %s, want the saved copy", dns.RcodeToString[rcode])
+		}
+		if e := m.gen.Load().zones["c.example."]; e.state != stateFromState {
+			t.Fatalf("state %s, want from_state", e.state)
+		}
+		if got := testutil.ToFloat64(zonesGauge.WithLabelValues(m.server, "from_state")); got != 1 {
+			t.Fatalf("zones{state=from_state} = %v, want 1", got)
+		}
+		// Another broken edit while running keeps the saved copy.
+		writeFile(t, dir, "c.example.zone", customer("c.example.", "8", "@ MX 20 192.0.2.1."))
+		bumpMtime(t, filepath.Join(dir, "c.example.zone"), time.Second)
+		if err := m.reload(); err != nil {
+			t.Fatal(err)
+		}
+		if msg, _ := query(t, m, "www.c.example.", dns.TypeA); len(msg.Answer) != 1 {
+			t.Fatalf("saved copy lost after a second broken edit: %v", msg)
+		}
+		if again, _ := os.ReadFile(filepath.Join(state, "c.example.zone")); string(again) != string(saved) {
+			t.Fatal("a refused edit overwrote the saved copy")
+		}
+	})
+
+	t.Run("a fixed file is served and saved", func(t *testing.T) {
+		m := startWithState(t, dir, state)
+		writeFile(t, dir, "c.example.zone", customer("c.example.", "9", "www A 192.0.2.9"))
+		bumpMtime(t, filepath.Join(dir, "c.example.zone"), 2*time.Second)
+		if err := m.reload(); err != nil {
+			t.Fatal(err)
+		}
+		if e := m.gen.Load().zones["c.example."]; e.state != stateServed {
+			t.Fatalf("state %s", e.state)
+		}
+		if now, _ := os.ReadFile(filepath.Join(state, "c.example.zone")); !strings.Contains(string(now), "192.0.2.9") {
+			t.Fatalf("new version not saved:\n%s", now)
+		}
+	})
+
+	t.Run("a file deleted while down is gone, copy too", func(t *testing.T) {
+		if err := os.Remove(filepath.Join(dir, "c.example.zone")); err != nil {
+			t.Fatal(err)
+		}
+		m := startWithState(t, dir, state)
+		if _, rcode := query(t, m, "c.example.", dns.TypeMX); rcode != dns.RcodeRefused {
+			t.Fatalf("rcode %s, want REFUSED", dns.RcodeToString[rcode])
+		}
+		if _, err := os.Stat(filepath.Join(state, "c.example.zone")); !os.IsNotExist(err) {
+			t.Fatalf("copy of a deleted zone kept: %v", err)
+		}
+	})
+}
