@@ -14,7 +14,7 @@ import (
 )
 
 // newTestPlugin loads dir once, the way OnStartup does, with reloading off.
-func newTestPlugin(t *testing.T, dir string, policy Policy) *MXZone {
+func newTestPlugin(t testing.TB, dir string, policy Policy) *MXZone {
 	t.Helper()
 	abs, err := filepath.Abs(dir)
 	if err != nil {
