@@ -516,28 +516,32 @@ func (g *generation) index() {
 // readAll reads files in parallel, one worker per CPU.
 func (l *loader) readAll(d *zoneDir, files []zoneFile, prev *generation) []*change {
 	out := make([]*change, len(files))
-	workers := min(runtime.GOMAXPROCS(0), len(files))
+	parallel(len(files), func(i int) {
+		var old *entry
+		if prev != nil {
+			old = prev.zones[files[i].origin]
+		}
+		out[i] = l.read(d, files[i], old)
+	})
+	return out
+}
+
+// parallel runs do(0) to do(n-1) on one worker per CPU, handing out the
+// indexes one at a time so that a slow item does not hold up a worker's
+// share.
+func parallel(n int, do func(i int)) {
 	var wg sync.WaitGroup
 	var next atomic.Int64
-	for range workers {
+	for range min(runtime.GOMAXPROCS(0), n) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(files) {
-					return
-				}
-				var old *entry
-				if prev != nil {
-					old = prev.zones[files[i].origin]
-				}
-				out[i] = l.read(d, files[i], old)
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				do(i)
 			}
 		}()
 	}
 	wg.Wait()
-	return out
 }
 
 // read parses one new or changed file into a change.
@@ -712,20 +716,11 @@ type checked struct {
 // parallel: it only reads g.
 func (g *generation) checkAll(origins []string, policy *Policy) []checked {
 	out := make([]checked, len(origins))
-	workers := min(runtime.GOMAXPROCS(0), max(len(origins)/256, 1))
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(origins); i += workers {
-				if e := g.zones[origins[i]]; e != nil && e.zone != nil {
-					out[i].cross, out[i].keys = g.checkTargets(e.zone, policy)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	parallel(len(origins), func(i int) {
+		if e := g.zones[origins[i]]; e != nil && e.zone != nil {
+			out[i].cross, out[i].keys = g.checkTargets(e.zone, policy)
+		}
+	})
 	return out
 }
 
