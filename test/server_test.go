@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -169,6 +170,43 @@ func TestCheckCommand(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestCheckUnreadableFile: a zone file the server may not read is refused
+// with the reason, and the zone beside it is still served. Root reads every
+// file, so as root the check runs as the unprivileged user nobody.
+func TestCheckUnreadableFile(t *testing.T) {
+	dir, err := os.MkdirTemp("", "unreadable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	zone := "$TTL 3600\n@ SOA ns1 host 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.1\n"
+	if err := os.WriteFile(filepath.Join(dir, "good.example.zone"), []byte(zone), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "secret.example.zone"), []byte(zone), 0o000); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "check", "--format", "json", dir)
+	if os.Geteuid() == 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	out, _ := cmd.Output()
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	var findings []map[string]any
+	if err := json.Unmarshal(out, &findings); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	if len(findings) != 1 || findings[0]["zone"] != "secret.example." ||
+		!strings.Contains(findings[0]["message"].(string), "cannot read the zone file: permission denied") {
+		t.Fatalf("want one finding on secret.example. saying permission denied, got %v", findings)
+	}
 }
 
 func TestBinaryFlags(t *testing.T) {

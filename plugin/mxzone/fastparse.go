@@ -153,10 +153,13 @@ func (p *fastParser) line(text string, lineNo int) bool {
 	} else if owner == "" {
 		return false
 	}
-	ttl, haveTTL := uint32(0), false
+	ttl, haveTTL, haveClass := uint32(0), false, false
 	for i := 0; i < 2 && len(f) > 0; i++ {
 		if strings.EqualFold(f[0], "IN") {
-			f = f[1:]
+			if haveClass {
+				return false // "IN IN": dns.ZoneParser rejects it
+			}
+			haveClass, f = true, f[1:]
 			continue
 		}
 		if v, ok := parseUint32(f[0]); ok && !haveTTL {

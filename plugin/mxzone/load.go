@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -60,6 +61,10 @@ type source struct {
 	origin  string
 	maxSize int64
 	maxRRs  int // records; 0: no limit
+	// settle, when set, is how long a zone file without a final newline
+	// must have been left alone before it is read: until then it is taken
+	// to be in the middle of being written (reloads only).
+	settle time.Duration
 }
 
 // display is the path of rel as the operator knows it.
@@ -77,6 +82,7 @@ type parsed struct {
 	findings []Finding
 	stamp    fileStamp      // of the zone file as it was read
 	includes []includeStamp // files read through $INCLUDE
+	busy     bool           // the file is being written: not read, try again later
 }
 
 // parseZone reads one zone file with its includes and applies the rules that
@@ -93,6 +99,10 @@ func parseZone(src source, policy *Policy) (p parsed) {
 	}()
 	recs, t, err := readRecords(src)
 	p.stamp, p.includes = t.stamp, t.includes
+	if errors.Is(err, errBusy) {
+		p.busy = true
+		return p
+	}
 	if err != nil {
 		var fe *fileError
 		if errors.As(err, &fe) {
@@ -129,12 +139,19 @@ func (e *fileError) Error() string { return fmt.Sprintf("%s:%d: %s", e.file, e.l
 func readRecords(src source) ([]sourcedRR, *tracker, error) {
 	t := &tracker{src: src}
 	top, err := t.open(src.rel)
+	if errors.Is(err, errBusy) {
+		return nil, t, err
+	}
 	if err != nil {
-		rule := RuleSyntax
-		if errors.Is(err, errEscapes) {
+		rule, msg := RuleSyntax, err.Error()
+		var errno syscall.Errno
+		switch {
+		case errors.Is(err, errEscapes):
 			rule = RuleIsolation
+		case errors.As(err, &errno):
+			msg = "cannot read the zone file: " + msg
 		}
-		return nil, t, &fileError{rule: rule, file: src.display(src.rel), msg: err.Error()}
+		return nil, t, &fileError{rule: rule, file: src.display(src.rel), msg: msg}
 	}
 	t.cur = top
 	if recs, ok := fastParse(top.data, src.origin, top.file, src.maxRRs); ok {
@@ -153,6 +170,9 @@ func readRecords(src source) ([]sourcedRR, *tracker, error) {
 		recs = append(recs, sourcedRR{rr: rr, file: cur.file, line: cur.start})
 	}
 	if err := zp.Err(); err != nil {
+		if t.busy {
+			return nil, t, errBusy // an $INCLUDE file changed while it was read
+		}
 		return nil, t, t.parseError(err)
 	}
 	return recs, t, nil
@@ -208,6 +228,7 @@ type tracker struct {
 	read     int64          // bytes read over all files
 	stamp    fileStamp      // of the zone file as read
 	includes []includeStamp // files read through $INCLUDE
+	busy     bool           // a file changed while it was read
 }
 
 // includeError is a refused $INCLUDE. Its text names the path only.
@@ -252,8 +273,22 @@ func (t *tracker) open(rel string) (*lineReader, error) {
 	if errors.Is(err, errTooLarge) || err == nil && int64(len(data)) > t.src.maxSize-t.read {
 		return nil, &limitError{rel: rel, limit: t.src.maxSize}
 	}
+	if errors.Is(err, errBusy) {
+		if t.src.settle == 0 {
+			// The first load takes what it saw; the stamp taken before
+			// reading makes the next scan read the file again.
+			err = nil
+		} else {
+			t.busy = true
+		}
+	}
 	if err != nil {
 		return nil, err
+	}
+	if !include && t.src.settle > 0 && len(data) > 0 && data[len(data)-1] != '\n' &&
+		time.Since(time.Unix(0, stamp.mtime)) < t.src.settle {
+		// Most likely cut off by a writer that is not done yet.
+		return nil, errBusy
 	}
 	t.read += int64(len(data))
 	if !include {
@@ -294,7 +329,7 @@ func readAt(dirfd int, name string, limit int64) ([]byte, fileStamp, error) {
 			return nil, stamp, err
 		}
 		if m == 0 {
-			return buf[:n], stamp, nil
+			return buf[:n], stamp, unchangedSince(fd, stamp)
 		}
 		if n += m; int64(n) > limit {
 			return nil, stamp, errTooLarge
@@ -302,13 +337,30 @@ func readAt(dirfd int, name string, limit int64) ([]byte, fileStamp, error) {
 		if int64(n) == st.Size && n < len(buf) {
 			// All that fstat saw. A file that grows meanwhile changes its
 			// stamp, and the next event or rescan reads it again.
-			return buf[:n], stamp, nil
+			return buf[:n], stamp, unchangedSince(fd, stamp)
 		}
 		if n == len(buf) {
 			buf = append(buf, make([]byte, len(buf))...)
 		}
 	}
 }
+
+// unchangedSince returns errBusy if the open file fd no longer matches the
+// stamp taken before reading it: a writer changed it while it was read.
+func unchangedSince(fd int, before fileStamp) error {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if stampOfStat(&st) != before {
+		return errBusy
+	}
+	return nil
+}
+
+// errBusy says a zone file is being written: it is left as it was served
+// and read again once the writer is done.
+var errBusy = errors.New("is being written")
 
 // errEscapes refuses a symlink that leaves the zone directory.
 var errEscapes = errors.New("is a symbolic link that leads outside the zone directory or in a loop")
@@ -346,6 +398,13 @@ func (t *tracker) readRoot(rel string) ([]byte, fileStamp, error) {
 	data, err := io.ReadAll(io.LimitReader(f, max(t.src.maxSize-t.read, 0)+1))
 	if err != nil {
 		return nil, fileStamp{}, err
+	}
+	after, err := f.Stat()
+	if err != nil {
+		return nil, fileStamp{}, cleanPathError(err)
+	}
+	if stampOf(after) != stampOf(st) {
+		return data, stampOf(st), errBusy
 	}
 	return data, stampOf(st), nil
 }

@@ -1,6 +1,7 @@
 package mxzone
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -102,9 +103,56 @@ func TestHostileFiles(t *testing.T) {
 		{"binary junk", func(t *testing.T, dir string) {
 			writeFile(t, dir, "x.example.zone", "\x00\xff\xfe\x01garbage\x00\n\x7f")
 		}, RuleSyntax, "syntax error"},
-		{"a huge line", func(t *testing.T, dir string) {
-			writeFile(t, dir, "x.example.zone", soaZone("x.example.")+strings.Repeat("a", 4<<20)+" A 192.0.2.1\n")
+		{"a line of 10 MB", func(t *testing.T, dir string) {
+			writeFile(t, dir, "x.example.zone", soaZone("x.example.")+strings.Repeat("a", 10<<20)+" A 192.0.2.1\n")
 		}, RuleSyntax, "syntax error"},
+		{"a zone file in a symlink loop", func(t *testing.T, dir string) {
+			symlink(t, "loop.zone.link", filepath.Join(dir, "x.example.zone"))
+			symlink(t, "x.example.zone", filepath.Join(dir, "loop.zone.link"))
+		}, RuleIsolation, "in a loop"},
+		{"include of a symlink loop", func(t *testing.T, dir string) {
+			symlink(t, "loop.inc", filepath.Join(dir, "loop.inc"))
+			writeFile(t, dir, "x.example.zone", soaZone("x.example.")+"$INCLUDE loop.inc\n")
+		}, RuleIsolation, "symbolic link"},
+		{"includes nested 20 deep", func(t *testing.T, dir string) {
+			for i := range 20 {
+				writeFile(t, dir, fmt.Sprintf("n%d.inc", i), fmt.Sprintf("$INCLUDE n%d.inc\nh%d A 192.0.2.1\n", i+1, i))
+			}
+			writeFile(t, dir, "n20.inc", "deep A 192.0.2.1\n")
+			writeFile(t, dir, "x.example.zone", soaZone("x.example.")+"$INCLUDE n0.inc\n")
+		}, RuleSyntax, "too deeply nested"},
+		{"a 1 GB sparse file", func(t *testing.T, dir string) {
+			f, err := os.Create(filepath.Join(dir, "x.example.zone"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if err := f.Truncate(1 << 30); err != nil {
+				t.Fatal(err)
+			}
+		}, RuleSyntax, "exceed the limit"},
+		{"a million records in one zone", func(t *testing.T, dir string) {
+			var b strings.Builder
+			b.WriteString(soaZone("x.example."))
+			for i := range 1_000_000 {
+				b.WriteString("h")
+				b.WriteString(strconv.Itoa(i))
+				b.WriteString(" A 192.0.2.1\n")
+			}
+			writeFile(t, dir, "x.example.zone", b.String())
+		}, RuleSyntax, "more than the limit of 200000 records"},
+		{"NUL bytes in a name", func(t *testing.T, dir string) {
+			writeFile(t, dir, "x.example.zone", soaZone("x.example.", `mail\000 A 192.0.2.1`))
+		}, RuleIntegrity, `mail\000.x.example. holds a NUL`},
+		{"a NUL byte in an MX target", func(t *testing.T, dir string) {
+			writeFile(t, dir, "x.example.zone", soaZone("x.example.", `@ MX 10 mail\000.example.net.`))
+		}, RuleIntegrity, "MX target mail\\000.example.net. holds a NUL"},
+		{"invalid UTF-8 in a name", func(t *testing.T, dir string) {
+			writeFile(t, dir, "x.example.zone", soaZone("x.example.", "ma\xffil A 192.0.2.1"))
+		}, RuleIntegrity, "raw non-ASCII bytes"},
+		{"an escaped dot that leaves the origin", func(t *testing.T, dir string) {
+			writeFile(t, dir, "x.example.zone", soaZone("x.example.", `www.evil\.x.example. A 192.0.2.1`))
+		}, RuleIsolation, "outside the zone x.example."},
 		{"a file over the size limit", func(t *testing.T, dir string) {
 			writeFile(t, dir, "x.example.zone", soaZone("x.example.")+strings.Repeat("; padding\n", int(DefaultLimits().FileBytes)/10+1))
 		}, RuleSyntax, "exceed the limit"},
@@ -138,6 +186,13 @@ func TestHostileFiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func symlink(t *testing.T, target, path string) {
+	t.Helper()
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
 	}
 }
 

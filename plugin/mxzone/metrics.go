@@ -38,6 +38,13 @@ var (
 		Help:      "When the last set of zones was published.",
 	}, []string{"server"})
 
+	notifies = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "notifies_total",
+		Help:      "NOTIFY messages for changed zones, by result: sent (every secondary of the transfer plugin accepted it) or failed.",
+	}, []string{"server", "result"})
+
 	reloadDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,

@@ -47,6 +47,10 @@ type MXZone struct {
 	reported    map[string]string // file -> problem already logged by scan
 	state       *stateDir         // validated copies of served zones; nil: off
 	stateWrites sync.WaitGroup    // the first load's copies being written
+	busy        []string          // zone files found being written, to read again
+
+	catalog string    // name of the catalog zone (RFC 9432); "": none
+	notify  *notifier // NOTIFY through the transfer plugin; nil: no transfer plugin
 }
 
 // Name implements plugin.Handler.
@@ -78,6 +82,10 @@ func (m *MXZone) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg)
 	}
 	if e.zone == nil {
 		return dns.RcodeServerFailure, nil // the file never had a valid version
+	}
+	if qt := r.Question[0].Qtype; qt == dns.TypeAXFR || qt == dns.TypeIXFR {
+		// Transfers are the transfer plugin's, for the addresses it allows.
+		return dns.RcodeRefused, nil
 	}
 	msg := &dns.Msg{Question: r.Question[:1:1]} // echoed exactly as sent
 	msg.Id, msg.Response, msg.Opcode = r.Id, true, r.Opcode
@@ -178,6 +186,9 @@ func (m *MXZone) OnStartup() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
+	if m.notify != nil {
+		go m.notify.run(ctx, m.server)
+	}
 	if m.interval > 0 {
 		go m.run(ctx, m.interval)
 	}

@@ -31,6 +31,7 @@ type generation struct {
 	zones   map[string]*entry   // origin -> entry
 	deps    map[string][]string // origin -> zones with an MX exchange that depends on it (see depKeys)
 	waiting []string            // origins with a newer version held back by another zone
+	catalog *entry              // the catalog zone, if one is configured
 }
 
 // zoneState is what the server does with one zone file.
@@ -100,6 +101,9 @@ func (g *generation) matchStarts(name string, starts []uint16) *entry {
 		if e := g.zones[name[s:]]; e != nil {
 			return e
 		}
+		if g.catalog != nil && name[s:] == g.catalog.origin {
+			return g.catalog
+		}
 	}
 	return g.zones["."]
 }
@@ -110,6 +114,7 @@ type loader struct {
 	origins []string // only zones at or below these are served
 	policy  Policy
 	limits  Limits
+	catalog string // the catalog zone's name, never read from a file; "": none
 
 	// What the last full listing found, reused while the directory itself
 	// is unchanged (no file added, removed or renamed), and where the
@@ -217,6 +222,10 @@ func (l *loader) candidate(name string, mode fs.FileMode) (f zoneFile, problem *
 	if len(l.origins) > 0 && plugin.Zones(l.origins).Matches(origin) == "" {
 		return f, nil, false
 	}
+	if origin == l.catalog {
+		return f, &Finding{File: filepath.Join(l.dir, name), Zone: origin, Owner: origin, Rule: RuleIsolation,
+			Severity: SeverityFail, Message: "is the name of the catalog zone, which the server builds itself"}, false
+	}
 	if !mode.IsRegular() && mode&fs.ModeSymlink == 0 {
 		return f, &Finding{File: filepath.Join(l.dir, name), Zone: origin, Owner: origin, Rule: RuleSyntax,
 			Severity: SeverityFail, Message: fmt.Sprintf("is not a regular file (%s)", mode.Type())}, false
@@ -248,6 +257,7 @@ type change struct {
 	cross []targetFinding
 	blame []Finding // findings on this edit caused by zones that depend on it
 	retry bool      // the file did not change; its held-back version was tried again
+	busy  bool      // the file was being written: not read, the zone stays as it was
 }
 
 // report says what a build did.
@@ -256,6 +266,7 @@ type report struct {
 	changes  []*change
 	problems []Finding // files that could not be zones at all
 	removed  []string  // origins whose files disappeared
+	busy     []string  // names of files being written, to read again after settleTime
 }
 
 // build reads the directory and returns the next generation. prev may be nil
@@ -328,12 +339,21 @@ func (l *loader) buildMode(prev *generation, hint []string, mode scanMode) (*gen
 	// Something changed: a version held back before may fit now.
 	nChanged := len(toRead)
 	toRead = append(toRead, l.waitingFiles(prev, next, toRead)...)
-	rep.changes = l.readAll(d, toRead, prev)
-	changes := make(map[string]*change, len(rep.changes))
-	for i, ch := range rep.changes {
+	read := l.readAll(d, toRead, prev)
+	changes := make(map[string]*change, len(read))
+	for i, ch := range read {
+		if ch.busy {
+			// Its writer is not done: the zone stays as it is for now.
+			rep.busy = append(rep.busy, toRead[i].name)
+			continue
+		}
 		ch.retry = i >= nChanged
 		changes[ch.entry.origin] = ch
 		next.zones[ch.entry.origin] = ch.entry
+		rep.changes = append(rep.changes, ch)
+	}
+	if len(rep.changes) == 0 && len(rep.removed) == 0 {
+		return prev, rep, nil
 	}
 	var prevDeps map[string][]string
 	if prev != nil {
@@ -521,7 +541,7 @@ func (l *loader) readAll(d *zoneDir, files []zoneFile, prev *generation) []*chan
 		if prev != nil {
 			old = prev.zones[files[i].origin]
 		}
-		out[i] = l.read(d, files[i], old)
+		out[i] = l.read(d, files[i], old, prev != nil)
 	})
 	return out
 }
@@ -545,7 +565,7 @@ func parallel(n int, do func(i int)) {
 }
 
 // read parses one new or changed file into a change.
-func (l *loader) read(d *zoneDir, f zoneFile, old *entry) *change {
+func (l *loader) read(d *zoneDir, f zoneFile, old *entry, reloading bool) *change {
 	e := &entry{origin: f.origin, file: filepath.Join(l.dir, f.name)}
 	ch := &change{entry: e}
 	if old != nil {
@@ -556,8 +576,16 @@ func (l *loader) read(d *zoneDir, f zoneFile, old *entry) *change {
 		ch.next, ch.local = old.pending, localFindings(old.findings)
 		e.stamp, e.includes = old.stamp, old.includes
 	} else {
-		p := parseZone(source{root: d.root, dirfd: d.fd(), dir: l.dir, rel: f.name, file: e.file, origin: f.origin,
-			maxSize: l.limits.FileBytes, maxRRs: l.limits.Records}, &l.policy)
+		src := source{root: d.root, dirfd: d.fd(), dir: l.dir, rel: f.name, file: e.file, origin: f.origin,
+			maxSize: l.limits.FileBytes, maxRRs: l.limits.Records}
+		if reloading {
+			src.settle = settleTime
+		}
+		p := parseZone(src, &l.policy)
+		if p.busy {
+			ch.busy = true
+			return ch
+		}
 		ch.draft, ch.local = p.zone, p.findings
 		if p.ok {
 			ch.next = p.zone
@@ -771,6 +799,12 @@ func (ch *change) allFindings() []Finding {
 // more: an editor or a provider's script often writes several files at once.
 const debounce = 50 * time.Millisecond
 
+// settleTime is how long a zone file that ends without a newline must be
+// left alone before a reload reads it: a writer that truncates and writes
+// in place leaves such a file behind until it is done. Files replaced by
+// rename are never seen half-written and never wait.
+const settleTime = time.Second
+
 // run watches the zone directory and rebuilds from the files that changed,
 // a short debounce after the last event; every interval it also rescans the
 // whole directory, as a safety net for events that were missed (includes in
@@ -793,10 +827,23 @@ func (m *MXZone) run(ctx context.Context, interval time.Duration) {
 	pending := map[string]bool{}
 	flush := time.NewTimer(time.Hour)
 	flush.Stop()
+	busy := map[string]bool{} // files being written, to read again
+	again := time.NewTimer(time.Hour)
+	again.Stop()
 	for {
+		if names := m.takeBusy(); len(names) > 0 {
+			for _, n := range names {
+				busy[n] = true
+			}
+			again.Reset(settleTime)
+		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-again.C:
+			names := slices.Collect(maps.Keys(busy))
+			clear(busy)
+			m.reloadWith(names, scanNamed)
 		case ev, ok := <-events:
 			if !ok {
 				events = nil
@@ -851,14 +898,22 @@ func (m *MXZone) reloadLocked(hint []string, mode scanMode) error {
 	if prev == nil && m.state != nil {
 		m.restore(next)
 	}
+	if next != prev {
+		m.updateCatalog(prev, next, rep)
+	}
+	m.busy = append(m.busy, rep.busy...)
 	m.logReport(rep, prev == nil)
+	if m.state != nil && prev != nil && next != prev {
+		// On disk before it is served: a version that was ever answered
+		// survives a crash at any point after.
+		m.saveChanges(prev, next, rep)
+	}
 	if next != prev {
 		m.gen.Store(next)
 		m.recordGeneration(next, rep, time.Since(start))
+		m.notifyChanged(prev, next, rep)
 	}
-	switch {
-	case m.state == nil || next == prev:
-	case prev == nil:
+	if m.state != nil && prev == nil {
 		// Thousands of copies may be due: write them without holding up the
 		// start, before the first reload (which waits for the lock).
 		m.stateWrites.Add(1)
@@ -868,8 +923,6 @@ func (m *MXZone) reloadLocked(hint []string, mode scanMode) error {
 			defer m.mu.Unlock()
 			m.saveChanges(nil, next, rep)
 		}()
-	default:
-		m.saveChanges(prev, next, rep)
 	}
 	if prev == nil && len(next.zones) > 1000 {
 		// The first load of many zones leaves a heap of parser garbage
@@ -877,6 +930,16 @@ func (m *MXZone) reloadLocked(hint []string, mode scanMode) error {
 		go debug.FreeOSMemory()
 	}
 	return nil
+}
+
+// takeBusy returns, and forgets, the files found being written by the
+// reloads since the last call.
+func (m *MXZone) takeBusy() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	names := m.busy
+	m.busy = nil
+	return names
 }
 
 // logReport logs what a build found: each finding once per change of its

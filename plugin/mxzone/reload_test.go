@@ -259,3 +259,55 @@ func TestRotatingRescanFindsMissedEdits(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadMidWrite: a zone file caught while a writer rewrites it in place
+// is not taken: a file cut off without its final newline is left alone until
+// it has been still for settleTime, and the last good version keeps serving.
+func TestReloadMidWrite(t *testing.T) {
+	dir := writeZones(t, map[string]string{
+		"example.net.zone": provider,
+		"a.example.zone":   customer("a.example.", "1", "www A 192.0.2.5"),
+	})
+	m := newTestPlugin(t, dir, DefaultPolicy())
+	path := filepath.Join(dir, "a.example.zone")
+	whole := customer("a.example.", "2", "www A 192.0.2.10")
+	www := func() string {
+		t.Helper()
+		msg, _ := query(t, m, "www.a.example.", dns.TypeA)
+		if msg == nil || len(msg.Answer) != 1 {
+			t.Fatalf("www.a.example.: %v", msg)
+		}
+		return msg.Answer[0].(*dns.A).A.String()
+	}
+	// In place, cut after "192.0.2.1": it parses, and would serve the wrong address.
+	if err := os.WriteFile(path, []byte(strings.TrimSuffix(whole, "0\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.reloadNames([]string{"a.example.zone"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, busy := www(), m.takeBusy(); got != "192.0.2.5" || len(busy) != 1 || busy[0] != "a.example.zone" {
+		t.Fatalf("half-written file: www %s, busy %v; want the last good 192.0.2.5 and the file to read again", got, busy)
+	}
+	// The writer finishes: the whole file is read.
+	if err := os.WriteFile(path, []byte(whole), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.reloadNames([]string{"a.example.zone"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := www(); got != "192.0.2.10" {
+		t.Fatalf("finished file: www %s, want 192.0.2.10", got)
+	}
+	// A file that ends without a newline but has been left alone is read.
+	if err := os.WriteFile(path, []byte(strings.TrimSuffix(customer("a.example.", "3", "www A 192.0.2.3"), "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bumpMtime(t, path, -2*settleTime)
+	if err := m.reloadNames([]string{"a.example.zone"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := www(); got != "192.0.2.3" {
+		t.Fatalf("settled file without final newline: www %s, want 192.0.2.3", got)
+	}
+}

@@ -11,6 +11,9 @@ import (
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/transfer"
+
+	"github.com/miekg/dns"
 )
 
 // defaultReload is how often the zone directory is scanned for changes.
@@ -26,6 +29,9 @@ func setup(c *caddy.Controller) error {
 	cfg := dnsserver.GetConfig(c)
 	c.OnStartup(func() error {
 		m.copy.Store(chainRewrites(cfg.Handlers()))
+		if t, ok := cfg.Handler("transfer").(*transfer.Transfer); ok {
+			m.notify = newNotifier(t.Notify)
+		}
 		return m.OnStartup()
 	})
 	c.OnShutdown(m.OnShutdown)
@@ -109,6 +115,20 @@ func parseProperty(c *caddy.Controller, m *MXZone, prop string) error {
 		m.interval = d
 	case "fallthrough":
 		m.Fall.SetZonesFromArgs(c.RemainingArgs())
+	case "catalog":
+		args := c.RemainingArgs()
+		if len(args) != 1 {
+			return c.ArgErr()
+		}
+		name, ok := dns.IsDomainName(args[0])
+		if !ok || name < 1 || !dns.IsFqdn(args[0]) {
+			return c.Errf("catalog: %q is not a domain name with a final dot (for example catalog.invalid.)", args[0])
+		}
+		m.catalog = strings.ToLower(args[0])
+		if len(m.Origins) > 0 && plugin.Zones(m.Origins).Matches(m.catalog) == "" {
+			return c.Errf("catalog: %s is outside the zones of this mxzone (%s)", args[0], strings.Join(m.Origins, " "))
+		}
+		m.loader.catalog = m.catalog
 	case "state":
 		args := c.RemainingArgs()
 		if len(args) != 1 {

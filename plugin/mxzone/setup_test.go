@@ -38,6 +38,11 @@ func TestParse(t *testing.T) {
 		{"severity missing", "mxzone " + dir + " {\n null_mx\n}", "takes one of fail, warn or ignore"},
 		{"syntax is not configurable", "mxzone " + dir + " {\n syntax ignore\n}", `unknown property "syntax"`},
 		{"property twice", "mxzone " + dir + " {\n reload 1s\n reload 2s\n}", "set twice"},
+		{"catalog", "mxzone " + dir + " {\n catalog catalog.invalid.\n}", ""},
+		{"catalog without final dot", "mxzone " + dir + " {\n catalog catalog.invalid\n}", "with a final dot"},
+		{"catalog not a name", "mxzone " + dir + " {\n catalog a..b.\n}", "not a domain name"},
+		{"catalog outside the zones", "mxzone " + dir + " example.org {\n catalog catalog.invalid.\n}", "outside the zones"},
+		{"catalog without a name", "mxzone " + dir + " {\n catalog\n}", "Wrong argument count"},
 		{"twice in a block", "mxzone " + dir + "\nmxzone " + dir, "once per server block"},
 	}
 	for _, tc := range tests {

@@ -169,6 +169,7 @@ func (m *MXZone) saveChanges(prev, next *generation, rep *report) {
 				log.Errorf("state: %v", err)
 				continue
 			}
+			m.notify.addBulk(origin) // changed while the server was down, or first seen
 			n++
 		}
 		if err := s.syncAll(); err != nil {

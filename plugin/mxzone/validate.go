@@ -132,9 +132,32 @@ func (fs *findings) addSeverity(rule Rule, sev Severity, file string, line int, 
 		return
 	}
 	fs.list = append(fs.list, Finding{
-		File: file, Line: line, Zone: fs.zone, Owner: owner,
-		Rule: rule, Severity: sev, Message: fmt.Sprintf(format, args...),
+		File: file, Line: line, Zone: fs.zone, Owner: printable(owner),
+		Rule: rule, Severity: sev, Message: printable(fmt.Sprintf(format, args...)),
 	})
+}
+
+// printable escapes the bytes of s outside printable ASCII as \DDD, the zone
+// file way, so that a name from a customer's file cannot put control
+// sequences into a log line or a terminal.
+func printable(s string) string {
+	i := 0
+	for i < len(s) && s[i] >= 0x20 && s[i] <= 0x7e {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	var b strings.Builder
+	b.WriteString(s[:i])
+	for _, c := range []byte(s[i:]) {
+		if c < 0x20 || c > 0x7e {
+			fmt.Fprintf(&b, "\\%03d", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // failed reports whether any finding stops the zone from being served.
@@ -207,6 +230,9 @@ type localState struct {
 func (st *localState) checkOwner(group []sourcedRR) {
 	var cnames []sourcedRR
 	var others []string
+	if why := unsafeName(group[0].rr.Header().Name); why != "" {
+		st.fs.add(RuleIntegrity, group[0].file, group[0].line, group[0].rr.Header().Name, "owner name %s", why)
+	}
 	for i := 0; i < len(group); {
 		t := group[i].rr.Header().Rrtype
 		j := i + 1
@@ -226,6 +252,10 @@ func (st *localState) checkOwner(group []sourcedRR) {
 			cnames = set
 		case dns.TypeMX:
 			checkMXSet(st.origin, set, st.fs)
+		}
+		switch t {
+		case dns.TypeMX, dns.TypeCNAME, dns.TypeNS, dns.TypeSRV, dns.TypePTR, dns.TypeDNAME:
+			st.checkTargetNames(set)
 		}
 		if t != dns.TypeCNAME && t != dns.TypeRRSIG && t != dns.TypeNSEC {
 			others = append(others, dns.TypeToString[t])
@@ -524,4 +554,71 @@ func forgottenDotHint(exchange, origin string) string {
 	}
 	return fmt.Sprintf("; it looks like %q written without its final dot, which makes it relative to %s: write \"%s.\"",
 		rel, origin, rel)
+}
+
+// checkTargetNames applies unsafeName to the host names in the data of one
+// RRset: MX exchanges, CNAME and DNAME targets, NS, SRV and PTR hosts.
+func (st *localState) checkTargetNames(set []sourcedRR) {
+	for _, r := range set {
+		var target string
+		switch rr := r.rr.(type) {
+		case *dns.MX:
+			target = rr.Mx
+		case *dns.CNAME:
+			target = rr.Target
+		case *dns.DNAME:
+			target = rr.Target
+		case *dns.NS:
+			target = rr.Ns
+		case *dns.SRV:
+			target = rr.Target
+		case *dns.PTR:
+			target = rr.Ptr
+		}
+		if why := unsafeName(target); why != "" {
+			st.fs.add(RuleIntegrity, r.file, r.line, r.rr.Header().Name, "%s target %s",
+				dns.TypeToString[r.rr.Header().Rrtype], why)
+		}
+	}
+}
+
+// unsafeName says what is wrong with a name that holds bytes no host name
+// has: NUL and other control bytes (which cut names short in C programs and
+// logs downstream) and raw non-ASCII bytes (an internationalised name
+// written in UTF-8 instead of its xn-- form, which no resolver will ask for).
+// Escaped dots and other printable escapes are left alone. It returns "" for
+// a safe name.
+func unsafeName(name string) string {
+	plain := true
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c == '\\' || c < 0x21 || c > 0x7e {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return ""
+	}
+	buf := make([]byte, 256)
+	n, err := dns.PackDomainName(dns.Fqdn(name), buf, 0, nil, false)
+	if err != nil {
+		return ""
+	}
+	var ctrl, high bool
+	for i := 0; i < n; {
+		l := int(buf[i])
+		for _, c := range buf[i+1 : i+1+l] {
+			ctrl = ctrl || c < 0x20 || c == 0x7f
+			high = high || c > 0x7f
+		}
+		i += l + 1
+	}
+	shown := printable(dns.Fqdn(name))
+	switch {
+	case ctrl:
+		return shown + " holds a NUL or control byte; no host name does (RFC 952, RFC 1123 section 2.1)"
+	case high:
+		return shown + " holds raw non-ASCII bytes; write an internationalised name in its xn-- form (RFC 5890)"
+	}
+	return ""
 }

@@ -249,11 +249,21 @@ func buildZone(origin, file string, includes []string, recs []sourcedRR) *Zone {
 	if _, ok := slices.BinarySearch(owners, origin); !ok && !slices.Contains(ents, origin) {
 		ents = append(ents, origin)
 	}
+	z.owners = owners
 	if len(ents) > 0 {
-		owners = append(owners, ents...)
-		slices.Sort(owners)
+		// Merge the few empty non-terminals in: owners is already sorted.
+		slices.Sort(ents)
+		z.owners = make([]string, 0, len(owners)+len(ents))
+		for _, o := range owners {
+			for len(ents) > 0 && ents[0] < o {
+				z.owners, ents = append(z.owners, ents[0]), ents[1:]
+			}
+			z.owners = append(z.owners, o)
+		}
+		z.owners = append(z.owners, ents...)
+	} else {
+		z.owners = slices.Clone(owners) // exactly as long as needed
 	}
-	z.owners = slices.Clone(owners) // exactly as long as needed
 	z.first = make([]int32, len(z.owners)+1)
 	z.sets = make([]rrset, 0, sets)
 	for i, oi := 0, 0; oi < len(z.owners); oi++ {

@@ -1,0 +1,145 @@
+package mxzone
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// notifyWorkers is how many NOTIFY exchanges run at once: a secondary that
+// does not answer costs each of them a few seconds (3 tries), and the others
+// go on.
+const notifyWorkers = 8
+
+// notifier sends NOTIFY (RFC 1996) for zones whose served version changed,
+// through the transfer plugin, in the background: a reload never waits for
+// a secondary. A zone queued again before its NOTIFY went out is sent once.
+type notifier struct {
+	send func(zone string) error // the transfer plugin's Notify
+	mu   sync.Mutex
+	todo []string        // edits: sent first
+	bulk []string        // the start-up backlog: sent when no edit waits
+	in   map[string]bool // zones in todo or bulk
+	wake chan struct{}
+
+	failMu   sync.Mutex
+	failed   int       // failures since the last log line
+	lastLog  time.Time // when a failure was last logged
+	firstErr error
+}
+
+func newNotifier(send func(string) error) *notifier {
+	return &notifier{send: send, in: map[string]bool{}, wake: make(chan struct{}, 1)}
+}
+
+// add queues zones for a NOTIFY, ahead of the start-up backlog.
+func (n *notifier) add(zones ...string) {
+	if n != nil {
+		n.queue(&n.todo, zones)
+	}
+}
+
+// addBulk queues zones for a NOTIFY behind every edit.
+func (n *notifier) addBulk(zones ...string) {
+	if n != nil {
+		n.queue(&n.bulk, zones)
+	}
+}
+
+func (n *notifier) queue(list *[]string, zones []string) {
+	if len(zones) == 0 {
+		return
+	}
+	n.mu.Lock()
+	for _, z := range zones {
+		if !n.in[z] {
+			n.in[z] = true
+			*list = append(*list, z)
+		}
+	}
+	n.mu.Unlock()
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+// next takes the oldest queued zone, and wakes another worker if more are
+// waiting.
+func (n *notifier) next() (string, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	list := &n.todo
+	if len(n.todo) == 0 {
+		n.todo = nil // let a large backlog's array go
+		list = &n.bulk
+	}
+	if len(*list) == 0 {
+		n.bulk = nil
+		return "", false
+	}
+	z := (*list)[0]
+	*list = (*list)[1:]
+	delete(n.in, z)
+	if len(n.todo)+len(n.bulk) > 0 {
+		select {
+		case n.wake <- struct{}{}:
+		default:
+		}
+	}
+	return z, true
+}
+
+// run sends the queued notifies until ctx ends.
+func (n *notifier) run(ctx context.Context, server string) {
+	var wg sync.WaitGroup
+	for range notifyWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				z, ok := n.next()
+				if !ok {
+					select {
+					case <-ctx.Done():
+						return
+					case <-n.wake:
+						continue
+					}
+				}
+				if ctx.Err() != nil {
+					return
+				}
+				err := n.send(z)
+				notifies.WithLabelValues(server, resultOf(err)).Inc()
+				if err != nil {
+					n.failure(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func resultOf(err error) string {
+	if err != nil {
+		return "failed"
+	}
+	return "sent"
+}
+
+// failure logs failed notifies at most once every 10 s, with their count,
+// so that a secondary that is down does not flood the log.
+func (n *notifier) failure(err error) {
+	n.failMu.Lock()
+	defer n.failMu.Unlock()
+	n.failed++
+	if n.firstErr == nil {
+		n.firstErr = err
+	}
+	if time.Since(n.lastLog) < 10*time.Second {
+		return
+	}
+	log.Warningf("NOTIFY: %d not accepted, for example: %v", n.failed, n.firstErr)
+	n.failed, n.firstErr, n.lastLog = 0, nil, time.Now()
+}
