@@ -795,6 +795,15 @@ func (ch *change) allFindings() []Finding {
 	return list
 }
 
+// dirInode returns the inode of dir (following symlinks), or 0.
+func dirInode(dir string) uint64 {
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		return 0
+	}
+	return st.Ino
+}
+
 // debounce is how long the reload loop waits after a file-system event for
 // more: an editor or a provider's script often writes several files at once.
 const debounce = 50 * time.Millisecond
@@ -814,9 +823,29 @@ func (m *MXZone) run(ctx context.Context, interval time.Duration) {
 	defer tick.Stop()
 	var events <-chan fsnotify.Event
 	var errs <-chan error
+	dir := m.loader.dir
 	w, err := fsnotify.NewWatcher()
 	if err == nil {
-		err = w.Add(m.loader.dir)
+		err = w.Add(dir)
+	}
+	watched := dirInode(dir)
+	// rewatch follows DIR when it was replaced (renamed or deleted and made
+	// again, or a symlink switched to another directory): the watch stays
+	// with the old directory, so it is moved to the new one, and the whole
+	// directory is scanned once.
+	rewatch := func() {
+		ino := dirInode(dir)
+		if ino == 0 || ino == watched {
+			return
+		}
+		w.Remove(dir) // the old watch, if the kernel has not dropped it already
+		if err := w.Add(dir); err != nil {
+			log.Warningf("%s: the directory was replaced and cannot be watched again (%v); scanning every %s", dir, err, interval)
+			return
+		}
+		watched = ino
+		log.Infof("%s: the directory was replaced; watching the new one", dir)
+		m.reloadWith(nil, scanAll)
 	}
 	if err != nil {
 		log.Warningf("%s: no file-system notifications (%v); scanning every %s", m.loader.dir, err, interval)
@@ -849,6 +878,10 @@ func (m *MXZone) run(ctx context.Context, interval time.Duration) {
 				events = nil
 				continue
 			}
+			if filepath.Clean(ev.Name) == dir {
+				rewatch() // an event on DIR itself: moved or deleted
+				continue
+			}
 			pending[filepath.Base(ev.Name)] = true
 			flush.Reset(debounce)
 		case err, ok := <-errs:
@@ -864,6 +897,7 @@ func (m *MXZone) run(ctx context.Context, interval time.Duration) {
 		case <-tick.C:
 			mode := scanAll
 			if events != nil {
+				rewatch()
 				mode = scanRotating // notifications carry the edits; this is the safety net
 			}
 			m.reloadWith(nil, mode)

@@ -311,3 +311,48 @@ func TestReloadMidWrite(t *testing.T) {
 		t.Fatalf("settled file without final newline: www %s, want 192.0.2.3", got)
 	}
 }
+
+// TestReloadFollowsReplacedDirectory: a provider that swaps in a new zone
+// directory (renames it over the old one) keeps getting edits picked up by
+// notification, not only by the hourly rescan.
+func TestReloadFollowsReplacedDirectory(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "zones")
+	writeFile(t, dir, "example.net.zone", provider)
+	m := &MXZone{Origins: []string{"."}, server: "dns://replaced", interval: time.Hour,
+		loader: &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), limits: DefaultLimits()}}
+	if err := m.OnStartup(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.OnShutdown() })
+	served := func(origin string) func() bool {
+		return func() bool {
+			e := m.gen.Load().zones[origin]
+			return e != nil && e.zone != nil
+		}
+	}
+	fresh := filepath.Join(parent, "zones.new")
+	writeFile(t, fresh, "example.net.zone", provider)
+	writeFile(t, fresh, "a.example.zone", customer("a.example.", "1"))
+	if err := os.Rename(dir, dir+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(fresh, dir); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the zones of the new directory", served("a.example."))
+	writeFile(t, dir, "b.example.zone", customer("b.example.", "1"))
+	eventually(t, 5*time.Second, "a file added to the new directory", served("b.example."))
+}
+
+// eventually polls cond until it holds or limit passes.
+func eventually(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", limit, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

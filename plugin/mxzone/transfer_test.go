@@ -87,6 +87,14 @@ func TestTransfer(t *testing.T) {
 		})
 	}
 
+	t.Run("AXFR and IXFR queries without the transfer plugin are refused", func(t *testing.T) {
+		for _, qt := range []uint16{dns.TypeAXFR, dns.TypeIXFR} {
+			if _, rcode := query(t, m, "big.example.", qt); rcode != dns.RcodeRefused {
+				t.Errorf("%s: rcode %s, want REFUSED", dns.TypeToString[qt], dns.RcodeToString[rcode])
+			}
+		}
+	})
+
 	t.Run("a refused edit transfers the last good version", func(t *testing.T) {
 		writeFile(t, dir, "big.example.zone", customer("big.example.", "8", "@ MX 10 alias.example.net."))
 		bumpMtime(t, filepath.Join(dir, "big.example.zone"), time.Second)
@@ -236,6 +244,13 @@ func TestCatalogAndNotify(t *testing.T) {
 				t.Fatalf("notified %v, want %v", got, st.notifyZones)
 			}
 		})
+	}
+	// A rescan that finds nothing new publishes nothing and notifies nothing.
+	if err := m.reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := sent.take(m); len(got) != 0 {
+		t.Fatalf("a rescan without changes notified %v", got)
 	}
 	if msg, rcode := query(t, m, "catalog.invalid.", dns.TypeSOA); rcode != dns.RcodeSuccess || msg.Answer[0].(*dns.SOA).Serial != serial {
 		t.Fatalf("catalog SOA over DNS: %d %v", rcode, msg)
