@@ -136,9 +136,17 @@ func (m *MXZone) updateCatalog(prev, next *generation, rep *report) {
 	if m.catalog == "" {
 		return
 	}
+	now := time.Now()
+	if m.clock != nil {
+		now = m.clock()
+	}
 	if prev == nil || prev.catalog == nil {
-		members := catalogMembers(next)
-		next.catalog = catalogEntry(buildCatalog(m.catalog, nextSerial(0, time.Now()), members))
+		var last uint32
+		if m.state != nil {
+			last = m.state.catalogSerial()
+		}
+		next.catalog = catalogEntry(buildCatalog(m.catalog, nextSerial(last, now), catalogMembers(next)))
+		m.saveCatalogSerial(next.catalog.zone.soa.Serial)
 		return
 	}
 	added, dropped := membershipDelta(prev, next, rep)
@@ -169,8 +177,9 @@ func (m *MXZone) updateCatalog(prev, next *generation, rep *report) {
 		}
 	}
 	ptrs = append(ptrs, fresh...)
-	z := assembleCatalog(m.catalog, catalogRecords(m.catalog, nextSerial(old.soa.Serial, time.Now())), ptrs)
+	z := assembleCatalog(m.catalog, catalogRecords(m.catalog, nextSerial(old.soa.Serial, now)), ptrs)
 	next.catalog = catalogEntry(z)
+	m.saveCatalogSerial(z.soa.Serial)
 	log.Infof("catalog zone %s: %d member zones (%d added, %d dropped), serial %d",
 		m.catalog, len(ptrs), len(added), len(dropped), z.soa.Serial)
 }
@@ -221,4 +230,14 @@ func (m *MXZone) notifyChanged(prev, next *generation, rep *report) {
 		zones = append(zones, next.catalog.origin)
 	}
 	m.notify.add(zones...)
+}
+
+// saveCatalogSerial keeps serial in the state directory, if there is one.
+func (m *MXZone) saveCatalogSerial(serial uint32) {
+	if m.state == nil {
+		return
+	}
+	if err := m.state.saveCatalogSerial(serial); err != nil {
+		log.Errorf("state: %v", err)
+	}
 }

@@ -49,8 +49,9 @@ type MXZone struct {
 	stateWrites sync.WaitGroup    // the first load's copies being written
 	busy        []string          // zone files found being written, to read again
 
-	catalog string    // name of the catalog zone (RFC 9432); "": none
-	notify  *notifier // NOTIFY through the transfer plugin; nil: no transfer plugin
+	catalog string           // name of the catalog zone (RFC 9432); "": none
+	notify  *notifier        // NOTIFY through the transfer plugin; nil: no transfer plugin
+	clock   func() time.Time // for the catalog serial; nil: time.Now
 }
 
 // Name implements plugin.Handler.

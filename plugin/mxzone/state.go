@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -199,4 +200,46 @@ func (s *stateDir) fresh(origin string, stamp fileStamp) bool {
 		return false
 	}
 	return st.Mtim.Nano() >= max(stamp.mtime, stamp.ctime)
+}
+
+// catalogSerialFile keeps the catalog zone's last serial across restarts, so
+// that it never goes back even when changes ran it ahead of the clock.
+const catalogSerialFile = "catalog-serial"
+
+// catalogSerial returns the catalog serial saved last, or 0.
+func (s *stateDir) catalogSerial() uint32 {
+	data, err := os.ReadFile(filepath.Join(s.dir, catalogSerialFile))
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 32)
+	if err != nil {
+		return 0
+	}
+	return uint32(n)
+}
+
+// saveCatalogSerial stores serial durably (temporary file, fsync, rename).
+func (s *stateDir) saveCatalogSerial(serial uint32) error {
+	final := filepath.Join(s.dir, catalogSerialFile)
+	tmp := final + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "%d\n", serial)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, final)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("save the catalog serial: %w", err)
+	}
+	return s.syncDir()
 }

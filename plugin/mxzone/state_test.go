@@ -96,3 +96,43 @@ func TestStateSurvivesRestart(t *testing.T) {
 		}
 	})
 }
+
+// TestCatalogSerialSurvivesRestart: the catalog serial never goes back, not
+// even across a restart within the second after changes ran it ahead of
+// the clock, or secondaries would ignore the catalog.
+func TestCatalogSerialSurvivesRestart(t *testing.T) {
+	dir := writeZones(t, map[string]string{"example.net.zone": provider, "a.example.zone": customer("a.example.", "1")})
+	state := filepath.Join(t.TempDir(), "state")
+	at := time.Unix(1_800_000_000, 0)
+	start := func() *MXZone {
+		m := &MXZone{
+			Origins: []string{"."}, server: "dns://catalog-state", catalog: "catalog.invalid.",
+			clock:  func() time.Time { return at },
+			loader: &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), limits: DefaultLimits(), catalog: "catalog.invalid."},
+			state:  &stateDir{dir: state},
+		}
+		if err := m.OnStartup(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.OnShutdown() })
+		m.stateWrites.Wait()
+		return m
+	}
+	serial := func(m *MXZone) uint32 { return m.gen.Load().catalog.zone.soa.Serial }
+	first := start()
+	if got := serial(first); got != 1_800_000_000 {
+		t.Fatalf("first catalog serial %d, want the clock's 1800000000", got)
+	}
+	writeFile(t, dir, "b.example.zone", customer("b.example.", "1"))
+	if err := first.reloadNames([]string{"b.example.zone"}); err != nil {
+		t.Fatal(err)
+	}
+	ahead := serial(first)
+	if ahead != 1_800_000_001 {
+		t.Fatalf("catalog serial after a second change in the same second: %d, want 1800000001", ahead)
+	}
+	first.OnShutdown()
+	if got := serial(start()); !serialNewer(got, ahead) {
+		t.Fatalf("catalog serial after a restart: %d, not newer than %d", got, ahead)
+	}
+}
