@@ -1,15 +1,12 @@
 package test
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -35,19 +32,7 @@ func startKnot(t *testing.T, dir string, origins []string) string {
 	if err := os.WriteFile(path, []byte(conf.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var log bytes.Buffer
-	cmd := exec.Command(knotd, "-c", path)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("knotd log:\n%s", log.String())
-		}
-	})
+	startProcess(t, "knotd", knotd, "-c", path)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	// Ready when every zone answers its SOA.
 	waitFor(t, 20*time.Second, "knotd to load the zones", func() bool {

@@ -120,26 +120,8 @@ func startServer(t *testing.T, zoneDir, mxBlock string, extra ...string) *server
 	if err := os.WriteFile(conf, []byte(corefile), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{addr: fmt.Sprintf("127.0.0.1:%d", port), metrics: fmt.Sprintf("127.0.0.1:%d", promPort), log: &syncBuffer{}}
-	s.cmd = exec.Command(binary, "-conf", conf)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- s.cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			s.cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", s.log)
-		}
-	})
+	s := &server{addr: fmt.Sprintf("127.0.0.1:%d", port), metrics: fmt.Sprintf("127.0.0.1:%d", promPort)}
+	s.cmd, s.log = startProcess(t, "server", binary, "-conf", conf)
 	waitFor(t, 20*time.Second, "ready endpoint", func() bool {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/ready", readyPort))
 		if err != nil {
@@ -149,6 +131,34 @@ func startServer(t *testing.T, zoneDir, mxBlock string, extra ...string) *server
 		return resp.StatusCode == http.StatusOK
 	})
 	return s
+}
+
+// startProcess runs a program with its output collected, and stops it when
+// the test ends (SIGTERM, then SIGKILL after 10 s), showing its output if
+// the test failed.
+func startProcess(t *testing.T, what, name string, args ...string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	out := &syncBuffer{}
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("%s log:\n%s", what, out)
+		}
+	})
+	return cmd, out
 }
 
 // waitFor polls cond until it holds or the deadline passes.

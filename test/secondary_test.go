@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -76,19 +74,7 @@ zone:
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var log syncBuffer
-	cmd := exec.Command(knotd, "-c", path)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("knotd log:\n%s", log.String())
-		}
-	})
+	startProcess(t, "knotd", knotd, "-c", path)
 	return fmt.Sprintf("127.0.0.1:%d", port)
 }
 
@@ -296,19 +282,7 @@ func TestCoreDNSSecondary(t *testing.T) {
 	if err := os.WriteFile(conf, []byte(corefile), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var log syncBuffer
-	cmd := exec.Command(binary, "-conf", conf)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("secondary log:\n%s", log.String())
-		}
-	})
+	startProcess(t, "secondary", binary, "-conf", conf)
 	hasSerial(t, secAddr, []string{"example.org."}, 0, 20*time.Second, "the secondary to transfer example.org.")
 	for _, q := range []struct {
 		name  string

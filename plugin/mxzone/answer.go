@@ -122,15 +122,8 @@ func (a *answerer) additional(rrs []dns.RR) {
 	}
 	a.msg.Extra = make([]dns.RR, 0, 2*len(rrs)+1) // A and AAAA per target, and the OPT
 	for _, rr := range rrs {
-		var target string
-		switch v := rr.(type) {
-		case *dns.MX:
-			target = v.Mx
-		case *dns.NS:
-			target = v.Ns
-		case *dns.SRV:
-			target = v.Target
-		default:
+		target := targetName(rr)
+		if target == "" {
 			return
 		}
 		target = strings.ToLower(target)

@@ -22,6 +22,7 @@ import (
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 	"github.com/coredns/coredns/request"
 
+	"github.com/fsnotify/fsnotify"
 	"github.com/miekg/dns"
 )
 
@@ -180,6 +181,12 @@ func (m *MXZone) OnStartup() error {
 			m.state = nil
 		}
 	}
+	var w *fsnotify.Watcher
+	var watched uint64
+	var werr error
+	if m.interval > 0 {
+		w, watched, werr = m.watch()
+	}
 	if err := m.reloadLocked(nil, scanAll); err != nil && m.gen.Load() == nil {
 		// The directory went away between setup and start: answer SERVFAIL
 		// until it is back, rather than not starting at all.
@@ -191,7 +198,7 @@ func (m *MXZone) OnStartup() error {
 		go m.notify.run(ctx, m.server)
 	}
 	if m.interval > 0 {
-		go m.run(ctx, m.interval)
+		go m.run(ctx, m.interval, w, watched, werr)
 	}
 	return nil
 }

@@ -795,6 +795,14 @@ func (ch *change) allFindings() []Finding {
 	return list
 }
 
+// seekInterval and seekTries bound how long the reload loop looks for a
+// replacement of a moved or deleted zone directory before leaving it to the
+// rescans: 10 s.
+const (
+	seekInterval = 100 * time.Millisecond
+	seekTries    = 100
+)
+
 // dirInode returns the inode of dir (following symlinks), or 0.
 func dirInode(dir string) uint64 {
 	var st syscall.Stat_t
@@ -818,35 +826,54 @@ const settleTime = time.Second
 // a short debounce after the last event; every interval it also rescans the
 // whole directory, as a safety net for events that were missed (includes in
 // subdirectories, file systems without notifications, an overflowing queue).
-func (m *MXZone) run(ctx context.Context, interval time.Duration) {
+// watch starts watching the zone directory, before the first load reads it
+// so that no change after that read is missed. It returns the inode watched.
+func (m *MXZone) watch() (*fsnotify.Watcher, uint64, error) {
+	ino := dirInode(m.loader.dir)
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := w.Add(m.loader.dir); err != nil {
+		w.Close()
+		return nil, 0, err
+	}
+	return w, ino, nil
+}
+
+func (m *MXZone) run(ctx context.Context, interval time.Duration, w *fsnotify.Watcher, watched uint64, err error) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	var events <-chan fsnotify.Event
 	var errs <-chan error
 	dir := m.loader.dir
-	w, err := fsnotify.NewWatcher()
-	if err == nil {
-		err = w.Add(dir)
-	}
-	watched := dirInode(dir)
 	// rewatch follows DIR when it was replaced (renamed or deleted and made
 	// again, or a symlink switched to another directory): the watch stays
 	// with the old directory, so it is moved to the new one, and the whole
 	// directory is scanned once.
-	rewatch := func() {
+	rewatch := func() bool {
 		ino := dirInode(dir)
-		if ino == 0 || ino == watched {
-			return
+		if ino == 0 {
+			return false // not (yet) there again
+		}
+		if ino == watched {
+			return true
 		}
 		w.Remove(dir) // the old watch, if the kernel has not dropped it already
 		if err := w.Add(dir); err != nil {
 			log.Warningf("%s: the directory was replaced and cannot be watched again (%v); scanning every %s", dir, err, interval)
-			return
+			return true
 		}
 		watched = ino
 		log.Infof("%s: the directory was replaced; watching the new one", dir)
 		m.reloadWith(nil, scanAll)
+		return true
 	}
+	// After DIR itself was moved or deleted, look for its replacement a few
+	// times a second for a while; after that the rescans go on looking.
+	seek := time.NewTimer(time.Hour)
+	seek.Stop()
+	var seeking int
 	if err != nil {
 		log.Warningf("%s: no file-system notifications (%v); scanning every %s", m.loader.dir, err, interval)
 	} else {
@@ -869,6 +896,10 @@ func (m *MXZone) run(ctx context.Context, interval time.Duration) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-seek.C:
+			if seeking++; !rewatch() && seeking < seekTries {
+				seek.Reset(seekInterval)
+			}
 		case <-again.C:
 			names := slices.Collect(maps.Keys(busy))
 			clear(busy)
@@ -879,7 +910,12 @@ func (m *MXZone) run(ctx context.Context, interval time.Duration) {
 				continue
 			}
 			if filepath.Clean(ev.Name) == dir {
-				rewatch() // an event on DIR itself: moved or deleted
+				// DIR itself was moved or deleted: its replacement may
+				// not be in place yet.
+				if !rewatch() {
+					seeking = 0
+					seek.Reset(seekInterval)
+				}
 				continue
 			}
 			pending[filepath.Base(ev.Name)] = true

@@ -40,13 +40,21 @@ func render(z *Zone) []byte {
 // save stores z; sync says whether to wait for the disk (one zone after an
 // edit) or leave that to one sync of the whole batch.
 func (s *stateDir) save(z *Zone, sync bool) error {
-	final := s.path(z.Origin)
+	if err := s.write(s.path(z.Origin), render(z), sync); err != nil {
+		return fmt.Errorf("save state copy of %s: %w", z.Origin, err)
+	}
+	return nil
+}
+
+// write replaces the file final with data atomically: a temporary file,
+// renamed into place; with sync, both made durable first.
+func (s *stateDir) write(final string, data []byte, sync bool) error {
 	tmp := final + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(render(z))
+	_, err = f.Write(data)
 	if err == nil && sync {
 		err = f.Sync()
 	}
@@ -58,7 +66,7 @@ func (s *stateDir) save(z *Zone, sync bool) error {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("save state copy of %s: %w", z.Origin, err)
+		return err
 	}
 	if sync {
 		return s.syncDir()
@@ -219,27 +227,10 @@ func (s *stateDir) catalogSerial() uint32 {
 	return uint32(n)
 }
 
-// saveCatalogSerial stores serial durably (temporary file, fsync, rename).
+// saveCatalogSerial stores serial durably.
 func (s *stateDir) saveCatalogSerial(serial uint32) error {
-	final := filepath.Join(s.dir, catalogSerialFile)
-	tmp := final + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(f, "%d\n", serial)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, final)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := s.write(filepath.Join(s.dir, catalogSerialFile), fmt.Appendf(nil, "%d\n", serial), true); err != nil {
 		return fmt.Errorf("save the catalog serial: %w", err)
 	}
-	return s.syncDir()
+	return nil
 }

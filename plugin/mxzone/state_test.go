@@ -16,11 +16,17 @@ import (
 // waits for the first load's copies to be written.
 func startWithState(t *testing.T, dir, state string) *MXZone {
 	t.Helper()
-	m := &MXZone{
+	return startConfigured(t, &MXZone{
 		Origins: []string{"."}, server: "dns://state-test",
 		loader: &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), limits: DefaultLimits()},
 		state:  &stateDir{dir: state},
-	}
+	})
+}
+
+// startConfigured starts m like the server does and waits for the first
+// load's copies to be written.
+func startConfigured(t *testing.T, m *MXZone) *MXZone {
+	t.Helper()
 	if err := m.OnStartup(); err != nil {
 		t.Fatal(err)
 	}
@@ -105,18 +111,12 @@ func TestCatalogSerialSurvivesRestart(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state")
 	at := time.Unix(1_800_000_000, 0)
 	start := func() *MXZone {
-		m := &MXZone{
+		return startConfigured(t, &MXZone{
 			Origins: []string{"."}, server: "dns://catalog-state", catalog: "catalog.invalid.",
 			clock:  func() time.Time { return at },
 			loader: &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), limits: DefaultLimits(), catalog: "catalog.invalid."},
 			state:  &stateDir{dir: state},
-		}
-		if err := m.OnStartup(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.OnShutdown() })
-		m.stateWrites.Wait()
-		return m
+		})
 	}
 	serial := func(m *MXZone) uint32 { return m.gen.Load().catalog.zone.soa.Serial }
 	first := start()

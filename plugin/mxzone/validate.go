@@ -560,22 +560,7 @@ func forgottenDotHint(exchange, origin string) string {
 // RRset: MX exchanges, CNAME and DNAME targets, NS, SRV and PTR hosts.
 func (st *localState) checkTargetNames(set []sourcedRR) {
 	for _, r := range set {
-		var target string
-		switch rr := r.rr.(type) {
-		case *dns.MX:
-			target = rr.Mx
-		case *dns.CNAME:
-			target = rr.Target
-		case *dns.DNAME:
-			target = rr.Target
-		case *dns.NS:
-			target = rr.Ns
-		case *dns.SRV:
-			target = rr.Target
-		case *dns.PTR:
-			target = rr.Ptr
-		}
-		if why := unsafeName(target); why != "" {
+		if why := unsafeName(targetName(r.rr)); why != "" {
 			st.fs.add(RuleIntegrity, r.file, r.line, r.rr.Header().Name, "%s target %s",
 				dns.TypeToString[r.rr.Header().Rrtype], why)
 		}

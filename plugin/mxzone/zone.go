@@ -298,3 +298,23 @@ func buildZone(origin, file string, includes []string, recs []sourcedRR) *Zone {
 	}
 	return z
 }
+
+// targetName returns the host name in the data of an MX, NS, SRV, CNAME,
+// DNAME or PTR record, or "" for other types.
+func targetName(rr dns.RR) string {
+	switch v := rr.(type) {
+	case *dns.MX:
+		return v.Mx
+	case *dns.NS:
+		return v.Ns
+	case *dns.SRV:
+		return v.Target
+	case *dns.CNAME:
+		return v.Target
+	case *dns.DNAME:
+		return v.Target
+	case *dns.PTR:
+		return v.Ptr
+	}
+	return ""
+}
