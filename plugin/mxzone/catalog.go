@@ -1,10 +1,13 @@
 package mxzone
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -129,35 +132,122 @@ func assembleCatalog(origin string, fixed []dns.RR, ptrs []sourcedRR) *Zone {
 	return buildZone(origin, "catalog zone "+origin, nil, recs)
 }
 
-// updateCatalog gives next its catalog: the previous one while the set of
-// served zones is the same, else a new one with a newer serial, made from
-// the previous one's records and the zones added and dropped.
+// catalogSlot holds the current catalog zone. Every generation points at
+// the same slot: the catalog is made again in the background after the set
+// of served zones changed, so a reload never waits for it, and a burst of
+// new or deleted zones costs one new catalog.
+type catalogSlot struct {
+	origin string
+	cur    atomic.Pointer[entry]
+
+	mu      sync.Mutex
+	pending map[string]bool // origin -> joins (true) or leaves (false) since the last build
+	wake    chan struct{}
+	build   sync.Mutex // one build at a time
+}
+
+// catalogDelay is how long the catalog builder lets changes gather.
+const catalogDelay = 100 * time.Millisecond
+
+// slot returns the catalog slot, made on first use.
+func (m *MXZone) slot() *catalogSlot {
+	if m.cat == nil {
+		m.cat = &catalogSlot{origin: m.catalog, pending: map[string]bool{}, wake: make(chan struct{}, 1)}
+	}
+	return m.cat
+}
+
+func (m *MXZone) now() time.Time {
+	if m.clock != nil {
+		return m.clock()
+	}
+	return time.Now()
+}
+
+// updateCatalog points next at the catalog. At the first load it builds the
+// catalog at once; later it queues the zones that joined or left the served
+// set for the catalog builder.
 func (m *MXZone) updateCatalog(prev, next *generation, rep *report) {
 	if m.catalog == "" {
 		return
 	}
-	now := time.Now()
-	if m.clock != nil {
-		now = m.clock()
-	}
-	if prev == nil || prev.catalog == nil {
+	slot := m.slot()
+	next.catalog = slot
+	if prev == nil {
 		var last uint32
 		if m.state != nil {
 			last = m.state.catalogSerial()
 		}
-		next.catalog = catalogEntry(buildCatalog(m.catalog, nextSerial(last, now), catalogMembers(next)))
-		m.saveCatalogSerial(next.catalog.zone.soa.Serial)
+		z := buildCatalog(m.catalog, nextSerial(last, m.now()), catalogMembers(next))
+		slot.cur.Store(catalogEntry(z))
+		m.saveCatalogSerial(z.soa.Serial)
 		return
 	}
 	added, dropped := membershipDelta(prev, next, rep)
 	if len(added) == 0 && len(dropped) == 0 {
-		next.catalog = prev.catalog
 		return
 	}
-	old := prev.catalog.zone
-	gone := make(map[string]bool, len(dropped))
+	slot.mu.Lock()
+	for _, o := range added {
+		slot.pending[o] = true
+	}
 	for _, o := range dropped {
-		gone[o] = true
+		slot.pending[o] = false
+	}
+	slot.mu.Unlock()
+	select {
+	case slot.wake <- struct{}{}:
+	default:
+	}
+}
+
+// buildCatalogs applies queued membership changes to the catalog until ctx
+// ends.
+func (m *MXZone) buildCatalogs(ctx context.Context) {
+	slot := m.slot()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-slot.wake:
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(catalogDelay):
+		}
+		m.flushCatalog()
+	}
+}
+
+// flushCatalog makes the next catalog from the current one and the queued
+// changes, with a newer serial, publishes it, and notifies secondaries.
+func (m *MXZone) flushCatalog() {
+	slot := m.slot()
+	slot.build.Lock()
+	defer slot.build.Unlock()
+	slot.mu.Lock()
+	pending := slot.pending
+	slot.pending = map[string]bool{}
+	slot.mu.Unlock()
+	cur := slot.cur.Load()
+	if cur == nil || len(pending) == 0 {
+		return
+	}
+	old := cur.zone
+	var added []string
+	gone := map[string]bool{}
+	for origin, joins := range pending {
+		_, member := slices.BinarySearch(old.owners, memberID(origin)+".zones."+m.catalog)
+		switch {
+		case joins && !member:
+			added = append(added, origin)
+		case !joins && member:
+			gone[origin] = true
+		}
+	}
+	if len(added) == 0 && len(gone) == 0 {
+		return
 	}
 	fresh := memberRecords(m.catalog, added)
 	ptrs := make([]sourcedRR, 0, old.count+len(fresh))
@@ -177,11 +267,12 @@ func (m *MXZone) updateCatalog(prev, next *generation, rep *report) {
 		}
 	}
 	ptrs = append(ptrs, fresh...)
-	z := assembleCatalog(m.catalog, catalogRecords(m.catalog, nextSerial(old.soa.Serial, now)), ptrs)
-	next.catalog = catalogEntry(z)
+	z := assembleCatalog(m.catalog, catalogRecords(m.catalog, nextSerial(old.soa.Serial, m.now())), ptrs)
+	slot.cur.Store(catalogEntry(z))
 	m.saveCatalogSerial(z.soa.Serial)
+	m.notify.add(m.catalog)
 	log.Infof("catalog zone %s: %d member zones (%d added, %d dropped), serial %d",
-		m.catalog, len(ptrs), len(added), len(dropped), z.soa.Serial)
+		m.catalog, len(ptrs), len(added), len(gone), z.soa.Serial)
 }
 
 func catalogEntry(z *Zone) *entry {
@@ -226,7 +317,7 @@ func (m *MXZone) notifyChanged(prev, next *generation, rep *report) {
 			}
 		}
 	}
-	if next.catalog != nil && (prev == nil || prev.catalog != next.catalog) {
+	if prev == nil && next.catalog != nil {
 		zones = append(zones, next.catalog.origin)
 	}
 	m.notify.add(zones...)

@@ -51,6 +51,7 @@ type MXZone struct {
 	busy        []string          // zone files found being written, to read again
 
 	catalog string           // name of the catalog zone (RFC 9432); "": none
+	cat     *catalogSlot     // the catalog zone, once loaded
 	notify  *notifier        // NOTIFY through the transfer plugin; nil: no transfer plugin
 	clock   func() time.Time // for the catalog serial; nil: time.Now
 }
@@ -196,6 +197,9 @@ func (m *MXZone) OnStartup() error {
 	m.cancel = cancel
 	if m.notify != nil {
 		go m.notify.run(ctx, m.server)
+	}
+	if m.catalog != "" {
+		go m.buildCatalogs(ctx)
 	}
 	if m.interval > 0 {
 		go m.run(ctx, m.interval, w, watched, werr)

@@ -31,7 +31,7 @@ type generation struct {
 	zones   map[string]*entry   // origin -> entry
 	deps    map[string][]string // origin -> zones with an MX exchange that depends on it (see depKeys)
 	waiting []string            // origins with a newer version held back by another zone
-	catalog *entry              // the catalog zone, if one is configured
+	catalog *catalogSlot        // the catalog zone, if one is configured
 }
 
 // zoneState is what the server does with one zone file.
@@ -101,8 +101,10 @@ func (g *generation) matchStarts(name string, starts []uint16) *entry {
 		if e := g.zones[name[s:]]; e != nil {
 			return e
 		}
-		if g.catalog != nil && name[s:] == g.catalog.origin {
-			return g.catalog
+		if c := g.catalog; c != nil && name[s:] == c.origin {
+			if e := c.cur.Load(); e != nil {
+				return e
+			}
 		}
 	}
 	return g.zones["."]

@@ -118,7 +118,7 @@ func TestCatalogSerialSurvivesRestart(t *testing.T) {
 			state:  &stateDir{dir: state},
 		})
 	}
-	serial := func(m *MXZone) uint32 { return m.gen.Load().catalog.zone.soa.Serial }
+	serial := func(m *MXZone) uint32 { return m.gen.Load().catalog.cur.Load().zone.soa.Serial }
 	first := start()
 	if got := serial(first); got != 1_800_000_000 {
 		t.Fatalf("first catalog serial %d, want the clock's 1800000000", got)
@@ -127,6 +127,7 @@ func TestCatalogSerialSurvivesRestart(t *testing.T) {
 	if err := first.reloadNames([]string{"b.example.zone"}); err != nil {
 		t.Fatal(err)
 	}
+	first.flushCatalog()
 	ahead := serial(first)
 	if ahead != 1_800_000_001 {
 		t.Fatalf("catalog serial after a second change in the same second: %d, want 1800000001", ahead)

@@ -30,7 +30,7 @@ func (m *MXZone) Transfer(zone string, serial uint32) (<-chan []dns.RR, error) {
 	zone = strings.ToLower(dns.Fqdn(zone))
 	e := g.zones[zone]
 	if e == nil && g.catalog != nil && g.catalog.origin == zone {
-		e = g.catalog
+		e = g.catalog.cur.Load()
 	}
 	if e == nil {
 		return nil, transfer.ErrNotAuthoritative

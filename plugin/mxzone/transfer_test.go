@@ -232,6 +232,7 @@ func TestCatalogAndNotify(t *testing.T) {
 			if err := m.reloadNames([]string{st.file}); err != nil {
 				t.Fatal(err)
 			}
+			m.flushCatalog() // what the catalog builder does 100 ms later
 			members, s := catalogOf(t, m)
 			if !slices.Equal(members, st.members) {
 				t.Fatalf("members %v, want %v", members, st.members)
@@ -307,8 +308,14 @@ func BenchmarkCatalogAddZone(b *testing.B) {
 	e := &entry{origin: "new.example.", zone: &Zone{}}
 	next.zones[e.origin] = e
 	rep := &report{changes: []*change{{entry: e}}}
+	before := m.cat.cur.Load()
 	b.ReportAllocs()
 	for b.Loop() {
+		m.cat.cur.Store(before)
 		m.updateCatalog(prev, next, rep)
+		m.flushCatalog()
+	}
+	if _, ok := slices.BinarySearch(m.cat.cur.Load().zone.owners, memberID(e.origin)+".zones."+m.catalog); !ok {
+		b.Fatal("the new zone is not in the catalog")
 	}
 }
