@@ -27,15 +27,29 @@ func startPrimary(t *testing.T, dir string, secondaryAddrs ...string) *server {
 		"transfer {\n        to "+strings.Join(secondaryAddrs, " ")+"\n    }")
 }
 
+// xfrKey is the TSIG key of TestKnotSecondaryTSIG (hmac-sha256).
+const xfrKeyName, xfrKeySecret = "xfr.key.", "NoTCJU+DMqFWywaPyxSijrDEA/eC3nK0xi3AMEZuPVk="
+
+// knotKey is the part of a Knot configuration that makes it sign its
+// requests to the primary with xfrKey.
+const knotKey = "key:\n  - id: " + xfrKeyName + "\n    algorithm: hmac-sha256\n    secret: " + xfrKeySecret + "\n"
+
 // startKnotSecondary runs knotd on port as a secondary of primary that
 // knows nothing but the catalog zone (catalog-role: interpret) and creates
-// a zone for each member, transferred from primary as well.
-func startKnotSecondary(t *testing.T, port int, primary string) string {
+// a zone for each member, transferred from primary as well. With tsig, it
+// signs its requests to the primary with xfrKey.
+func startKnotSecondary(t *testing.T, port int, primary string, tsig ...bool) string {
+
+
 	t.Helper()
 	knotd := requireTool(t, "knotd")
 	run := t.TempDir()
 	host, pport, _ := strings.Cut(primary, ":")
-	conf := fmt.Sprintf(`server:
+	key, remoteKey := "", ""
+	if len(tsig) > 0 && tsig[0] {
+		key, remoteKey = knotKey, "\n    key: "+xfrKeyName
+	}
+	conf := fmt.Sprintf(`%[6]sserver:
     listen: 127.0.0.1@%[1]d
     rundir: %[2]s
 log:
@@ -45,7 +59,7 @@ database:
     storage: %[2]s
 remote:
   - id: primary
-    address: %[3]s@%[4]s
+    address: %[3]s@%[4]s%[7]s
 acl:
   - id: notify_from_primary
     address: %[3]s
@@ -69,7 +83,7 @@ zone:
     acl: notify_from_primary
     catalog-role: interpret
     catalog-template: member
-`, port, run, host, pport, catalogZone)
+`, port, run, host, pport, catalogZone, key, remoteKey)
 	path := filepath.Join(run, "knot.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -229,6 +243,48 @@ func TestKnotSecondary(t *testing.T) {
 			t.Fatalf("AXFR of the refused zone carried SOA serials %v, want twice %d", soas, good)
 		}
 	})
+}
+
+// TestKnotSecondaryTSIG: with the stock tsig plugin requiring signed
+// transfers, Knot provisions every zone with signed requests, and an
+// unsigned transfer is refused.
+func TestKnotSecondaryTSIG(t *testing.T) {
+	dir := copyDir(t, "../zones")
+	origins, _ := zoneNames(t, dir)
+	knotPort := freePort(t)
+	mx := startServer(t, dir, "        reload 1h\n        catalog "+catalogZone,
+		"tsig {\n        secret "+xfrKeyName+" "+xfrKeySecret+"\n        require AXFR IXFR\n    }",
+		fmt.Sprintf("transfer {\n        to 127.0.0.1:%d\n    }", knotPort))
+	knot := startKnotSecondary(t, knotPort, mx.addr, true)
+	hasSerial(t, knot, origins, 0, 30*time.Second, "Knot to provision every zone over TSIG")
+
+	axfr := func(signed bool) (int, error) {
+		tr := &dns.Transfer{}
+		req := new(dns.Msg)
+		req.SetAxfr("example.com.")
+		if signed {
+			tr.TsigSecret = map[string]string{xfrKeyName: xfrKeySecret}
+			req.SetTsig(xfrKeyName, dns.HmacSHA256, 300, time.Now().Unix())
+		}
+		env, err := tr.In(req, mx.addr)
+		if err != nil {
+			return 0, err
+		}
+		n := 0
+		for e := range env {
+			if e.Error != nil {
+				return n, e.Error
+			}
+			n += len(e.RR)
+		}
+		return n, nil
+	}
+	if n, err := axfr(true); err != nil || n < 3 {
+		t.Fatalf("signed AXFR: %d records, %v", n, err)
+	}
+	if n, err := axfr(false); err == nil {
+		t.Fatalf("unsigned AXFR answered with %d records, want it refused", n)
+	}
 }
 
 // TestKnotSecondaryThousandZones measures, with 1,000 zones, how long Knot
