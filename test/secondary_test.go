@@ -177,6 +177,8 @@ func TestKnotSecondary(t *testing.T) {
 	})
 
 	t.Run("an MX change follows by NOTIFY", func(t *testing.T) {
+		series := `coredns_mxzone_notifies_total{result="sent",server="dns://` + mx.addr + `"}`
+		sent := max(mx.metric(t, series), 0)
 		start := time.Now()
 		serial := bumpSerial(t, filepath.Join(dir, "example.org.zone"), func(s string) string {
 			return strings.Replace(s, "MX   20 mx2.example.net.", "MX   30 mx2.example.net.", 1)
@@ -188,6 +190,10 @@ func TestKnotSecondary(t *testing.T) {
 		resp := ask(t, knot, "udp", "example.org.", dns.TypeMX)
 		if !strings.Contains(fmt.Sprint(resp.Answer), "MX\t30 mx2.example.net.") {
 			t.Fatalf("secondary MX: %v", resp.Answer)
+		}
+		waitFor(t, 5*time.Second, "the NOTIFY to be counted", func() bool { return mx.metric(t, series) >= sent+1 })
+		if got := mx.metric(t, series); got != sent+1 {
+			t.Fatalf("NOTIFYs sent for one edit: %v, want 1 (for the edited zone only)", got-sent)
 		}
 	})
 
