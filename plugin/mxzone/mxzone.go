@@ -22,7 +22,6 @@ import (
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 	"github.com/coredns/coredns/request"
 
-	"github.com/fsnotify/fsnotify"
 	"github.com/miekg/dns"
 )
 
@@ -182,11 +181,10 @@ func (m *MXZone) OnStartup() error {
 			m.state = nil
 		}
 	}
-	var w *fsnotify.Watcher
-	var watched uint64
+	var d *dirWatch
 	var werr error
 	if m.interval > 0 {
-		w, watched, werr = m.watch()
+		d, werr = m.watch()
 	}
 	if err := m.reloadLocked(nil, scanAll); err != nil && m.gen.Load() == nil {
 		// The directory went away between setup and start: answer SERVFAIL
@@ -202,7 +200,7 @@ func (m *MXZone) OnStartup() error {
 		go m.buildCatalogs(ctx)
 	}
 	if m.interval > 0 {
-		go m.run(ctx, m.interval, w, watched, werr)
+		go m.run(ctx, m.interval, d, werr)
 	}
 	return nil
 }

@@ -824,63 +824,80 @@ const debounce = 50 * time.Millisecond
 // rename are never seen half-written and never wait.
 const settleTime = time.Second
 
+// dirWatch is the inotify watch on the zone directory. It follows the
+// directory when it is replaced (a new one renamed over it, or deleted and
+// made again, or a symlink switched): the kernel's watch stays with the old
+// directory.
+type dirWatch struct {
+	w       *fsnotify.Watcher
+	dir     string
+	watched uint64 // inode of the directory watched
+}
+
+// watch starts watching the zone directory, before the first load reads it
+// so that no change after that read is missed.
+func (m *MXZone) watch() (*dirWatch, error) {
+	d := &dirWatch{dir: m.loader.dir, watched: dirInode(m.loader.dir)}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, err
+	}
+	if err := w.Add(d.dir); err != nil {
+		w.Close()
+		return nil, err
+	}
+	d.w = w
+	return d, nil
+}
+
+// follow moves the watch to the directory now at DIR if it is not the one
+// watched. It reports whether DIR exists and whether the watch moved.
+func (d *dirWatch) follow() (present, moved bool, err error) {
+	ino := dirInode(d.dir)
+	if ino == 0 || ino == d.watched {
+		return ino != 0, false, nil
+	}
+	d.w.Remove(d.dir) // the old watch, if the kernel has not dropped it already
+	if err := d.w.Add(d.dir); err != nil {
+		return true, false, err
+	}
+	d.watched = ino
+	return true, true, nil
+}
+
 // run watches the zone directory and rebuilds from the files that changed,
 // a short debounce after the last event; every interval it also rescans the
 // whole directory, as a safety net for events that were missed (includes in
 // subdirectories, file systems without notifications, an overflowing queue).
-// watch starts watching the zone directory, before the first load reads it
-// so that no change after that read is missed. It returns the inode watched.
-func (m *MXZone) watch() (*fsnotify.Watcher, uint64, error) {
-	ino := dirInode(m.loader.dir)
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		return nil, 0, err
-	}
-	if err := w.Add(m.loader.dir); err != nil {
-		w.Close()
-		return nil, 0, err
-	}
-	return w, ino, nil
-}
-
-func (m *MXZone) run(ctx context.Context, interval time.Duration, w *fsnotify.Watcher, watched uint64, err error) {
+// d is nil when notifications could not be set up (werr says why).
+func (m *MXZone) run(ctx context.Context, interval time.Duration, d *dirWatch, werr error) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	var events <-chan fsnotify.Event
 	var errs <-chan error
-	dir := m.loader.dir
-	// rewatch follows DIR when it was replaced (renamed or deleted and made
-	// again, or a symlink switched to another directory): the watch stays
-	// with the old directory, so it is moved to the new one, and the whole
-	// directory is scanned once.
+	// rewatch follows a replaced DIR and then scans it whole; false: DIR
+	// is not there (yet).
 	rewatch := func() bool {
-		ino := dirInode(dir)
-		if ino == 0 {
-			return false // not (yet) there again
+		present, moved, err := d.follow()
+		switch {
+		case err != nil:
+			log.Warningf("%s: the directory was replaced and cannot be watched again (%v); scanning every %s", d.dir, err, interval)
+		case moved:
+			log.Infof("%s: the directory was replaced; watching the new one", d.dir)
+			m.reloadWith(nil, scanAll)
 		}
-		if ino == watched {
-			return true
-		}
-		w.Remove(dir) // the old watch, if the kernel has not dropped it already
-		if err := w.Add(dir); err != nil {
-			log.Warningf("%s: the directory was replaced and cannot be watched again (%v); scanning every %s", dir, err, interval)
-			return true
-		}
-		watched = ino
-		log.Infof("%s: the directory was replaced; watching the new one", dir)
-		m.reloadWith(nil, scanAll)
-		return true
+		return present
 	}
 	// After DIR itself was moved or deleted, look for its replacement a few
 	// times a second for a while; after that the rescans go on looking.
 	seek := time.NewTimer(time.Hour)
 	seek.Stop()
 	var seeking int
-	if err != nil {
-		log.Warningf("%s: no file-system notifications (%v); scanning every %s", m.loader.dir, err, interval)
+	if d == nil {
+		log.Warningf("%s: no file-system notifications (%v); scanning every %s", m.loader.dir, werr, interval)
 	} else {
-		defer w.Close()
-		events, errs = w.Events, w.Errors
+		defer d.w.Close()
+		events, errs = d.w.Events, d.w.Errors
 	}
 	pending := map[string]bool{}
 	flush := time.NewTimer(time.Hour)
@@ -911,7 +928,7 @@ func (m *MXZone) run(ctx context.Context, interval time.Duration, w *fsnotify.Wa
 				events = nil
 				continue
 			}
-			if filepath.Clean(ev.Name) == dir {
+			if filepath.Clean(ev.Name) == d.dir {
 				// DIR itself was moved or deleted: its replacement may
 				// not be in place yet.
 				if !rewatch() {
