@@ -261,7 +261,7 @@ func (t *tracker) open(rel string) (*lineReader, error) {
 	var stamp fileStamp
 	var err error
 	if t.src.dirfd >= 0 && !strings.ContainsRune(rel, '/') {
-		data, stamp, err = readAt(t.src.dirfd, rel, t.src.maxSize-t.read)
+		data, stamp, err = readAt(t.src.dirfd, rel, t.src.maxSize-t.read, t.src.settle > 0)
 		if errors.Is(err, syscall.ELOOP) && !include {
 			data, stamp, err = t.readRoot(rel) // a symlink: allowed if it stays inside
 		} else if errors.Is(err, syscall.ELOOP) {
@@ -300,8 +300,10 @@ func (t *tracker) open(rel string) (*lineReader, error) {
 }
 
 // readAt reads name in the directory dirfd, refusing symlinks (ELOOP) and
-// anything but a regular file, and at most limit+1 bytes.
-func readAt(dirfd int, name string, limit int64) ([]byte, fileStamp, error) {
+// anything but a regular file, and at most limit+1 bytes. With recheck it
+// stats the file again after reading and returns the data with errBusy if
+// it changed meanwhile (the first load does not: one syscall per file).
+func readAt(dirfd int, name string, limit int64, recheck bool) ([]byte, fileStamp, error) {
 	fd, err := syscall.Openat(dirfd, name, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fileStamp{}, err
@@ -318,6 +320,12 @@ func readAt(dirfd int, name string, limit int64) ([]byte, fileStamp, error) {
 	if st.Size > limit {
 		return nil, stamp, errTooLarge
 	}
+	done := func(data []byte) ([]byte, fileStamp, error) {
+		if recheck {
+			return data, stamp, unchangedSince(fd, stamp)
+		}
+		return data, stamp, nil
+	}
 	buf := make([]byte, st.Size+1) // one more: a file that grew is still read whole
 	n := 0
 	for {
@@ -329,7 +337,7 @@ func readAt(dirfd int, name string, limit int64) ([]byte, fileStamp, error) {
 			return nil, stamp, err
 		}
 		if m == 0 {
-			return buf[:n], stamp, unchangedSince(fd, stamp)
+			return done(buf[:n])
 		}
 		if n += m; int64(n) > limit {
 			return nil, stamp, errTooLarge
@@ -337,7 +345,7 @@ func readAt(dirfd int, name string, limit int64) ([]byte, fileStamp, error) {
 		if int64(n) == st.Size && n < len(buf) {
 			// All that fstat saw. A file that grows meanwhile changes its
 			// stamp, and the next event or rescan reads it again.
-			return buf[:n], stamp, unchangedSince(fd, stamp)
+			return done(buf[:n])
 		}
 		if n == len(buf) {
 			buf = append(buf, make([]byte, len(buf))...)
