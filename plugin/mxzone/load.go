@@ -320,12 +320,6 @@ func readAt(dirfd int, name string, limit int64, recheck bool) ([]byte, fileStam
 	if st.Size > limit {
 		return nil, stamp, errTooLarge
 	}
-	done := func(data []byte) ([]byte, fileStamp, error) {
-		if recheck {
-			return data, stamp, unchangedSince(fd, stamp)
-		}
-		return data, stamp, nil
-	}
 	buf := make([]byte, st.Size+1) // one more: a file that grew is still read whole
 	n := 0
 	for {
@@ -337,7 +331,7 @@ func readAt(dirfd int, name string, limit int64, recheck bool) ([]byte, fileStam
 			return nil, stamp, err
 		}
 		if m == 0 {
-			return done(buf[:n])
+			return buf[:n], stamp, recheckStamp(recheck, fd, stamp)
 		}
 		if n += m; int64(n) > limit {
 			return nil, stamp, errTooLarge
@@ -345,12 +339,20 @@ func readAt(dirfd int, name string, limit int64, recheck bool) ([]byte, fileStam
 		if int64(n) == st.Size && n < len(buf) {
 			// All that fstat saw. A file that grows meanwhile changes its
 			// stamp, and the next event or rescan reads it again.
-			return done(buf[:n])
+			return buf[:n], stamp, recheckStamp(recheck, fd, stamp)
 		}
 		if n == len(buf) {
 			buf = append(buf, make([]byte, len(buf))...)
 		}
 	}
+}
+
+// recheckStamp is unchangedSince when recheck is set.
+func recheckStamp(recheck bool, fd int, stamp fileStamp) error {
+	if !recheck {
+		return nil
+	}
+	return unchangedSince(fd, stamp)
 }
 
 // unchangedSince returns errBusy if the open file fd no longer matches the

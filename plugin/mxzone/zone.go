@@ -249,7 +249,6 @@ func buildZone(origin, file string, includes []string, recs []sourcedRR) *Zone {
 	if _, ok := slices.BinarySearch(owners, origin); !ok && !slices.Contains(ents, origin) {
 		ents = append(ents, origin)
 	}
-	z.owners = owners
 	if len(ents) > 0 {
 		// Merge the few empty non-terminals in: owners is already sorted.
 		slices.Sort(ents)
