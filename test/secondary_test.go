@@ -39,7 +39,6 @@ const knotKey = "key:\n  - id: " + xfrKeyName + "\n    algorithm: hmac-sha256\n 
 // a zone for each member, transferred from primary as well. With tsig, it
 // signs its requests to the primary with xfrKey.
 func startKnotSecondary(t *testing.T, port int, primary string, tsig ...bool) string {
-
 	t.Helper()
 	knotd := requireTool(t, "knotd")
 	run := t.TempDir()
