@@ -77,3 +77,32 @@ func TestFindingsLoggedOncePerFileChange(t *testing.T) {
 		t.Fatalf("the changed file's finding (now on line 6) was not logged:\n%s", changed)
 	}
 }
+
+// TestUnchangedSerialWarned: with secondaries (the transfer plugin), an edit
+// that keeps the SOA serial is served but warned about: secondaries compare
+// serials and would keep the old version.
+func TestUnchangedSerialWarned(t *testing.T) {
+	dir := writeZones(t, map[string]string{"example.net.zone": provider, "a.example.zone": customer("a.example.", "5")})
+	m := newTestPlugin(t, dir, DefaultPolicy())
+	m.notify = newNotifier(func(string) error { return nil })
+	logs := captureLog(t)
+	for _, tc := range []struct {
+		serial, www string
+		warned      bool
+	}{
+		{"5", "192.0.2.1", true},  // changed, same serial
+		{"6", "192.0.2.2", false}, // changed, newer serial
+		{"4", "192.0.2.3", true},  // changed, older serial
+	} {
+		path := filepath.Join(dir, "a.example.zone")
+		writeFile(t, dir, "a.example.zone", customer("a.example.", tc.serial, "www A "+tc.www))
+		bumpMtime(t, path, time.Second)
+		if err := m.reloadNames([]string{"a.example.zone"}); err != nil {
+			t.Fatal(err)
+		}
+		got := logs.take()
+		if warned := strings.Contains(got, "its SOA serial "+tc.serial+" is not newer"); warned != tc.warned {
+			t.Fatalf("serial %s: warned %v, want %v:\n%s", tc.serial, warned, tc.warned, got)
+		}
+	}
+}

@@ -17,9 +17,9 @@ const notifyWorkers = 8
 type notifier struct {
 	send func(zone string) error // the transfer plugin's Notify
 	mu   sync.Mutex
-	todo []string        // edits: sent first
-	bulk []string        // the start-up backlog: sent when no edit waits
-	in   map[string]bool // zones in todo or bulk
+	todo []string           // edits: sent first
+	bulk []string           // the start-up backlog: sent when no edit waits
+	in   map[string]urgency // the queue each waiting zone is in
 	wake chan struct{}
 
 	failMu   sync.Mutex
@@ -29,31 +29,40 @@ type notifier struct {
 }
 
 func newNotifier(send func(string) error) *notifier {
-	return &notifier{send: send, in: map[string]bool{}, wake: make(chan struct{}, 1)}
+	return &notifier{send: send, in: map[string]urgency{}, wake: make(chan struct{}, 1)}
 }
 
-// add queues zones for a NOTIFY, ahead of the start-up backlog.
+// urgency says which queue a zone waits in.
+type urgency int8
+
+const (
+	inBulk urgency = iota + 1
+	inTodo
+)
+
+// add queues zones for a NOTIFY, ahead of the start-up backlog (a zone
+// waiting in the backlog moves ahead).
 func (n *notifier) add(zones ...string) {
 	if n != nil {
-		n.queue(&n.todo, zones)
+		n.queue(&n.todo, inTodo, zones)
 	}
 }
 
 // addBulk queues zones for a NOTIFY behind every edit.
 func (n *notifier) addBulk(zones ...string) {
 	if n != nil {
-		n.queue(&n.bulk, zones)
+		n.queue(&n.bulk, inBulk, zones)
 	}
 }
 
-func (n *notifier) queue(list *[]string, zones []string) {
+func (n *notifier) queue(list *[]string, u urgency, zones []string) {
 	if len(zones) == 0 {
 		return
 	}
 	n.mu.Lock()
 	for _, z := range zones {
-		if !n.in[z] {
-			n.in[z] = true
+		if n.in[z] < u {
+			n.in[z] = u
 			*list = append(*list, z)
 		}
 	}
@@ -64,30 +73,35 @@ func (n *notifier) queue(list *[]string, zones []string) {
 	}
 }
 
-// next takes the oldest queued zone, and wakes another worker if more are
-// waiting.
+// next takes the oldest queued zone, edits first, and wakes another worker
+// if more are waiting.
 func (n *notifier) next() (string, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	list := &n.todo
-	if len(n.todo) == 0 {
-		n.todo = nil // let a large backlog's array go
-		list = &n.bulk
-	}
-	if len(*list) == 0 {
-		n.bulk = nil
-		return "", false
-	}
-	z := (*list)[0]
-	*list = (*list)[1:]
-	delete(n.in, z)
-	if len(n.todo)+len(n.bulk) > 0 {
-		select {
-		case n.wake <- struct{}{}:
-		default:
+	for {
+		list, u := &n.todo, inTodo
+		if len(n.todo) == 0 {
+			n.todo = nil // let a large backlog's array go
+			list, u = &n.bulk, inBulk
 		}
+		if len(*list) == 0 {
+			n.bulk = nil
+			return "", false
+		}
+		z := (*list)[0]
+		*list = (*list)[1:]
+		if n.in[z] != u {
+			continue // moved ahead, and sent from there
+		}
+		delete(n.in, z)
+		if len(n.todo)+len(n.bulk) > 0 {
+			select {
+			case n.wake <- struct{}{}:
+			default:
+			}
+		}
+		return z, true
 	}
-	return z, true
 }
 
 // run sends the queued notifies until ctx ends.
