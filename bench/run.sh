@@ -6,6 +6,8 @@
 #
 #   bench/run.sh [-n ZONES] [-r ROUNDS] [-l SECONDS] [-o RESULT.md]
 #   BENCH_SERVERS="mxzone auto" bench/run.sh ...   (a subset of the servers)
+#   BENCH_BASELINE=/path/to/coredns-mx bench/run.sh ... (adds "baseline": mxzone
+#                                                       from another build, same run)
 #
 # Needs dnsperf and dig (Debian: dnsperf, bind9-dnsutils); knotd and nsd are
 # optional columns. Everything listens on 127.0.0.1 only and stops at exit.
@@ -56,7 +58,7 @@ last="customer$((zones - 1)).example."
 # corefile NAME: the Corefile of a CoreDNS variant.
 corefile() {
   case $1 in
-    mxzone) printf '.:%s {\n  bind 127.0.0.1\n  mxzone %s {\n    reload 0\n  }\n}\n' "$port" "$work/zones" ;;
+    mxzone|baseline) printf '.:%s {\n  bind 127.0.0.1\n  mxzone %s {\n    reload 0\n  }\n}\n' "$port" "$work/zones" ;;
     auto)   printf '.:%s {\n  bind 127.0.0.1\n  auto {\n    directory %s (.*)\\.zone {1}\n    reload 0\n  }\n}\n' "$port" "$work/zones" ;;
     file)   printf '.:%s {\n  bind 127.0.0.1\n  file %s/customer0.example.zone customer0.example.\n}\n' "$port" "$work/zones" ;;
     whoami) printf '.:%s {\n  bind 127.0.0.1\n  whoami\n}\n' "$port" ;;
@@ -94,7 +96,9 @@ start() {
       taskset -c "$pin" nsd -d -c "$work/nsd.conf" >/dev/null 2>&1 & ;;
     *)
       corefile "$name" > "$work/Corefile.$name"
-      taskset -c "$pin" "$work/coredns-mx" -conf "$work/Corefile.$name" -quiet >/dev/null 2>&1 & ;;
+      bin=$work/coredns-mx
+      [ "$name" = baseline ] && bin=$BENCH_BASELINE
+      taskset -c "$pin" "$bin" -conf "$work/Corefile.$name" -quiet >/dev/null 2>&1 & ;;
   esac
   pid=$!
   pids+=("$pid")
@@ -133,13 +137,15 @@ qps() {
     awk '/Queries per second/ { print $4 }'
 }
 
-servers=(mxzone auto whoami)
+servers=(mxzone)
+[ -n "${BENCH_BASELINE:-}" ] && servers+=(baseline)
+servers+=(auto whoami)
 [ "$zones" -eq 1 ] && servers+=(file)
 command -v knotd >/dev/null && servers+=(knot)
 command -v nsd >/dev/null && servers+=(nsd)
 if [ -n "${BENCH_SERVERS:-}" ]; then read -r -a servers <<< "$BENCH_SERVERS"; fi
 
-declare -A results load rsslines
+declare -A results load rsslines rssafter
 load_cpus=all
 for name in "${servers[@]}"; do
   start "$name"
@@ -156,6 +162,11 @@ for ((r = 1; r <= rounds; r++)); do
       q=$(qps $load_kind)
       results[$name,$load_kind]+="$q "
       echo "round $r $name $load_kind: $q QPS" >&2
+      if [ "$load_kind" = mx ]; then
+        # Memory after SECONDS of queries: what traffic adds to the loaded set.
+        if [ "$name" = nsd ]; then m=$(rss_total "$pid"); else m=$(awk '/^VmRSS/ { print int($2 / 1024) }' "/proc/$pid/status"); fi
+        rssafter[$name]+="$m "
+      fi
     done
     stop
   done
@@ -166,18 +177,19 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { if (
 {
   echo "### $zones zones ($(date -u +%Y-%m-%d), $(nproc) CPUs: server on CPU $server_cpu, dnsperf on CPU $client_cpu, $rounds rounds of ${seconds}s, medians)"
   echo
-  echo "| server | MX QPS | mixed QPS | MX vs mxzone | load (ms) | memory 3 s after load (MiB) |"
-  echo "|---|---|---|---|---|---|"
+  echo "| server | MX QPS | mixed QPS | MX vs mxzone | load (ms) | memory 3 s after load (MiB) | RSS after ${seconds} s of MX queries (MiB) |"
+  echo "|---|---|---|---|---|---|---|"
   base=$(echo "${results[mxzone,mx]}" | median)
   for name in "${servers[@]}"; do
     mx=$(echo "${results[$name,mx]}" | median)
     mixed=$(echo "${results[$name,mixed]}" | median)
     ratio=$(awk -v a="$mx" -v b="$base" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')
-    echo "| $name | $mx | $mixed | $ratio | ${load[$name]} | ${rsslines[$name]} |"
+    after=$(echo "${rssafter[$name]}" | median)
+    echo "| $name | $mx | $mixed | $ratio | ${load[$name]} | ${rsslines[$name]} | $after |"
   done
   echo
   mx=$(echo "${results[mxzone,mx]}" | median)
-  for other in auto file whoami knot nsd; do
+  for other in baseline auto file whoami knot nsd; do
     [[ " ${servers[*]} " == *" $other "* ]] || continue
     [ -n "${results[$other,mx]:-}" ] || continue
     o=$(echo "${results[$other,mx]}" | median)

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
+
 	"github.com/miekg/dns"
 )
 
@@ -97,65 +99,59 @@ func catalogHeader(name string, t uint16) dns.RR_Header {
 }
 
 // memberRecords returns the PTR records of members, sorted by owner.
-func memberRecords(origin string, members []string) []sourcedRR {
+func memberRecords(origin string, members []string) []dns.RR {
 	zones := "zones." + origin
-	out := make([]sourcedRR, len(members))
+	out := make([]dns.RR, len(members))
 	for i, m := range members {
-		out[i] = sourcedRR{rr: &dns.PTR{Hdr: catalogHeader(memberID(m)+"."+zones, dns.TypePTR), Ptr: m}}
+		out[i] = &dns.PTR{Hdr: catalogHeader(memberID(m)+"."+zones, dns.TypePTR), Ptr: m}
 	}
-	slices.SortFunc(out, func(a, b sourcedRR) int { return strings.Compare(a.rr.Header().Name, b.rr.Header().Name) })
+	slices.SortFunc(out, func(a, b dns.RR) int { return strings.Compare(a.Header().Name, b.Header().Name) })
 	return out
 }
 
 // buildCatalog builds the catalog zone origin listing members.
-func buildCatalog(origin string, serial uint32, members []string) *Zone {
+func buildCatalog(origin string, serial uint32, members []string) *version {
 	return assembleCatalog(origin, catalogRecords(origin, serial), memberRecords(origin, members))
 }
 
 // assembleCatalog merges the fixed records and the member PTRs (sorted by
 // owner) into a zone.
-func assembleCatalog(origin string, fixed []dns.RR, ptrs []sourcedRR) *Zone {
-	recs := make([]sourcedRR, 0, len(ptrs)+len(fixed))
+func assembleCatalog(origin string, fixed []dns.RR, ptrs []dns.RR) *version {
+	recs := make([]dns.RR, 0, len(ptrs)+len(fixed))
 	recs = append(recs, ptrs...)
-	for _, rr := range fixed {
-		recs = append(recs, sourcedRR{rr: rr})
-	}
+	recs = append(recs, fixed...)
 	// The few fixed records go to their places; the PTRs are in order.
-	slices.SortStableFunc(recs[len(ptrs):], func(a, b sourcedRR) int {
-		return strings.Compare(a.rr.Header().Name, b.rr.Header().Name)
-	})
+	byOwner := func(a, b dns.RR) int { return strings.Compare(a.Header().Name, b.Header().Name) }
+	slices.SortStableFunc(recs[len(ptrs):], byOwner)
 	for i := len(ptrs); i < len(recs); i++ {
-		for j := i; j > 0 && strings.Compare(recs[j-1].rr.Header().Name, recs[j].rr.Header().Name) > 0; j-- {
+		for j := i; j > 0 && byOwner(recs[j-1], recs[j]) > 0; j-- {
 			recs[j-1], recs[j] = recs[j], recs[j-1]
 		}
 	}
-	return buildZone(origin, "catalog zone "+origin, nil, recs)
+	return &version{Zone: zone.Build(origin, recs), file: "catalog zone " + origin}
 }
 
-// catalogSlot holds the current catalog zone. Every generation points at
-// the same slot: the catalog is made again in the background after the set
-// of served zones changed, so a reload never waits for it, and a burst of
-// new or deleted zones costs one new catalog.
-type catalogSlot struct {
+// catalog holds the current catalog zone. It changes on its own clock, so
+// it has its own pointer rather than a place in the generations: it is made
+// again in the background after the set of served zones changed, so a
+// reload never waits for it, and a burst of new or deleted zones costs one
+// new catalog.
+type catalog struct {
 	origin string
 	cur    atomic.Pointer[entry]
 
-	mu      sync.Mutex
-	pending map[string]bool // origin -> joins (true) or leaves (false) since the last build
-	wake    chan struct{}
-	build   sync.Mutex // one build at a time
+	mu     sync.Mutex
+	queued map[string]bool // origin -> joins (true) or leaves (false) since the last build
+	wake   chan struct{}
+	build  sync.Mutex // one build at a time
+}
+
+func newCatalog(origin string) *catalog {
+	return &catalog{origin: origin, queued: map[string]bool{}, wake: make(chan struct{}, 1)}
 }
 
 // catalogDelay is how long the catalog builder lets changes gather.
 const catalogDelay = 100 * time.Millisecond
-
-// slot returns the catalog slot, made on first use.
-func (m *MXZone) slot() *catalogSlot {
-	if m.cat == nil {
-		m.cat = &catalogSlot{origin: m.catalog, pending: map[string]bool{}, wake: make(chan struct{}, 1)}
-	}
-	return m.cat
-}
 
 func (m *MXZone) now() time.Time {
 	if m.clock != nil {
@@ -164,39 +160,36 @@ func (m *MXZone) now() time.Time {
 	return time.Now()
 }
 
-// updateCatalog points next at the catalog. At the first load it builds the
-// catalog at once; later it queues the zones that joined or left the served
-// set for the catalog builder.
-func (m *MXZone) updateCatalog(prev, next *generation, rep *report) {
-	if m.catalog == "" {
-		return
+// startCatalog builds the catalog of the first generation, with a serial
+// newer than any it had before (kept in the state directory).
+func (m *MXZone) startCatalog(g *generation) {
+	var last uint32
+	if m.state != nil {
+		last = m.state.catalogSerial()
 	}
-	slot := m.slot()
-	next.catalog = slot
-	if prev == nil {
-		var last uint32
-		if m.state != nil {
-			last = m.state.catalogSerial()
-		}
-		z := buildCatalog(m.catalog, nextSerial(last, m.now()), catalogMembers(next))
-		slot.cur.Store(catalogEntry(z))
-		m.saveCatalogSerial(z.soa.Serial)
-		return
-	}
+	v := buildCatalog(m.catalog.origin, nextSerial(last, m.now()), catalogMembers(g))
+	m.catalog.cur.Store(catalogEntry(v))
+	m.saveCatalogSerial(v.Serial())
+}
+
+// queueCatalog queues the zones that joined or left the served set from
+// prev to next for the catalog builder.
+func (m *MXZone) queueCatalog(prev, next *generation, rep *report) {
 	added, dropped := membershipDelta(prev, next, rep)
 	if len(added) == 0 && len(dropped) == 0 {
 		return
 	}
-	slot.mu.Lock()
+	c := m.catalog
+	c.mu.Lock()
 	for _, o := range added {
-		slot.pending[o] = true
+		c.queued[o] = true
 	}
 	for _, o := range dropped {
-		slot.pending[o] = false
+		c.queued[o] = false
 	}
-	slot.mu.Unlock()
+	c.mu.Unlock()
 	select {
-	case slot.wake <- struct{}{}:
+	case c.wake <- struct{}{}:
 	default:
 	}
 }
@@ -204,12 +197,11 @@ func (m *MXZone) updateCatalog(prev, next *generation, rep *report) {
 // buildCatalogs applies queued membership changes to the catalog until ctx
 // ends.
 func (m *MXZone) buildCatalogs(ctx context.Context) {
-	slot := m.slot()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-slot.wake:
+		case <-m.catalog.wake:
 		}
 		select {
 		case <-ctx.Done():
@@ -221,24 +213,24 @@ func (m *MXZone) buildCatalogs(ctx context.Context) {
 }
 
 // flushCatalog makes the next catalog from the current one and the queued
-// changes, with a newer serial, publishes it, and notifies secondaries.
+// changes, with a newer serial, publishes it and has secondaries told.
 func (m *MXZone) flushCatalog() {
-	slot := m.slot()
-	slot.build.Lock()
-	defer slot.build.Unlock()
-	slot.mu.Lock()
-	pending := slot.pending
-	slot.pending = map[string]bool{}
-	slot.mu.Unlock()
-	cur := slot.cur.Load()
-	if cur == nil || len(pending) == 0 {
+	c := m.catalog
+	c.build.Lock()
+	defer c.build.Unlock()
+	c.mu.Lock()
+	queued := c.queued
+	c.queued = map[string]bool{}
+	c.mu.Unlock()
+	cur := c.cur.Load()
+	if cur == nil || len(queued) == 0 {
 		return
 	}
 	old := cur.zone
 	var added []string
 	gone := map[string]bool{}
-	for origin, joins := range pending {
-		_, member := slices.BinarySearch(old.owners, memberID(origin)+".zones."+m.catalog)
+	for origin, joins := range queued {
+		_, member := old.Node(memberID(origin) + ".zones." + c.origin)
 		switch {
 		case joins && !member:
 			added = append(added, origin)
@@ -249,78 +241,34 @@ func (m *MXZone) flushCatalog() {
 	if len(added) == 0 && len(gone) == 0 {
 		return
 	}
-	fresh := memberRecords(m.catalog, added)
-	ptrs := make([]sourcedRR, 0, old.count+len(fresh))
-	for _, set := range old.sets {
-		if set.rtype != dns.TypePTR {
+	fresh := memberRecords(c.origin, added)
+	ptrs := make([]dns.RR, 0, old.Len()+len(fresh))
+	for _, set := range old.RRsets() {
+		if set.Type() != dns.TypePTR {
 			continue
 		}
-		for _, rr := range set.rrs {
+		for _, rr := range set.RRs() {
 			if gone[rr.(*dns.PTR).Ptr] {
 				continue
 			}
 			// Merge the new members in, in owner order.
-			for len(fresh) > 0 && strings.Compare(fresh[0].rr.Header().Name, rr.Header().Name) < 0 {
+			for len(fresh) > 0 && strings.Compare(fresh[0].Header().Name, rr.Header().Name) < 0 {
 				ptrs, fresh = append(ptrs, fresh[0]), fresh[1:]
 			}
-			ptrs = append(ptrs, sourcedRR{rr: rr})
+			ptrs = append(ptrs, rr)
 		}
 	}
 	ptrs = append(ptrs, fresh...)
-	z := assembleCatalog(m.catalog, catalogRecords(m.catalog, nextSerial(old.soa.Serial, m.now())), ptrs)
-	slot.cur.Store(catalogEntry(z))
-	m.saveCatalogSerial(z.soa.Serial)
-	m.notify.add(m.catalog)
+	v := assembleCatalog(c.origin, catalogRecords(c.origin, nextSerial(old.Serial(), m.now())), ptrs)
+	c.cur.Store(catalogEntry(v))
+	m.saveCatalogSerial(v.Serial())
 	log.Infof("catalog zone %s: %d member zones (%d added, %d dropped), serial %d",
-		m.catalog, len(ptrs), len(added), len(gone), z.soa.Serial)
+		c.origin, len(ptrs), len(added), len(gone), v.Serial())
+	m.notifyCatalog()
 }
 
-func catalogEntry(z *Zone) *entry {
-	return &entry{origin: z.Origin, file: z.File, zone: z, state: stateServed}
-}
-
-// notifyChanged queues a NOTIFY for every zone whose served version changed
-// from prev to next, and for the catalog when it changed. After the first
-// load, secondaries may have missed changes made while the server was down:
-// with a state directory the zones whose file is newer than their saved copy
-// are notified (see saveChanges), without one every zone is, behind any
-// edit.
-func (m *MXZone) notifyChanged(prev, next *generation, rep *report) {
-	if m.notify == nil {
-		return
-	}
-	var zones []string
-	if prev == nil {
-		if m.state == nil {
-			m.notify.addBulk(catalogMembers(next)...)
-		}
-	} else {
-		for _, ch := range rep.changes {
-			origin := ch.entry.origin
-			e := next.zones[origin]
-			if e == nil || e.zone == nil {
-				continue
-			}
-			old := prev.zones[origin]
-			if old != nil && old.zone == e.zone {
-				continue
-			}
-			if old == nil && next.catalog != nil {
-				// A new file: secondaries learn of it from the catalog's
-				// NOTIFY, and do not know the zone before that.
-				continue
-			}
-			zones = append(zones, origin)
-			if old != nil && old.zone != nil && !serialNewer(e.zone.soa.Serial, old.zone.soa.Serial) {
-				log.Warningf("%s: zone %s changed but its SOA serial %d is not newer than %d: secondaries keep the old version until the serial increases",
-					e.file, origin, e.zone.soa.Serial, old.zone.soa.Serial)
-			}
-		}
-	}
-	if prev == nil && next.catalog != nil {
-		zones = append(zones, next.catalog.origin)
-	}
-	m.notify.add(zones...)
+func catalogEntry(v *version) *entry {
+	return &entry{origin: v.Origin(), file: v.file, zone: v, status: statusServed}
 }
 
 // saveCatalogSerial keeps serial in the state directory, if there is one.

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zonefile"
 )
 
 // CheckResult is what the offline checker found.
@@ -53,10 +55,10 @@ func Check(paths []string, policy Policy, limits Limits) (*CheckResult, error) {
 			return nil, err
 		}
 	}
-	settle(g, changes, nil, nil, &policy)
+	crossCheck(g, changes, allZones(g), nil, &policy)
 	for _, e := range g.zones {
 		ch := changes[e.origin]
-		res.Zones = append(res.Zones, ZoneStatus{Zone: e.origin, File: e.file, Served: e.state == stateServed})
+		res.Zones = append(res.Zones, ZoneStatus{Zone: e.origin, File: e.file, Served: e.status == statusServed})
 		res.Findings = append(res.Findings, ch.allFindings()...)
 	}
 	slices.SortFunc(res.Zones, func(a, b ZoneStatus) int { return strings.Compare(a.File, b.File) })
@@ -88,13 +90,13 @@ func (l *loader) checkInto(g *generation, changes map[string]*change, res *Check
 			res.Zones = append(res.Zones, ZoneStatus{Zone: f.Zone, File: f.File})
 		}
 	} else {
-		origin, err := originFromFileName(single)
+		origin, err := zonefile.Origin(single)
 		if err != nil {
 			return err
 		}
 		files = []zoneFile{{name: single, origin: origin}}
 	}
-	for _, ch := range l.readAll(d, files, nil) {
+	for _, ch := range l.readAll(d, files, nil, 0) {
 		origin := ch.entry.origin
 		if other := g.zones[origin]; other != nil {
 			res.Findings = append(res.Findings, Finding{

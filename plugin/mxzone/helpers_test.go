@@ -101,3 +101,13 @@ func newBenchPlugin(b *testing.B, dir string) *MXZone {
 	}
 	return m
 }
+
+// reload scans the whole directory and publishes what changed (the first
+// load when nothing is loaded yet).
+func (m *MXZone) reload() error { return m.reloadWith(nil, scanAll) }
+
+// reloadNames rebuilds from the named files only, as after file-system
+// events.
+func (m *MXZone) reloadNames(names []string) error {
+	return m.reloadWith(append([]string{}, names...), scanNamed)
+}

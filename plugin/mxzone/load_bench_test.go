@@ -22,7 +22,7 @@ func BenchmarkLoad(b *testing.B) {
 	l := &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), limits: DefaultLimits()}
 	b.ReportAllocs()
 	for b.Loop() {
-		g, _, err := l.build(nil, nil)
+		g, _, err := l.firstBuild()
 		if err != nil || len(g.zones) != *benchZones {
 			b.Fatalf("%v: %d zones", err, len(g.zones))
 		}
@@ -38,7 +38,7 @@ func loadedDir(b *testing.B) (*loader, *generation, string) {
 		b.Fatal(err)
 	}
 	l := &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), limits: DefaultLimits()}
-	g, _, err := l.build(nil, nil)
+	g, _, err := l.firstBuild()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func BenchmarkRescanUnchanged(b *testing.B) {
 	for _, mode := range []scanMode{scanRotating, scanAll} {
 		b.Run([]string{"all", "rotating"}[mode], func(b *testing.B) {
 			for b.Loop() {
-				next, _, err := l.buildMode(g, nil, mode)
+				next, _, err := l.rebuild(g, nil, mode)
 				if err != nil || next != g {
 					b.Fatalf("%v: a new generation for nothing", err)
 				}
@@ -73,8 +73,8 @@ func BenchmarkEditOne(b *testing.B) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			b.Fatal(err)
 		}
-		next, rep, err := l.build(g, []string{name})
-		if err != nil || len(rep.changes) != 1 || next.zones[origin].state != stateServed {
+		next, rep, err := l.rebuild(g, []string{name}, scanNamed)
+		if err != nil || len(rep.changes) != 1 || next.zones[origin].status != statusServed {
 			b.Fatalf("%v: %d changes", err, len(rep.changes))
 		}
 		g = next

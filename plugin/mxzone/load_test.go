@@ -10,53 +10,6 @@ import (
 	"testing"
 )
 
-// TestRecordLines pins what the line tracker reports: the line on which each
-// record starts, also for records spread over several lines and after
-// comments, blank lines, quotes with semicolons and $INCLUDE.
-func TestRecordLines(t *testing.T) {
-	dir := writeZones(t, map[string]string{
-		"lines.example.zone": `; comment
-$TTL 3600
-@ SOA ns1 host (
-      1 7200 ; serial and refresh
-      3600 1209600 300 )
-
-@ NS ns1
-ns1 A 192.0.2.1
-txt TXT "a ; not a comment" "b"
-  TXT "owner omitted"
-$INCLUDE inc/part.inc
-www A 192.0.2.2
-`,
-		"inc/part.inc": "; fragment\n\nmail A 192.0.2.3\n",
-	})
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	recs, tr, err := readRecords(source{root: root, dirfd: -1, dir: dir, rel: "lines.example.zone", origin: "lines.example.", maxSize: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []struct {
-		file string
-		line int
-	}{{"lines.example.zone", 3}, {"lines.example.zone", 7}, {"lines.example.zone", 8}, {"lines.example.zone", 9},
-		{"lines.example.zone", 10}, {"inc/part.inc", 3}, {"lines.example.zone", 12}}
-	if len(recs) != len(want) {
-		t.Fatalf("%d records, want %d", len(recs), len(want))
-	}
-	for i, w := range want {
-		if recs[i].line != w.line || recs[i].file != filepath.Join(dir, w.file) {
-			t.Errorf("record %d (%s): %s:%d, want %s:%d", i, recs[i].rr.Header().Name, recs[i].file, recs[i].line, w.file, w.line)
-		}
-	}
-	if len(tr.includes) != 1 || tr.includes[0].rel != "inc/part.inc" {
-		t.Errorf("includes %v", tr.includes)
-	}
-}
-
 // TestHostileFiles: every one of these is a finding and a refused zone, never
 // a panic, a hang, or a read outside the zone directory.
 func TestHostileFiles(t *testing.T) {
@@ -193,27 +146,6 @@ func symlink(t *testing.T, target, path string) {
 	t.Helper()
 	if err := os.Symlink(target, path); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func TestOriginFromFileName(t *testing.T) {
-	tests := []struct {
-		name, want string
-	}{
-		{"example.com.zone", "example.com."},
-		{"Example.COM.zone", "example.com."},
-		{"xn--bcher-kva.example.zone", "xn--bcher-kva.example."},
-		{".zone", ""},
-		{"example.com.zone.bak", ""},
-		{"a..b.zone", ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := originFromFileName(tc.name)
-			if (err != nil) != (tc.want == "") || got != tc.want {
-				t.Fatalf("got %q, %v; want %q", got, err, tc.want)
-			}
-		})
 	}
 }
 

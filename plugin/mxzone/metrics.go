@@ -56,12 +56,12 @@ var (
 
 // recordGeneration publishes the gauges of a newly published generation.
 func (m *MXZone) recordGeneration(g *generation, rep *report, took time.Duration) {
-	var counts [len(stateNames)]int
+	var counts [len(statusNames)]int
 	for _, e := range g.zones {
-		counts[e.state]++
+		counts[e.status]++
 	}
 	for s, n := range counts {
-		zonesGauge.WithLabelValues(m.server, zoneState(s).String()).Set(float64(n))
+		zonesGauge.WithLabelValues(m.server, status(s).String()).Set(float64(n))
 	}
 	result := "applied"
 	for _, ch := range rep.changes {
@@ -71,7 +71,7 @@ func (m *MXZone) recordGeneration(g *generation, rep *report, took time.Duration
 		for _, f := range ch.entry.findings {
 			findingsCounter.WithLabelValues(m.server, f.Rule.String(), f.Severity.String()).Inc()
 		}
-		if ch.entry.state != stateServed {
+		if ch.entry.status != statusServed {
 			result = "refused"
 		}
 	}

@@ -22,6 +22,8 @@ import (
 	clog "github.com/coredns/coredns/plugin/pkg/log"
 	"github.com/coredns/coredns/request"
 
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
+
 	"github.com/miekg/dns"
 )
 
@@ -31,28 +33,28 @@ var log = clog.NewWithPlugin(pluginName)
 
 // MXZone is the plugin handler.
 type MXZone struct {
-	Next    plugin.Handler
-	Fall    fall.F
-	Origins []string // the zones this plugin answers for (Corefile ZONES)
-
-	loader   *loader
+	// Configuration, set by setup and never changed after.
+	Next     plugin.Handler
+	Fall     fall.F
+	Origins  []string      // the zones this plugin answers for (Corefile ZONES)
+	loader   *loader       // the zone directory, rules and limits; used under mu
 	interval time.Duration // 0: no reloading
 	server   string        // metrics label
 
-	gen  atomic.Pointer[generation]
-	copy atomic.Bool // answer with copies of records: see chainRewrites
+	// What queries read: published whole, never changed after.
+	gen     atomic.Pointer[generation]
+	catalog *catalog    // the catalog zone (RFC 9432), on its own clock; nil: none
+	copies  atomic.Bool // answer with copies of records: see chainRewrites
 
-	mu          sync.Mutex // guards cancel and serializes reloads
+	// Collaborators and the reload loop's own state.
+	mu          sync.Mutex // guards cancel, reported and busy, and serializes reloads
 	cancel      context.CancelFunc
 	reported    map[string]string // file -> problem already logged by scan
+	busy        []string          // zone files found being written, to read again
 	state       *stateDir         // validated copies of served zones; nil: off
 	stateWrites sync.WaitGroup    // the first load's copies being written
-	busy        []string          // zone files found being written, to read again
-
-	catalog string           // name of the catalog zone (RFC 9432); "": none
-	cat     *catalogSlot     // the catalog zone, once loaded
-	notify  *notifier        // NOTIFY through the transfer plugin; nil: no transfer plugin
-	clock   func() time.Time // for the catalog serial; nil: time.Now
+	notify      *notifier         // NOTIFY through the transfer plugin; nil: no transfer plugin
+	clock       func() time.Time  // for the catalog serial; nil: time.Now
 }
 
 // Name implements plugin.Handler.
@@ -60,18 +62,18 @@ func (m *MXZone) Name() string { return pluginName }
 
 // ServeDNS implements plugin.Handler.
 func (m *MXZone) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
-	state := request.Request{W: w, Req: r}
+	req := request.Request{W: w, Req: r}
 	if len(r.Question) != 1 {
 		return dns.RcodeFormatError, nil
 	}
 	asked := r.Question[0].Name
 	qname := strings.ToLower(asked) // no allocation when already lower case
 	g := m.gen.Load()
-	var buf [maxLabels]uint16
-	starts := labelStarts(qname, &buf)
+	var buf [zone.MaxLabels]uint16
+	starts := zone.LabelStarts(qname, &buf)
 	var e *entry
 	if g != nil {
-		e = g.matchStarts(qname, starts)
+		e = m.entryFor(g, qname, starts)
 	}
 	if e == nil {
 		if plugin.Zones(m.Origins).Matches(qname) == "" || m.Fall.Through(qname) {
@@ -92,19 +94,39 @@ func (m *MXZone) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg)
 	msg := &dns.Msg{Question: r.Question[:1:1]} // echoed exactly as sent
 	msg.Id, msg.Response, msg.Opcode = r.Id, true, r.Opcode
 	msg.RecursionDesired, msg.CheckingDisabled = r.RecursionDesired, r.CheckingDisabled
-	a := answerer{gen: g, zone: e.zone, qtype: r.Question[0].Qtype, msg: msg, copy: m.copy.Load(), buf: &buf}
+	a := answerer{gen: g, zone: e.zone, qtype: r.Question[0].Qtype, msg: msg, copies: m.copies.Load(), buf: &buf}
 	a.answer(qname, asked, starts)
 	if msg.Rcode == dns.RcodeNameError && m.Fall.Through(qname) {
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
 	}
 	// Header, question, and room for the OPT record the server adds.
 	if bound := 12 + len(asked) + 6 + a.wire + optRoom(r); bound > dns.MinMsgSize {
-		fitUDP(state, msg, a.referral)
+		fitUDP(req, msg, a.referral)
 	}
 	if err := w.WriteMsg(msg); err != nil {
 		return dns.RcodeServerFailure, plugin.Error(pluginName, err)
 	}
 	return dns.RcodeSuccess, nil
+}
+
+// entryFor returns the zone that holds qname: the zone file with the
+// longest origin, or the catalog zone when it is longer still.
+func (m *MXZone) entryFor(g *generation, qname string, starts []uint16) *entry {
+	e := g.matchStarts(qname, starts)
+	if m.catalog == nil {
+		return e
+	}
+	for _, s := range starts {
+		if e != nil && int(s) >= len(qname)-len(e.origin) {
+			break // e is at least as long
+		}
+		if qname[s:] == m.catalog.origin {
+			if c := m.catalog.cur.Load(); c != nil {
+				return c
+			}
+		}
+	}
+	return e
 }
 
 // optRoom bounds the OPT record of the reply: the server copies the
@@ -120,12 +142,12 @@ func optRoom(r *dns.Msg) int {
 // drop additional records without setting TC (RFC 2181 §9: they are
 // optional), and leave truncation of required data to the server, which sets
 // TC. Glue in a referral is required (RFC 9471).
-func fitUDP(state request.Request, msg *dns.Msg, referral bool) {
-	if state.Proto() != "udp" {
+func fitUDP(req request.Request, msg *dns.Msg, referral bool) {
+	if req.Proto() != "udp" {
 		return
 	}
-	state.SizeAndDo(msg)
-	size := state.Size()
+	req.SizeAndDo(msg)
+	size := req.Size()
 	if msg.Len() <= size {
 		return
 	}
@@ -145,10 +167,12 @@ func fitUDP(state request.Request, msg *dns.Msg, referral bool) {
 	}
 }
 
-// readOnlyPlugins pass replies on without changing their records, so
+// readOnlyPlugins pass replies on without changing the records in them, so
 // mxzone may hand them the records of its snapshot without copying them.
-// cache (it lowers TTLs in place), rewrite, dnssec and any plugin not listed
-// here get copies.
+// Any plugin not listed here gets copies: dnssec, every plugin this list
+// does not know, and cache and rewrite, which in CoreDNS 1.15 copy a reply
+// before changing it but do not promise to; next to their own work, the
+// copies cost little.
 var readOnlyPlugins = map[string]bool{
 	pluginName: true, "errors": true, "log": true, "prometheus": true, "acl": true, "any": true, "chaos": true,
 	"loadbalance": true, "header": true, "minimal": true, "nsid": true, "bufsize": true, "metadata": true,
@@ -184,9 +208,9 @@ func (m *MXZone) OnStartup() error {
 	var d *dirWatch
 	var werr error
 	if m.interval > 0 {
-		d, werr = m.watch()
+		d, werr = newDirWatch(m.loader.dir)
 	}
-	if err := m.reloadLocked(nil, scanAll); err != nil && m.gen.Load() == nil {
+	if err := m.load(); err != nil {
 		// The directory went away between setup and start: answer SERVFAIL
 		// until it is back, rather than not starting at all.
 		log.Errorf("no zones loaded yet: %v", err)
@@ -196,7 +220,7 @@ func (m *MXZone) OnStartup() error {
 	if m.notify != nil {
 		go m.notify.run(ctx, m.server)
 	}
-	if m.catalog != "" {
+	if m.catalog != nil {
 		go m.buildCatalogs(ctx)
 	}
 	if m.interval > 0 {

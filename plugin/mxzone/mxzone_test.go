@@ -266,7 +266,7 @@ func (n namedHandler) ServeDNS(context.Context, dns.ResponseWriter, *dns.Msg) (i
 func TestCopiesProtectTheSnapshot(t *testing.T) {
 	m := newTestPlugin(t, "testdata/answers", DefaultPolicy())
 	for _, copies := range []bool{true, false} {
-		m.copy.Store(copies)
+		m.copies.Store(copies)
 		first, _ := query(t, m, "example.org.", dns.TypeMX)
 		first.Answer[0].Header().Ttl = 30 // what cache does
 		second, _ := query(t, m, "example.org.", dns.TypeMX)

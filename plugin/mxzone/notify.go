@@ -157,3 +157,57 @@ func (n *notifier) failure(err error) {
 	log.Warningf("NOTIFY: %d not accepted, for example: %v", n.failed, n.firstErr)
 	n.failed, n.firstErr, n.lastLog = 0, nil, time.Now()
 }
+
+// Which zones get a NOTIFY, and when, is decided below and nowhere else.
+
+// notifyLoaded queues the NOTIFYs of the first load: the catalog, which
+// secondaries provisioned by it read first, and, without a state directory
+// (nothing tells which zones changed while the server was down), every
+// served zone behind any edit. With a state directory the zones whose file
+// is newer than their saved copy follow once the copies are written
+// (notifyStale).
+func (m *MXZone) notifyLoaded(g *generation) {
+	if m.notify == nil {
+		return
+	}
+	if m.catalog != nil {
+		m.notify.add(m.catalog.origin)
+	}
+	if m.state == nil {
+		m.notify.addBulk(catalogMembers(g)...)
+	}
+}
+
+// notifyStale queues a NOTIFY, behind any edit, for the zones whose file
+// changed while the server was down, or that were first seen.
+func (m *MXZone) notifyStale(origins []string) { m.notify.addBulk(origins...) }
+
+// notifyCatalog queues a NOTIFY for a rebuilt catalog.
+func (m *MXZone) notifyCatalog() { m.notify.add(m.catalog.origin) }
+
+// notifyChanged queues a NOTIFY for every zone whose served version changed
+// from prev to next. A new file is announced by the catalog's NOTIFY alone
+// when there is a catalog: secondaries do not know the zone before that.
+func (m *MXZone) notifyChanged(prev, next *generation, rep *report) {
+	if m.notify == nil {
+		return
+	}
+	var zones []string
+	for _, ch := range rep.changes {
+		origin := ch.entry.origin
+		e := next.zones[origin]
+		if e == nil || e.zone == nil {
+			continue
+		}
+		old := prev.zones[origin]
+		if old != nil && old.zone == e.zone || old == nil && m.catalog != nil {
+			continue
+		}
+		zones = append(zones, origin)
+		if old != nil && old.zone != nil && !serialNewer(e.zone.Serial(), old.zone.Serial()) {
+			log.Warningf("%s: zone %s changed but its SOA serial %d is not newer than %d: secondaries keep the old version until the serial increases",
+				e.file, origin, e.zone.Serial(), old.zone.Serial())
+		}
+	}
+	m.notify.add(zones...)
+}

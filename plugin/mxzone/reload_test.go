@@ -50,7 +50,7 @@ func testReload(t *testing.T, events bool) {
 		"a.example.zone":   customer("a.example.", "1"),
 	})
 	m := newTestPlugin(t, dir, DefaultPolicy())
-	served := func(origin string) *Zone {
+	served := func(origin string) *version {
 		if e := m.gen.Load().zones[origin]; e != nil {
 			return e.zone
 		}
@@ -104,8 +104,8 @@ func testReload(t *testing.T, events bool) {
 			t.Fatalf("last good version not served: %v", msg)
 		}
 		e := m.gen.Load().zones["b.example."]
-		if e.state != stateLastGood || !failed(e.findings) {
-			t.Fatalf("state %s findings %v", e.state, e.findings)
+		if e.status != statusLastGood || !failed(e.findings) {
+			t.Fatalf("state %s findings %v", e.status, e.findings)
 		}
 		if got := testutil.ToFloat64(zonesGauge.WithLabelValues(m.server, "last_good")); got != before+1 {
 			t.Fatalf("zones{state=last_good} = %v, want %v", got, before+1)
@@ -125,7 +125,7 @@ func testReload(t *testing.T, events bool) {
 		bumpMtime(t, filepath.Join(dir, "example.net.zone"), 3*time.Second)
 		reload("example.net.zone")
 		e := m.gen.Load().zones["example.net."]
-		if e.state != stateLastGood {
+		if e.status != statusLastGood {
 			t.Fatalf("provider edit applied although a.example. depends on mx1: %v", e.findings)
 		}
 		msg := ""
@@ -156,8 +156,8 @@ func testReload(t *testing.T, events bool) {
 		writeFile(t, dir, "b.example.zone", strings.Replace(customer("b.example.", "3"), "mx1.example.net.", "aspmx.l.google.com.", 1))
 		bumpMtime(t, filepath.Join(dir, "b.example.zone"), 4*time.Second)
 		reload("b.example.zone")
-		if e := m.gen.Load().zones["example.net."]; e.state != stateServed {
-			t.Fatalf("provider edit still held back: %s %v", e.state, e.findings)
+		if e := m.gen.Load().zones["example.net."]; e.status != statusServed {
+			t.Fatalf("provider edit still held back: %s %v", e.status, e.findings)
 		}
 	})
 }
@@ -168,8 +168,8 @@ func TestReloadNewZoneWaitsForItsTarget(t *testing.T) {
 		"c.example.zone":   soaZone("c.example.", "@ MX 10 mx9.example.net."),
 	})
 	m := newTestPlugin(t, dir, DefaultPolicy())
-	if e := m.gen.Load().zones["c.example."]; e.state != stateRejected {
-		t.Fatalf("state %s", e.state)
+	if e := m.gen.Load().zones["c.example."]; e.status != statusRejected {
+		t.Fatalf("state %s", e.status)
 	}
 	if _, rcode := query(t, m, "c.example.", dns.TypeMX); rcode != dns.RcodeServerFailure {
 		t.Fatalf("rcode %s, want SERVFAIL", dns.RcodeToString[rcode])
@@ -179,8 +179,8 @@ func TestReloadNewZoneWaitsForItsTarget(t *testing.T) {
 	if err := m.reload(); err != nil {
 		t.Fatal(err)
 	}
-	if e := m.gen.Load().zones["c.example."]; e.state != stateServed {
-		t.Fatalf("c.example. not served once its MX target exists: %s %v", e.state, e.findings)
+	if e := m.gen.Load().zones["c.example."]; e.status != statusServed {
+		t.Fatalf("c.example. not served once its MX target exists: %s %v", e.status, e.findings)
 	}
 }
 
@@ -212,11 +212,11 @@ func TestReloadNewZoneCapturingAnExchange(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := m.gen.Load()
-	if e := g.zones["sub.example.net."]; e == nil || e.state != stateRejected || e.pending == nil {
+	if e := g.zones["sub.example.net."]; e == nil || e.status != statusRejected || e.heldBack == nil {
 		t.Fatalf("new zone that breaks c.example. was not held back: %+v", e)
 	}
-	if e := g.zones["c.example."]; e.state != stateServed {
-		t.Fatalf("c.example. hurt: %s", e.state)
+	if e := g.zones["c.example."]; e.status != statusServed {
+		t.Fatalf("c.example. hurt: %s", e.status)
 	}
 	// Once the new zone has the host, it goes live.
 	writeFile(t, dir, "sub.example.net.zone", soaZone("sub.example.net.", "mx A 192.0.2.78"))
@@ -224,8 +224,8 @@ func TestReloadNewZoneCapturingAnExchange(t *testing.T) {
 	if err := m.reloadNames([]string{"sub.example.net.zone"}); err != nil {
 		t.Fatal(err)
 	}
-	if e := m.gen.Load().zones["sub.example.net."]; e.state != stateServed {
-		t.Fatalf("fixed zone not served: %s %v", e.state, e.findings)
+	if e := m.gen.Load().zones["sub.example.net."]; e.status != statusServed {
+		t.Fatalf("fixed zone not served: %s %v", e.status, e.findings)
 	}
 	msg, _ := query(t, m, "c.example.", dns.TypeMX)
 	if len(msg.Extra) != 1 || msg.Extra[0].(*dns.A).A.String() != "192.0.2.78" {

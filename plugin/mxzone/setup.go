@@ -28,7 +28,7 @@ func setup(c *caddy.Controller) error {
 	}
 	cfg := dnsserver.GetConfig(c)
 	c.OnStartup(func() error {
-		m.copy.Store(chainRewrites(cfg.Handlers()))
+		m.copies.Store(chainRewrites(cfg.Handlers()))
 		if t, ok := cfg.Handler("transfer").(*transfer.Transfer); ok {
 			m.notify = newNotifier(t.Notify)
 		}
@@ -101,92 +101,120 @@ func parse(c *caddy.Controller) (*MXZone, error) {
 func parseProperty(c *caddy.Controller, m *MXZone, prop string) error {
 	switch prop {
 	case "reload":
-		args := c.RemainingArgs()
-		if len(args) != 1 {
-			return c.ArgErr()
-		}
-		d, err := time.ParseDuration(args[0])
-		if err != nil {
-			return c.Errf("reload: %q is not a duration (for example 30s or 2m)", args[0])
-		}
-		if d < 0 {
-			return c.Errf("reload: %q is negative; 0 turns reloading off", args[0])
-		}
-		m.interval = d
+		return parseReload(c, m)
 	case "fallthrough":
 		m.Fall.SetZonesFromArgs(c.RemainingArgs())
+		return nil
 	case "catalog":
-		args := c.RemainingArgs()
-		if len(args) != 1 {
-			return c.ArgErr()
-		}
-		name, ok := dns.IsDomainName(args[0])
-		if !ok || name < 1 || !dns.IsFqdn(args[0]) {
-			return c.Errf("catalog: %q is not a domain name with a final dot (for example catalog.invalid.)", args[0])
-		}
-		m.catalog = strings.ToLower(args[0])
-		if len(m.Origins) > 0 && plugin.Zones(m.Origins).Matches(m.catalog) == "" {
-			return c.Errf("catalog: %s is outside the zones of this mxzone (%s)", args[0], strings.Join(m.Origins, " "))
-		}
-		m.loader.catalog = m.catalog
+		return parseCatalog(c, m)
 	case "state":
-		args := c.RemainingArgs()
-		if len(args) != 1 {
-			return c.ArgErr()
-		}
-		dir := args[0]
-		if root := dnsserver.GetConfig(c).Root; !filepath.IsAbs(dir) && root != "" {
-			dir = filepath.Join(root, dir)
-		}
-		abs, err := filepath.Abs(dir)
-		if err != nil {
-			return c.Errf("state directory %q: %v", args[0], err)
-		}
-		if fi, err := os.Stat(abs); err == nil && !fi.IsDir() {
-			return c.Errf("state directory %q is not a directory", args[0])
-		}
-		if abs == m.loader.dir {
-			return c.Errf("state directory %q is the zone directory; use a directory of its own", args[0])
-		}
-		m.state = &stateDir{dir: abs}
-	case "max_file_size":
-		args := c.RemainingArgs()
-		if len(args) != 1 {
-			return c.ArgErr()
-		}
-		n, ok := parseSize(args[0])
+		return parseState(c, m)
+	case "max_file_size", "max_records", "max_zones":
+		return parseLimit(c, &m.loader.limits, prop)
+	}
+	rule, ok := ruleByName(prop)
+	if !ok {
+		return c.Errf("unknown property %q", prop)
+	}
+	args := c.RemainingArgs()
+	if len(args) != 1 {
+		return c.Errf("%s takes one of fail, warn or ignore", prop)
+	}
+	sev, ok := parseSeverity(args[0])
+	if !ok {
+		return c.Errf("%s: unknown severity %q; use fail, warn or ignore", prop, args[0])
+	}
+	m.loader.policy[rule] = sev
+	return nil
+}
+
+// oneArg returns the one argument of the current property.
+func oneArg(c *caddy.Controller) (string, error) {
+	args := c.RemainingArgs()
+	if len(args) != 1 {
+		return "", c.ArgErr()
+	}
+	return args[0], nil
+}
+
+func parseReload(c *caddy.Controller, m *MXZone) error {
+	arg, err := oneArg(c)
+	if err != nil {
+		return err
+	}
+	d, err := time.ParseDuration(arg)
+	if err != nil {
+		return c.Errf("reload: %q is not a duration (for example 30s or 2m)", arg)
+	}
+	if d < 0 {
+		return c.Errf("reload: %q is negative; 0 turns reloading off", arg)
+	}
+	m.interval = d
+	return nil
+}
+
+func parseCatalog(c *caddy.Controller, m *MXZone) error {
+	arg, err := oneArg(c)
+	if err != nil {
+		return err
+	}
+	name, ok := dns.IsDomainName(arg)
+	if !ok || name < 1 || !dns.IsFqdn(arg) {
+		return c.Errf("catalog: %q is not a domain name with a final dot (for example catalog.invalid.)", arg)
+	}
+	origin := strings.ToLower(arg)
+	if len(m.Origins) > 0 && plugin.Zones(m.Origins).Matches(origin) == "" {
+		return c.Errf("catalog: %s is outside the zones of this mxzone (%s)", arg, strings.Join(m.Origins, " "))
+	}
+	m.catalog = newCatalog(origin)
+	m.loader.catalog = origin
+	return nil
+}
+
+func parseState(c *caddy.Controller, m *MXZone) error {
+	arg, err := oneArg(c)
+	if err != nil {
+		return err
+	}
+	dir := arg
+	if root := dnsserver.GetConfig(c).Root; !filepath.IsAbs(dir) && root != "" {
+		dir = filepath.Join(root, dir)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return c.Errf("state directory %q: %v", arg, err)
+	}
+	if fi, err := os.Stat(abs); err == nil && !fi.IsDir() {
+		return c.Errf("state directory %q is not a directory", arg)
+	}
+	if abs == m.loader.dir {
+		return c.Errf("state directory %q is the zone directory; use a directory of its own", arg)
+	}
+	m.state = &stateDir{dir: abs}
+	return nil
+}
+
+func parseLimit(c *caddy.Controller, limits *Limits, prop string) error {
+	arg, err := oneArg(c)
+	if err != nil {
+		return err
+	}
+	if prop == "max_file_size" {
+		n, ok := parseSize(arg)
 		if !ok || n <= 0 {
-			return c.Errf("max_file_size: %q is not a size (for example 64M)", args[0])
+			return c.Errf("max_file_size: %q is not a size (for example 64M)", arg)
 		}
-		m.loader.limits.FileBytes = n
-	case "max_records", "max_zones":
-		args := c.RemainingArgs()
-		if len(args) != 1 {
-			return c.ArgErr()
-		}
-		n, err := strconv.Atoi(args[0])
-		if err != nil || n <= 0 {
-			return c.Errf("%s: %q is not a positive number", prop, args[0])
-		}
-		if prop == "max_records" {
-			m.loader.limits.Records = n
-		} else {
-			m.loader.limits.Zones = n
-		}
-	default:
-		rule, ok := ruleByName(prop)
-		if !ok {
-			return c.Errf("unknown property %q", prop)
-		}
-		args := c.RemainingArgs()
-		if len(args) != 1 {
-			return c.Errf("%s takes one of fail, warn or ignore", prop)
-		}
-		sev, ok := parseSeverity(args[0])
-		if !ok {
-			return c.Errf("%s: unknown severity %q; use fail, warn or ignore", prop, args[0])
-		}
-		m.loader.policy[rule] = sev
+		limits.FileBytes = n
+		return nil
+	}
+	n, err := strconv.Atoi(arg)
+	if err != nil || n <= 0 {
+		return c.Errf("%s: %q is not a positive number", prop, arg)
+	}
+	if prop == "max_records" {
+		limits.Records = n
+	} else {
+		limits.Zones = n
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zonefile"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -23,13 +25,13 @@ type stateDir struct {
 // path is the file of origin's copy: "example.com.zone".
 func (s *stateDir) path(origin string) string { return filepath.Join(s.dir, origin+"zone") }
 
-// render writes z as a zone file of absolute records.
-func render(z *Zone) []byte {
+// render writes v as a zone file of absolute records.
+func render(v *version) []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "; last good version of %s from %s, saved by mxzone %s\n", z.Origin, z.File,
+	fmt.Fprintf(&b, "; last good version of %s from %s, saved by mxzone %s\n", v.Origin(), v.file,
 		time.Now().UTC().Format(time.RFC3339))
-	for _, set := range z.sets {
-		for _, rr := range set.rrs {
+	for _, set := range v.RRsets() {
+		for _, rr := range set.RRs() {
 			b.WriteString(rr.String())
 			b.WriteByte('\n')
 		}
@@ -39,9 +41,9 @@ func render(z *Zone) []byte {
 
 // save stores z; sync says whether to wait for the disk (one zone after an
 // edit) or leave that to one sync of the whole batch.
-func (s *stateDir) save(z *Zone, sync bool) error {
-	if err := s.write(s.path(z.Origin), render(z), sync); err != nil {
-		return fmt.Errorf("save state copy of %s: %w", z.Origin, err)
+func (s *stateDir) save(v *version, sync bool) error {
+	if err := s.write(s.path(v.Origin()), render(v), sync); err != nil {
+		return fmt.Errorf("save state copy of %s: %w", v.Origin(), err)
 	}
 	return nil
 }
@@ -104,7 +106,7 @@ func (s *stateDir) remove(origin string) error {
 
 // load reads origin's copy and checks it on its own; nil if there is none
 // or it does not pass.
-func (s *stateDir) load(origin string, policy *Policy, limits Limits) *Zone {
+func (s *stateDir) load(origin string, policy *Policy, limits Limits) *version {
 	root, err := os.OpenRoot(s.dir)
 	if err != nil {
 		return nil
@@ -114,13 +116,13 @@ func (s *stateDir) load(origin string, policy *Policy, limits Limits) *Zone {
 	if _, err := root.Stat(name); err != nil {
 		return nil
 	}
-	p := parseZone(source{root: root, dirfd: -1, dir: s.dir, rel: name, origin: origin,
-		maxSize: limits.FileBytes, maxRRs: limits.Records}, policy)
+	p := parseZone(zonefile.Source{Root: root, DirFD: -1, Dir: s.dir, Rel: name, Origin: origin,
+		MaxBytes: limits.FileBytes, MaxRecords: limits.Records}, policy)
 	if !p.ok {
 		return nil
 	}
-	p.zone.saved = true
-	return p.zone
+	p.draft.saved = true
+	return p.draft
 }
 
 // origins lists the zones the state directory holds copies of.
@@ -155,40 +157,43 @@ func (m *MXZone) restore(g *generation) {
 		if e.zone != nil {
 			continue
 		}
-		if z := s.load(origin, &m.loader.policy, m.loader.limits); z != nil {
-			e.zone, e.state = z, stateFromState
+		if v := s.load(origin, &m.loader.policy, m.loader.limits); v != nil {
+			e.zone, e.status = v, statusFromState
 			log.Warningf("%s: file refused; zone %s is served from its saved last good copy %s, serial %d",
-				e.file, origin, s.path(origin), z.soa.Serial)
+				e.file, origin, s.path(origin), v.Serial())
 		}
 	}
 }
 
-// saveChanges stores the zones whose served version changed and drops the
-// copies of removed zones. After the first load it writes only copies older
-// than their zone file, and syncs the whole batch once.
-func (m *MXZone) saveChanges(prev, next *generation, rep *report) {
+// saveFirstLoad stores the served zones of the first generation whose
+// copy is older than their zone file, syncs them all at once, and returns
+// their origins: they changed while the server was down, or are new.
+func (m *MXZone) saveFirstLoad(g *generation) []string {
 	s := m.state
-	if prev == nil {
-		n := 0
-		for origin, e := range next.zones {
-			if e.state != stateServed || s.fresh(origin, e.stamp) {
-				continue
-			}
-			if err := s.save(e.zone, false); err != nil {
-				log.Errorf("state: %v", err)
-				continue
-			}
-			m.notify.addBulk(origin) // changed while the server was down, or first seen
-			n++
+	var saved []string
+	for origin, e := range g.zones {
+		if e.status != statusServed || s.fresh(origin, e.stamp) {
+			continue
 		}
-		if err := s.syncAll(); err != nil {
+		if err := s.save(e.zone, false); err != nil {
 			log.Errorf("state: %v", err)
+			continue
 		}
-		log.Infof("state: %d zone copies saved in %s", n, s.dir)
-		return
+		saved = append(saved, origin)
 	}
+	if err := s.syncAll(); err != nil {
+		log.Errorf("state: %v", err)
+	}
+	log.Infof("state: %d zone copies saved in %s", len(saved), s.dir)
+	return saved
+}
+
+// saveChanges stores, durably, the zones whose served version a reload
+// changed and drops the copies of removed zones.
+func (m *MXZone) saveChanges(rep *report) {
+	s := m.state
 	for _, ch := range rep.changes {
-		if e := ch.entry; e.state == stateServed && ch.next != nil && e.zone == ch.next {
+		if e := ch.entry; e.status == statusServed && ch.next != nil && e.zone == ch.next {
 			if err := s.save(e.zone, true); err != nil {
 				log.Errorf("state: %v", err)
 			}
@@ -202,12 +207,12 @@ func (m *MXZone) saveChanges(prev, next *generation, rep *report) {
 }
 
 // fresh reports whether origin's copy is at least as new as its zone file.
-func (s *stateDir) fresh(origin string, stamp fileStamp) bool {
+func (s *stateDir) fresh(origin string, stamp zonefile.Stamp) bool {
 	var st unix.Stat_t
 	if err := unix.Stat(s.path(origin), &st); err != nil {
 		return false
 	}
-	return st.Mtim.Nano() >= max(stamp.mtime, stamp.ctime)
+	return st.Mtim.Nano() >= max(stamp.Mtime, stamp.Ctime)
 }
 
 // catalogSerialFile keeps the catalog zone's last serial across restarts, so

@@ -54,8 +54,8 @@ func TestStateSurvivesRestart(t *testing.T) {
 		if _, rcode := query(t, m, "www.c.example.", dns.TypeA); rcode != dns.RcodeSuccess {
 			t.Fatalf("rcode %s, want the saved copy", dns.RcodeToString[rcode])
 		}
-		if e := m.gen.Load().zones["c.example."]; e.state != stateFromState {
-			t.Fatalf("state %s, want from_state", e.state)
+		if e := m.gen.Load().zones["c.example."]; e.status != statusFromState {
+			t.Fatalf("state %s, want from_state", e.status)
 		}
 		if got := testutil.ToFloat64(zonesGauge.WithLabelValues(m.server, "from_state")); got != 1 {
 			t.Fatalf("zones{state=from_state} = %v, want 1", got)
@@ -81,8 +81,8 @@ func TestStateSurvivesRestart(t *testing.T) {
 		if err := m.reload(); err != nil {
 			t.Fatal(err)
 		}
-		if e := m.gen.Load().zones["c.example."]; e.state != stateServed {
-			t.Fatalf("state %s", e.state)
+		if e := m.gen.Load().zones["c.example."]; e.status != statusServed {
+			t.Fatalf("state %s", e.status)
 		}
 		if now, _ := os.ReadFile(filepath.Join(state, "c.example.zone")); !strings.Contains(string(now), "192.0.2.9") {
 			t.Fatalf("new version not saved:\n%s", now)
@@ -112,13 +112,13 @@ func TestCatalogSerialSurvivesRestart(t *testing.T) {
 	at := time.Unix(1_800_000_000, 0)
 	start := func() *MXZone {
 		return startConfigured(t, &MXZone{
-			Origins: []string{"."}, server: "dns://catalog-state", catalog: "catalog.invalid.",
+			Origins: []string{"."}, server: "dns://catalog-state", catalog: newCatalog("catalog.invalid."),
 			clock:  func() time.Time { return at },
 			loader: &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), limits: DefaultLimits(), catalog: "catalog.invalid."},
 			state:  &stateDir{dir: state},
 		})
 	}
-	serial := func(m *MXZone) uint32 { return m.gen.Load().catalog.cur.Load().zone.soa.Serial }
+	serial := func(m *MXZone) uint32 { return m.catalog.cur.Load().zone.Serial() }
 	first := start()
 	if got := serial(first); got != 1_800_000_000 {
 		t.Fatalf("first catalog serial %d, want the clock's 1800000000", got)

@@ -29,31 +29,32 @@ func (m *MXZone) Transfer(zone string, serial uint32) (<-chan []dns.RR, error) {
 	}
 	zone = strings.ToLower(dns.Fqdn(zone))
 	e := g.zones[zone]
-	if e == nil && g.catalog != nil && g.catalog.origin == zone {
-		e = g.catalog.cur.Load()
+	if e == nil && m.catalog != nil && m.catalog.origin == zone {
+		e = m.catalog.cur.Load()
 	}
 	if e == nil {
 		return nil, transfer.ErrNotAuthoritative
 	}
-	z := e.zone
-	if z == nil {
+	v := e.zone
+	if v == nil {
 		return nil, errNotServed
 	}
+	soa := v.SOA()
 	ch := make(chan []dns.RR, 4)
-	if serial != 0 && !serialNewer(z.soa.Serial, serial) {
-		ch <- []dns.RR{z.soa}
+	if serial != 0 && !serialNewer(soa.Serial, serial) {
+		ch <- []dns.RR{soa}
 		close(ch)
 		return ch, nil
 	}
 	go func() {
 		defer close(ch)
 		batch := make([]dns.RR, 0, xfrBatch)
-		batch = append(batch, z.soa)
-		for _, set := range z.sets {
-			if set.rtype == dns.TypeSOA {
+		batch = append(batch, soa)
+		for _, set := range v.RRsets() {
+			if set.Type() == dns.TypeSOA {
 				continue
 			}
-			for _, rr := range set.rrs {
+			for _, rr := range set.RRs() {
 				if len(batch) == xfrBatch {
 					ch <- batch
 					batch = make([]dns.RR, 0, xfrBatch)
@@ -61,7 +62,7 @@ func (m *MXZone) Transfer(zone string, serial uint32) (<-chan []dns.RR, error) {
 				batch = append(batch, rr)
 			}
 		}
-		ch <- append(batch, z.soa)
+		ch <- append(batch, soa)
 	}()
 	return ch, nil
 }

@@ -50,12 +50,12 @@ func TestTransfer(t *testing.T) {
 		want    int // records sent; 1: the SOA alone
 		wantErr error
 	}{
-		{"AXFR", "big.example.", 0, served.count + 1, nil},
-		{"AXFR, name in upper case", "BIG.example", 0, served.count + 1, nil},
-		{"IXFR from an older serial: the whole zone", "big.example.", 6, served.count + 1, nil},
+		{"AXFR", "big.example.", 0, served.Len() + 1, nil},
+		{"AXFR, name in upper case", "BIG.example", 0, served.Len() + 1, nil},
+		{"IXFR from an older serial: the whole zone", "big.example.", 6, served.Len() + 1, nil},
 		{"IXFR from the served serial: up to date", "big.example.", 7, 1, nil},
 		{"IXFR from a newer serial: up to date", "big.example.", 8, 1, nil},
-		{"IXFR across serial wrap: older", "big.example.", 0xfffffff0, served.count + 1, nil},
+		{"IXFR across serial wrap: older", "big.example.", 0xfffffff0, served.Len() + 1, nil},
 		{"a zone never valid is not transferred", "never.example.", 0, 0, errNotServed},
 		{"a name that is no zone of ours", "other.example.", 0, 0, transfer.ErrNotAuthoritative},
 		{"a name inside a zone, not its apex", "www.big.example.", 0, 0, transfer.ErrNotAuthoritative},
@@ -72,7 +72,7 @@ func TestTransfer(t *testing.T) {
 			if tc.want == 0 {
 				return
 			}
-			if rrs[0] != dns.RR(served.soa) || rrs[len(rrs)-1] != dns.RR(served.soa) {
+			if rrs[0] != dns.RR(served.SOA()) || rrs[len(rrs)-1] != dns.RR(served.SOA()) {
 				t.Fatalf("transfer does not start and end with the SOA: %v ... %v", rrs[0], rrs[len(rrs)-1])
 			}
 			soas := 0
@@ -102,8 +102,8 @@ func TestTransfer(t *testing.T) {
 			t.Fatal(err)
 		}
 		rrs, err := transferAll(t, m, "big.example.", 0)
-		if err != nil || len(rrs) != served.count+1 || rrs[0].(*dns.SOA).Serial != 7 {
-			t.Fatalf("got %d records (%v), want the %d of serial 7", len(rrs), err, served.count+1)
+		if err != nil || len(rrs) != served.Len()+1 || rrs[0].(*dns.SOA).Serial != 7 {
+			t.Fatalf("got %d records (%v), want the %d of serial 7", len(rrs), err, served.Len()+1)
 		}
 	})
 }
@@ -111,7 +111,7 @@ func TestTransfer(t *testing.T) {
 // catalogOf returns the member zones listed in m's catalog and its serial.
 func catalogOf(t *testing.T, m *MXZone) ([]string, uint32) {
 	t.Helper()
-	rrs, err := transferAll(t, m, m.catalog, 0)
+	rrs, err := transferAll(t, m, m.catalog.origin, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,12 +120,12 @@ func catalogOf(t *testing.T, m *MXZone) ([]string, uint32) {
 	for _, rr := range rrs {
 		switch rr := rr.(type) {
 		case *dns.PTR:
-			if want := memberID(rr.Ptr) + ".zones." + m.catalog; rr.Hdr.Name != want {
+			if want := memberID(rr.Ptr) + ".zones." + m.catalog.origin; rr.Hdr.Name != want {
 				t.Errorf("member %s at %s, want %s", rr.Ptr, rr.Hdr.Name, want)
 			}
 			members = append(members, rr.Ptr)
 		case *dns.TXT:
-			if rr.Hdr.Name == "version."+m.catalog {
+			if rr.Hdr.Name == "version."+m.catalog.origin {
 				version = rr.Txt[0]
 			}
 		}
@@ -174,7 +174,7 @@ func TestCatalogAndNotify(t *testing.T) {
 	})
 	abs, _ := filepath.Abs(dir)
 	sent := &notified{}
-	m := &MXZone{Origins: []string{"."}, server: "dns://test", catalog: "catalog.invalid.",
+	m := &MXZone{Origins: []string{"."}, server: "dns://test", catalog: newCatalog("catalog.invalid."),
 		loader: &loader{dir: abs, origins: []string{"."}, policy: DefaultPolicy(), limits: DefaultLimits(), catalog: "catalog.invalid."}}
 	m.notify = newNotifier(sent.send)
 	if err := m.reload(); err != nil {
@@ -281,13 +281,13 @@ func TestNextSerial(t *testing.T) {
 func catalogBenchGeneration(b *testing.B) (*MXZone, *generation) {
 	n := max(*benchZones, 100000)
 	g := &generation{zones: make(map[string]*entry, n)}
-	z := &Zone{}
+	z := &version{}
 	for i := range n {
 		o := "customer" + strconv.Itoa(i) + ".example."
 		g.zones[o] = &entry{origin: o, zone: z}
 	}
-	m := &MXZone{catalog: "catalog.invalid."}
-	m.updateCatalog(nil, g, &report{})
+	m := &MXZone{catalog: newCatalog("catalog.invalid.")}
+	m.startCatalog(g)
 	return m, g
 }
 
@@ -305,17 +305,17 @@ func BenchmarkCatalogBuild(b *testing.B) {
 func BenchmarkCatalogAddZone(b *testing.B) {
 	m, prev := catalogBenchGeneration(b)
 	next := &generation{zones: maps.Clone(prev.zones)}
-	e := &entry{origin: "new.example.", zone: &Zone{}}
+	e := &entry{origin: "new.example.", zone: &version{}}
 	next.zones[e.origin] = e
 	rep := &report{changes: []*change{{entry: e}}}
-	before := m.cat.cur.Load()
+	before := m.catalog.cur.Load()
 	b.ReportAllocs()
 	for b.Loop() {
-		m.cat.cur.Store(before)
-		m.updateCatalog(prev, next, rep)
+		m.catalog.cur.Store(before)
+		m.queueCatalog(prev, next, rep)
 		m.flushCatalog()
 	}
-	if _, ok := slices.BinarySearch(m.cat.cur.Load().zone.owners, memberID(e.origin)+".zones."+m.catalog); !ok {
+	if _, ok := m.catalog.cur.Load().zone.Node(memberID(e.origin) + ".zones." + m.catalog.origin); !ok {
 		b.Fatal("the new zone is not in the catalog")
 	}
 }

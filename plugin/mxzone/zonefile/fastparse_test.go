@@ -1,9 +1,10 @@
-package mxzone
+package zonefile
 
 import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/coredns-mx/coredns-mx/bench/zonegen"
@@ -12,18 +13,39 @@ import (
 )
 
 // slowParse is dns.ZoneParser with the line tracker: the reference.
-func slowParse(t testing.TB, data []byte, origin string) ([]sourcedRR, bool) {
+func slowParse(t testing.TB, data []byte, origin string) ([]Record, bool) {
 	t.Helper()
-	tr := &tracker{src: source{origin: origin, maxSize: 1 << 30}}
+	tr := &tracker{src: Source{Origin: origin, MaxBytes: 1 << 30}}
 	lr := &lineReader{t: tr, data: data, file: "f", line: 1, atStart: true}
 	tr.cur = lr
 	zp := dns.NewZoneParser(lr, origin, "")
-	var recs []sourcedRR
+	var recs []Record
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
-		recs = append(recs, sourcedRR{rr: rr, file: "f", line: tr.cur.start})
+		recs = append(recs, Record{RR: rr, File: "f", Line: tr.cur.start})
 	}
 	return recs, zp.Err() == nil
 }
+
+// soaZone is a minimal valid zone body for origin with the given extra lines.
+func soaZone(origin string, lines ...string) string {
+	return "$TTL 3600\n" +
+		"@ SOA ns1." + origin + " hostmaster." + origin + " 1 7200 3600 1209600 300\n" +
+		"@ NS ns1." + origin + "\n" +
+		"ns1 A 192.0.2.53\n" +
+		strings.Join(lines, "\n") + "\n"
+}
+
+// provider is a provider's zone with the shapes customer MX records point at.
+var provider = soaZone("example.net.",
+	"mx1 A 192.0.2.25",
+	"mx1 AAAA 2001:db8::25",
+	"alias CNAME mx1",
+	"txtonly TXT \"no address\"",
+	"a.ent A 192.0.2.1",
+	"*.wild A 192.0.2.2",
+	"*.wildcname CNAME mx1",
+	"sub NS ns.other.example.",
+)
 
 // sameRecords fails unless fast and slow agree record by record.
 func sameRecords(t testing.TB, data []byte, origin string) {
@@ -40,9 +62,9 @@ func sameRecords(t testing.TB, data []byte, origin string) {
 		t.Fatalf("fast path: %d records, dns.ZoneParser: %d\n%q", len(fast), len(slow), data)
 	}
 	for i := range fast {
-		if fast[i].rr.String() != slow[i].rr.String() || fast[i].line != slow[i].line {
+		if fast[i].RR.String() != slow[i].RR.String() || fast[i].Line != slow[i].Line {
 			t.Fatalf("record %d: fast %q line %d, dns.ZoneParser %q line %d\n%q",
-				i, fast[i].rr, fast[i].line, slow[i].rr, slow[i].line, data)
+				i, fast[i].RR, fast[i].Line, slow[i].RR, slow[i].Line, data)
 		}
 	}
 }
@@ -63,8 +85,8 @@ func TestFastParseMatchesZoneParser(t *testing.T) {
 		}
 		sameRecords(t, []byte(seed), "x.example.")
 	}
-	files, _ := filepath.Glob("testdata/answers/*.zone")
-	files = append(files, "../../zones/example.com.zone", "../../zones/example.net.zone")
+	files, _ := filepath.Glob("../testdata/answers/*.zone")
+	files = append(files, "../../../zones/example.com.zone", "../../../zones/example.net.zone")
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {

@@ -1,4 +1,4 @@
-package mxzone
+package zonefile
 
 import (
 	"net"
@@ -19,8 +19,8 @@ import (
 //
 // Past maxRRs records (0: no limit) it gives up too, and the full parser
 // reports the limit.
-func fastParse(data []byte, origin, file string, maxRRs int) (recs []sourcedRR, ok bool) {
-	p := fastParser{origin: origin, file: file, recs: make([]sourcedRR, 0, 16), fields: make([]string, 0, 16)}
+func fastParse(data []byte, origin, file string, maxRRs int) (recs []Record, ok bool) {
+	p := fastParser{origin: origin, file: file, recs: make([]Record, 0, 16), fields: make([]string, 0, 16)}
 	rest := string(data) // one copy; what the records keep is cloned or built anew
 	if strings.IndexByte(rest, '\r') >= 0 {
 		return nil, false // carriage returns: dns.ZoneParser's rules for them are its own
@@ -65,7 +65,7 @@ type fastParser struct {
 	ttl    uint32
 	ttlSet bool // a default TTL exists
 	byDir  bool // set by $TTL
-	recs   []sourcedRR
+	recs   []Record
 	fields []string // reused for each line
 }
 
@@ -115,33 +115,8 @@ func (p *fastParser) line(text string, lineNo int) bool {
 	if len(f) == 0 {
 		return true
 	}
-	if ownerOmitted && f[0][0] == '$' {
-		return false // a directive must start the line
-	}
-	switch f[0] {
-	case "$TTL":
-		if len(f) != 2 {
-			return false
-		}
-		ttl, ok := parseUint32(f[1])
-		if !ok {
-			return false
-		}
-		p.ttl, p.ttlSet, p.byDir = ttl, true, true
-		return true
-	case "$ORIGIN":
-		if len(f) != 2 || !strings.HasSuffix(f[1], ".") {
-			return false
-		}
-		name, ok := p.name(f[1])
-		if !ok {
-			return false
-		}
-		p.origin = name
-		return true
-	}
 	if f[0][0] == '$' {
-		return false
+		return !ownerOmitted && p.directive(f) // a directive must start the line
 	}
 	owner := p.owner
 	if !ownerOmitted {
@@ -153,11 +128,57 @@ func (p *fastParser) line(text string, lineNo int) bool {
 	} else if owner == "" {
 		return false
 	}
+	ttl, f, ok := p.ttlAndClass(f)
+	if !ok || len(f) < 2 {
+		return false
+	}
+	hdr := dns.RR_Header{Name: owner, Class: dns.ClassINET, Ttl: ttl}
+	rr, ok := p.rdata(strings.ToUpper(f[0]), f[1:], hdr)
+	if !ok {
+		return false
+	}
+	p.owner = owner
+	p.recs = append(p.recs, Record{RR: rr, File: p.file, Line: lineNo})
+	return true
+}
+
+// directive handles $TTL and $ORIGIN; false for anything else.
+func (p *fastParser) directive(f []string) bool {
+	if len(f) != 2 {
+		return false
+	}
+	switch f[0] {
+	case "$TTL":
+		ttl, ok := parseUint32(f[1])
+		if !ok {
+			return false
+		}
+		p.ttl, p.ttlSet, p.byDir = ttl, true, true
+		return true
+	case "$ORIGIN":
+		if !strings.HasSuffix(f[1], ".") {
+			return false
+		}
+		name, ok := p.name(f[1])
+		if !ok {
+			return false
+		}
+		p.origin = name
+		return true
+	}
+	return false
+}
+
+// ttlAndClass takes the optional TTL and class (IN only), in either order,
+// from the front of f and returns the record's TTL and the rest of f. The
+// TTL of the first record without $TTL becomes the default, as
+// dns.ZoneParser has it.
+func (p *fastParser) ttlAndClass(f []string) (uint32, []string, bool) {
 	ttl, haveTTL, haveClass := uint32(0), false, false
 	for i := 0; i < 2 && len(f) > 0; i++ {
 		if strings.EqualFold(f[0], "IN") {
 			if haveClass {
-				return false // "IN IN": dns.ZoneParser rejects it
+				return 0, nil, false // "IN IN": dns.ZoneParser rejects it
 			}
 			haveClass, f = true, f[1:]
 			continue
@@ -168,9 +189,6 @@ func (p *fastParser) line(text string, lineNo int) bool {
 		}
 		break
 	}
-	if len(f) < 2 {
-		return false
-	}
 	switch {
 	case haveTTL:
 		if !p.byDir {
@@ -179,41 +197,16 @@ func (p *fastParser) line(text string, lineNo int) bool {
 	case p.ttlSet:
 		ttl = p.ttl
 	default:
-		return false // dns.ZoneParser reports the missing TTL
+		return 0, nil, false // dns.ZoneParser reports the missing TTL
 	}
-	hdr := dns.RR_Header{Name: owner, Class: dns.ClassINET, Ttl: ttl}
-	rr, ok := p.rdata(strings.ToUpper(f[0]), f[1:], hdr)
-	if !ok {
-		return false
-	}
-	p.owner = owner
-	p.recs = append(p.recs, sourcedRR{rr: rr, file: p.file, line: lineNo})
-	return true
+	return ttl, f, true
 }
 
 // rdata builds the record of type t from its fields.
 func (p *fastParser) rdata(t string, f []string, hdr dns.RR_Header) (dns.RR, bool) {
 	switch t {
-	case "A":
-		if len(f) != 1 || strings.Contains(f[0], ":") {
-			return nil, false
-		}
-		ip := net.ParseIP(f[0])
-		if ip == nil || ip.To4() == nil {
-			return nil, false
-		}
-		hdr.Rrtype = dns.TypeA
-		return &dns.A{Hdr: hdr, A: ip}, true
-	case "AAAA":
-		if len(f) != 1 || !strings.Contains(f[0], ":") {
-			return nil, false
-		}
-		ip := net.ParseIP(f[0])
-		if ip == nil {
-			return nil, false
-		}
-		hdr.Rrtype = dns.TypeAAAA
-		return &dns.AAAA{Hdr: hdr, AAAA: ip}, true
+	case "A", "AAAA":
+		return address(t, f, hdr)
 	case "NS", "CNAME":
 		if len(f) != 1 {
 			return nil, false
@@ -243,40 +236,71 @@ func (p *fastParser) rdata(t string, f []string, hdr dns.RR_Header) (dns.RR, boo
 		hdr.Rrtype = dns.TypeMX
 		return &dns.MX{Hdr: hdr, Preference: uint16(pref), Mx: target}, true
 	case "TXT":
-		txt := make([]string, 0, len(f))
-		for _, s := range f {
-			if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' || len(s) > 257 {
-				return nil, false
-			}
-			txt = append(txt, strings.Clone(s[1:len(s)-1]))
-		}
-		hdr.Rrtype = dns.TypeTXT
-		return &dns.TXT{Hdr: hdr, Txt: txt}, true
+		return text(f, hdr)
 	case "SOA":
-		if len(f) == 9 && f[2] == "(" && f[8] == ")" {
-			f = f[:8]
-			f = append(f[:2:2], f[3:]...)
-		}
-		if len(f) != 7 {
-			return nil, false
-		}
-		ns, ok1 := p.name(f[0])
-		mbox, ok2 := p.name(f[1])
-		if !ok1 || !ok2 {
-			return nil, false
-		}
-		var v [5]uint32
-		for i := range v {
-			n, ok := parseUint32(f[2+i])
-			if !ok {
-				return nil, false
-			}
-			v[i] = n
-		}
-		hdr.Rrtype = dns.TypeSOA
-		return &dns.SOA{Hdr: hdr, Ns: ns, Mbox: mbox, Serial: v[0], Refresh: v[1], Retry: v[2], Expire: v[3], Minttl: v[4]}, true
+		return p.soa(f, hdr)
 	}
 	return nil, false
+}
+
+// address builds an A or AAAA record: IPv4 for A, IPv6 for AAAA, nothing
+// else.
+func address(t string, f []string, hdr dns.RR_Header) (dns.RR, bool) {
+	if len(f) != 1 || strings.Contains(f[0], ":") != (t == "AAAA") {
+		return nil, false
+	}
+	ip := net.ParseIP(f[0])
+	switch {
+	case ip == nil:
+		return nil, false
+	case t == "AAAA":
+		hdr.Rrtype = dns.TypeAAAA
+		return &dns.AAAA{Hdr: hdr, AAAA: ip}, true
+	case ip.To4() == nil:
+		return nil, false
+	}
+	hdr.Rrtype = dns.TypeA
+	return &dns.A{Hdr: hdr, A: ip}, true
+}
+
+// text builds a TXT record from quoted strings without escapes.
+func text(f []string, hdr dns.RR_Header) (dns.RR, bool) {
+	txt := make([]string, 0, len(f))
+	for _, s := range f {
+		if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' || len(s) > 257 {
+			return nil, false
+		}
+		txt = append(txt, strings.Clone(s[1:len(s)-1]))
+	}
+	hdr.Rrtype = dns.TypeTXT
+	return &dns.TXT{Hdr: hdr, Txt: txt}, true
+}
+
+// soa builds an SOA record from its seven fields, or nine with the
+// numbers in parentheses.
+func (p *fastParser) soa(f []string, hdr dns.RR_Header) (dns.RR, bool) {
+	if len(f) == 9 && f[2] == "(" && f[8] == ")" {
+		f = f[:8]
+		f = append(f[:2:2], f[3:]...)
+	}
+	if len(f) != 7 {
+		return nil, false
+	}
+	ns, ok1 := p.name(f[0])
+	mbox, ok2 := p.name(f[1])
+	if !ok1 || !ok2 {
+		return nil, false
+	}
+	var v [5]uint32
+	for i := range v {
+		n, ok := parseUint32(f[2+i])
+		if !ok {
+			return nil, false
+		}
+		v[i] = n
+	}
+	hdr.Rrtype = dns.TypeSOA
+	return &dns.SOA{Hdr: hdr, Ns: ns, Mbox: mbox, Serial: v[0], Refresh: v[1], Retry: v[2], Expire: v[3], Minttl: v[4]}, true
 }
 
 // name makes a domain name absolute the way dns.ZoneParser does; false for

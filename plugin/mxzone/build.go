@@ -1,0 +1,297 @@
+package mxzone
+
+import (
+	"fmt"
+	"maps"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zonefile"
+)
+
+// change is a zone whose file was (re)read in this build.
+type change struct {
+	entry *entry
+	last  *version // the version served before; nil if none
+	next  *version // the new version, if it passed the checks of its own
+	draft *version // the new version as parsed, even if it failed them
+	local []Finding
+	cross []targetFinding
+	blame []Finding // findings on this edit caused by zones that depend on it
+	retry bool      // the file did not change; its held-back version was tried again
+	busy  bool      // the file was being written: not read, the zone stays as it was
+}
+
+// report says what a build did.
+type report struct {
+	full     bool // the whole directory was scanned
+	changes  []*change
+	problems []Finding // files that could not be zones at all
+	removed  []string  // origins whose files disappeared
+	busy     []string  // names of files being written, to read again after settleTime
+}
+
+// firstBuild reads every zone file of the directory, checks each on its
+// own and then all of them together, and returns the first generation.
+func (l *loader) firstBuild() (*generation, *report, error) {
+	d, err := openZoneDir(l.dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer d.Close()
+	files, problems, _, err := l.listing(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	rep := &report{problems: problems, full: true}
+	files = l.withinZoneLimit(nil, files, rep)
+	next := &generation{zones: make(map[string]*entry, len(files))}
+	changes := make(map[string]*change, len(files))
+	// The first load takes each file as it finds it (no settle time): there
+	// is no older version to keep serving meanwhile.
+	for _, ch := range l.readAll(d, files, nil, 0) {
+		changes[ch.entry.origin] = ch
+		next.zones[ch.entry.origin] = ch.entry
+		rep.changes = append(rep.changes, ch)
+	}
+	crossCheck(next, changes, allZones(next), nil, &l.policy)
+	finish(next, rep)
+	return next, rep, nil
+}
+
+// rebuild returns the generation after prev: only files that changed are
+// read (those named in hint, or found by the scan mode), each is checked on
+// its own, then the zones they can affect are checked together and any edit
+// that breaks a zone is held back, newest first, until the set is
+// consistent. It returns prev itself when nothing changed.
+func (l *loader) rebuild(prev *generation, hint []string, mode scanMode) (*generation, *report, error) {
+	d, err := openZoneDir(l.dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer d.Close()
+	toRead, rep, err := l.plan(d, prev, hint, mode)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(toRead) == 0 && len(rep.removed) == 0 {
+		return prev, rep, nil
+	}
+	next := &generation{zones: maps.Clone(prev.zones)}
+	for _, origin := range rep.removed {
+		delete(next.zones, origin)
+	}
+	// Something changed: a version held back before may fit now.
+	nChanged := len(toRead)
+	toRead = append(toRead, l.waitingFiles(prev, next, toRead)...)
+	changes := make(map[string]*change, len(toRead))
+	for i, ch := range l.readAll(d, toRead, prev, settleTime) {
+		if ch.busy {
+			// Its writer is not done: the zone stays as it is for now.
+			rep.busy = append(rep.busy, toRead[i].name)
+			continue
+		}
+		ch.retry = i >= nChanged
+		changes[ch.entry.origin] = ch
+		next.zones[ch.entry.origin] = ch.entry
+		rep.changes = append(rep.changes, ch)
+	}
+	if len(rep.changes) == 0 && len(rep.removed) == 0 {
+		return prev, rep, nil
+	}
+	crossCheck(next, changes, affected(next, changes, rep.removed, prev.deps), prev.deps, &l.policy)
+	finish(next, rep)
+	return next, rep, nil
+}
+
+// plan finds the zone files to read again and the zones whose files are
+// gone.
+func (l *loader) plan(d *zoneDir, prev *generation, hint []string, mode scanMode) ([]zoneFile, *report, error) {
+	var files, check []zoneFile
+	var problems []Finding
+	relisted := true
+	switch mode {
+	case scanNamed:
+		files, problems = l.scanNames(d, hint)
+		check = files
+	default:
+		var err error
+		if files, problems, relisted, err = l.listing(d); err != nil {
+			return nil, nil, err
+		}
+		check = files
+		if mode == scanRotating && !relisted {
+			check = l.rotate(files)
+		}
+	}
+	rep := &report{problems: problems, full: mode != scanNamed}
+	var toRead []zoneFile
+	for _, f := range check {
+		if old := prev.zones[f.origin]; old != nil && old.unchanged(d, f.name) {
+			continue
+		}
+		toRead = append(toRead, f)
+	}
+	switch {
+	case mode == scanNamed:
+		rep.removed = l.gone(prev, hint, files)
+	case relisted:
+		rep.removed = l.gone(prev, nil, files)
+	}
+	sort.Strings(rep.removed)
+	return l.withinZoneLimit(prev, toRead, rep), rep, nil
+}
+
+// finish records the findings of every changed file and indexes next.
+func finish(next *generation, rep *report) {
+	for _, ch := range rep.changes {
+		ch.entry.findings = ch.allFindings()
+	}
+	next.index()
+}
+
+// withinZoneLimit keeps the new zone files that fit under the zone limit
+// (in name order) and reports the others; changed files of zones already
+// served always fit. prev is nil at the first load.
+func (l *loader) withinZoneLimit(prev *generation, toRead []zoneFile, rep *report) []zoneFile {
+	if l.limits.Zones <= 0 {
+		return toRead
+	}
+	room := l.limits.Zones
+	var fresh []zoneFile
+	if prev == nil {
+		fresh = slices.Clone(toRead)
+	} else {
+		room -= len(prev.zones) - len(rep.removed)
+		for _, f := range toRead {
+			if prev.zones[f.origin] == nil {
+				fresh = append(fresh, f)
+			}
+		}
+	}
+	if len(fresh) <= room {
+		return toRead
+	}
+	slices.SortFunc(fresh, func(a, b zoneFile) int { return strings.Compare(a.name, b.name) })
+	refused := map[string]bool{}
+	for _, f := range fresh[max(room, 0):] {
+		refused[f.origin] = true
+		rep.problems = append(rep.problems, Finding{File: filepath.Join(l.dir, f.name), Zone: f.origin, Owner: f.origin,
+			Rule: RuleSyntax, Severity: SeverityFail,
+			Message: fmt.Sprintf("not loaded: the server already holds its limit of %d zones (max_zones)", l.limits.Zones)})
+	}
+	return slices.DeleteFunc(slices.Clone(toRead), func(f zoneFile) bool { return refused[f.origin] })
+}
+
+// waitingFiles returns the files whose held-back version should be tried
+// again, leaving out those read anyway.
+func (l *loader) waitingFiles(prev, next *generation, reading []zoneFile) []zoneFile {
+	var out []zoneFile
+	for _, origin := range prev.waiting {
+		e := next.zones[origin]
+		if e == nil || e != prev.zones[origin] || slices.ContainsFunc(reading, func(f zoneFile) bool { return f.origin == origin }) {
+			continue
+		}
+		out = append(out, zoneFile{name: filepath.Base(e.file), origin: origin})
+	}
+	return out
+}
+
+// readAll reads files in parallel, one worker per CPU. prev is nil at the
+// first load; settle is zonefile.Source.Settle.
+func (l *loader) readAll(d *zoneDir, files []zoneFile, prev *generation, settle time.Duration) []*change {
+	out := make([]*change, len(files))
+	parallel(len(files), func(i int) {
+		var old *entry
+		if prev != nil {
+			old = prev.zones[files[i].origin]
+		}
+		out[i] = l.read(d, files[i], old, settle)
+	})
+	return out
+}
+
+// parallel runs do(0) to do(n-1) on one worker per CPU, handing out the
+// indexes one at a time so that a slow item does not hold up a worker's
+// share.
+func parallel(n int, do func(i int)) {
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				do(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// read parses one new or changed file into a change; old is its entry in
+// the generation served now, if any.
+func (l *loader) read(d *zoneDir, f zoneFile, old *entry, settle time.Duration) *change {
+	e := &entry{origin: f.origin, file: filepath.Join(l.dir, f.name)}
+	ch := &change{entry: e}
+	if old != nil {
+		ch.last = old.zone
+	}
+	if old != nil && old.heldBack != nil && old.unchanged(d, f.name) {
+		// Same file, held back last time by another zone: try it again.
+		ch.next, ch.local = old.heldBack, localFindings(old.findings)
+		e.stamp, e.includes = old.stamp, old.includes
+	} else {
+		src := zonefile.Source{Root: d.root, DirFD: d.fd(), Dir: l.dir, Rel: f.name, File: e.file, Origin: f.origin,
+			MaxBytes: l.limits.FileBytes, MaxRecords: l.limits.Records, Settle: settle}
+		p := parseZone(src, &l.policy)
+		if p.busy {
+			ch.busy = true
+			return ch
+		}
+		ch.draft, ch.local = p.draft, p.findings
+		if p.ok {
+			ch.next = p.draft
+		}
+		e.stamp, e.includes = p.stamp, p.includes
+		if e.stamp == (zonefile.Stamp{}) {
+			// Not opened: remember the file as it is, so the same problem
+			// is reported once, not on every scan.
+			e.stamp, _ = d.stat(f.name)
+		}
+	}
+	e.zone = ch.next
+	if e.zone == nil {
+		e.zone = ch.last
+	}
+	return ch
+}
+
+// localFindings keeps the findings that came from the file itself.
+func localFindings(list []Finding) []Finding {
+	return slices.DeleteFunc(slices.Clone(list), func(f Finding) bool {
+		return f.Rule == RuleMXCNAME || f.Rule == RuleMXAddress
+	})
+}
+
+// allFindings are the findings of a changed file, in file order.
+func (ch *change) allFindings() []Finding {
+	list := slices.Clone(ch.local)
+	for _, f := range ch.cross {
+		list = append(list, f.Finding)
+	}
+	list = append(list, ch.blame...)
+	slices.SortStableFunc(list, func(a, b Finding) int {
+		if c := strings.Compare(a.File, b.File); c != 0 {
+			return c
+		}
+		return a.Line - b.Line
+	})
+	return list
+}

@@ -1,0 +1,299 @@
+package mxzone
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zonefile"
+
+	"github.com/miekg/dns"
+)
+
+// checkLocal runs every rule that needs only the zone's own records, and
+// returns the records that may be served, sorted by owner and type, owners
+// lower-cased. Records that fail tenant isolation or are duplicates are
+// never served, whatever the severity.
+func checkLocal(origin, file string, recs []zonefile.Record, fs *findings) []zonefile.Record {
+	inside := recs[:0]
+	for _, r := range recs {
+		h := r.RR.Header()
+		owner := strings.ToLower(h.Name)
+		if !dns.IsSubDomain(origin, owner) {
+			fs.add(RuleIsolation, r.File, r.Line, h.Name,
+				"owner is outside the zone %s and is never served; a missing final dot or a wrong $ORIGIN?", origin)
+			continue
+		}
+		h.Name = owner
+		inside = append(inside, r)
+	}
+	slices.SortStableFunc(inside, func(a, b zonefile.Record) int {
+		if c := strings.Compare(a.RR.Header().Name, b.RR.Header().Name); c != 0 {
+			return c
+		}
+		return int(a.RR.Header().Rrtype) - int(b.RR.Header().Rrtype)
+	})
+	st := &localState{origin: origin, fs: fs, out: make([]zonefile.Record, 0, len(inside))}
+	for i := 0; i < len(inside); {
+		owner := inside[i].RR.Header().Name
+		j := i + 1
+		for j < len(inside) && inside[j].RR.Header().Name == owner {
+			inside[j].RR.Header().Name = owner // one string per owner
+			j++
+		}
+		st.checkOwner(inside[i:j])
+		i = j
+	}
+	if st.soas == 0 {
+		// Without an SOA the zone cannot answer negatively: never served.
+		fs.addSeverity(RuleIntegrity, SeverityFail, file, 0, origin, "zone has no SOA record at its apex")
+	}
+	if !st.apexNS {
+		fs.addSeverity(RuleIntegrity, min(fs.policy[RuleIntegrity], SeverityWarn), file, 0, origin,
+			"zone has no NS records at its apex; it cannot be delegated to")
+	}
+	return st.out
+}
+
+// localState carries the one-pass local checks from owner to owner.
+type localState struct {
+	origin string
+	fs     *findings
+	out    []zonefile.Record
+	soas   int
+	apexNS bool
+}
+
+// checkOwner checks the records of one owner, sorted by type.
+func (st *localState) checkOwner(group []zonefile.Record) {
+	var cnames []zonefile.Record
+	var others []string
+	if why := unsafeName(group[0].RR.Header().Name); why != "" {
+		st.fs.add(RuleIntegrity, group[0].File, group[0].Line, group[0].RR.Header().Name, "owner name %s", why)
+	}
+	for i := 0; i < len(group); {
+		t := group[i].RR.Header().Rrtype
+		j := i + 1
+		for j < len(group) && group[j].RR.Header().Rrtype == t {
+			j++
+		}
+		start := len(st.out)
+		st.addUnique(group[i:j])
+		set := st.out[start:]
+		checkTTLs(set, st.fs)
+		switch t {
+		case dns.TypeSOA:
+			st.checkSOA(set)
+		case dns.TypeNS:
+			st.apexNS = st.apexNS || set[0].RR.Header().Name == st.origin
+		case dns.TypeCNAME:
+			cnames = set
+		case dns.TypeMX:
+			checkMXSet(st.origin, set, st.fs)
+		}
+		switch t {
+		case dns.TypeMX, dns.TypeCNAME, dns.TypeNS, dns.TypeSRV, dns.TypePTR, dns.TypeDNAME:
+			st.checkTargetNames(set)
+		}
+		if t != dns.TypeCNAME && t != dns.TypeRRSIG && t != dns.TypeNSEC {
+			others = append(others, dns.TypeToString[t])
+		}
+		i = j
+	}
+	if len(cnames) == 0 {
+		return
+	}
+	first := cnames[0]
+	if len(others) > 0 {
+		st.fs.add(RuleIntegrity, first.File, first.Line, first.RR.Header().Name,
+			"CNAME beside other data (%s) at the same name; a CNAME must stand alone (RFC 1034 section 3.6.2)",
+			strings.Join(others, ", "))
+	}
+	for _, extra := range cnames[1:] {
+		st.fs.add(RuleIntegrity, extra.File, extra.Line, extra.RR.Header().Name,
+			"second CNAME at the same name (first at line %d); a name has at most one (RFC 2181 section 10.1)", first.Line)
+	}
+}
+
+// addUnique appends the records of one RRset to the output, leaving out
+// duplicates (RFC 2181 §5: an RRset holds no duplicates).
+func (st *localState) addUnique(set []zonefile.Record) {
+	start := len(st.out)
+	var seen map[string]int // for large RRsets: compare by text, not pairwise
+	if len(set) > 32 {
+		seen = make(map[string]int, len(set))
+	}
+	for _, r := range set {
+		dup := -1
+		if seen != nil {
+			key := rdataKey(r.RR)
+			if line, ok := seen[key]; ok {
+				dup = line
+			} else {
+				seen[key] = r.Line
+			}
+		} else {
+			for _, kept := range st.out[start:] {
+				if dns.IsDuplicate(kept.RR, r.RR) {
+					dup = kept.Line
+					break
+				}
+			}
+		}
+		if dup >= 0 {
+			st.fs.add(RuleIntegrity, r.File, r.Line, r.RR.Header().Name,
+				"duplicate %s record (first at line %d)", dns.TypeToString[r.RR.Header().Rrtype], dup)
+			continue
+		}
+		st.out = append(st.out, r)
+	}
+}
+
+// rdataKey is the text of rr after its header: equal for duplicates.
+func rdataKey(rr dns.RR) string {
+	return strings.TrimPrefix(rr.String(), rr.Header().String())
+}
+
+// checkSOA allows one SOA, at the apex.
+func (st *localState) checkSOA(set []zonefile.Record) {
+	for _, r := range set {
+		if r.RR.Header().Name != st.origin {
+			st.fs.addSeverity(RuleIntegrity, SeverityFail, r.File, r.Line, r.RR.Header().Name,
+				"SOA record below the apex; the zone's SOA belongs to %s", st.origin)
+			continue
+		}
+		if st.soas++; st.soas > 1 {
+			st.fs.addSeverity(RuleIntegrity, SeverityFail, r.File, r.Line, r.RR.Header().Name, "second SOA record at the apex")
+		}
+	}
+}
+
+// checkTTLs reports an RRset whose records differ in TTL (RFC 2181 §5.2) and
+// serves them all with the first record's TTL, as other servers do. It is at
+// most a warning.
+func checkTTLs(set []zonefile.Record, fs *findings) {
+	first := set[0]
+	for _, r := range set[1:] {
+		h := r.RR.Header()
+		if h.Ttl != first.RR.Header().Ttl {
+			fs.addSeverity(RuleIntegrity, min(fs.policy[RuleIntegrity], SeverityWarn), r.File, r.Line, h.Name,
+				"TTL %d differs from the TTL %d of the same RRset at line %d; serving %d (RFC 2181 section 5.2)",
+				h.Ttl, first.RR.Header().Ttl, first.Line, first.RR.Header().Ttl)
+			h.Ttl = first.RR.Header().Ttl
+		}
+	}
+}
+
+// checkMXSet runs the MX rules that need no lookup on the MX RRset of one
+// owner: IP literals and null MX.
+func checkMXSet(origin string, set []zonefile.Record, fs *findings) {
+	for _, r := range set {
+		mx := r.RR.(*dns.MX)
+		if ip, ok := ipLiteral(mx.Mx, origin); ok {
+			fs.add(RuleMXIP, r.File, r.Line, mx.Hdr.Name,
+				"exchange %s is the IP address %s; an MX must name a host that has A/AAAA records (RFC 5321 section 5.1)",
+				mx.Mx, ip)
+		}
+	}
+	checkNullMX(set, fs)
+}
+
+// checkNullMX applies RFC 7505 §3 to the MX RRset of one owner.
+func checkNullMX(set []zonefile.Record, fs *findings) {
+	var null *zonefile.Record
+	for i := range set {
+		if set[i].RR.(*dns.MX).Mx == "." {
+			null = &set[i]
+			break
+		}
+	}
+	if null == nil {
+		return
+	}
+	mx := null.RR.(*dns.MX)
+	if mx.Preference != 0 {
+		fs.add(RuleNullMX, null.File, null.Line, mx.Hdr.Name,
+			"null MX has preference %d; RFC 7505 section 3 requires \"MX 0 .\"", mx.Preference)
+	}
+	if len(set) > 1 {
+		fs.add(RuleNullMX, null.File, null.Line, mx.Hdr.Name,
+			"null MX (the domain accepts no mail) stands beside %d other MX records; RFC 7505 section 3 requires it to be the only one",
+			len(set)-1)
+	}
+}
+
+func isIPLiteral(exchange, origin string) bool {
+	_, ok := ipLiteral(exchange, origin)
+	return ok
+}
+
+// ipLiteral reports whether the exchange is an IP address written where a
+// host name belongs: "192.0.2.1.", the same without its final dot (and so
+// made relative to the origin), "[192.0.2.1]" or an IPv6 address.
+func ipLiteral(exchange, origin string) (string, bool) {
+	name := strings.TrimSuffix(strings.ToLower(exchange), ".")
+	candidates := []string{name}
+	if rel, ok := strings.CutSuffix(name+".", "."+origin); ok && origin != "." {
+		candidates = append(candidates, rel)
+	}
+	for _, c := range candidates {
+		c = strings.TrimPrefix(strings.TrimSuffix(strings.TrimPrefix(c, "["), "]"), "ipv6:")
+		if addr, err := netip.ParseAddr(c); err == nil {
+			return addr.String(), true
+		}
+	}
+	return "", false
+}
+
+// checkTargetNames applies unsafeName to the host names in the data of one
+// RRset: MX exchanges, CNAME and DNAME targets, NS, SRV and PTR hosts.
+func (st *localState) checkTargetNames(set []zonefile.Record) {
+	for _, r := range set {
+		if why := unsafeName(zone.Target(r.RR)); why != "" {
+			st.fs.add(RuleIntegrity, r.File, r.Line, r.RR.Header().Name, "%s target %s",
+				dns.TypeToString[r.RR.Header().Rrtype], why)
+		}
+	}
+}
+
+// unsafeName says what is wrong with a name that holds bytes no host name
+// has: NUL and other control bytes (which cut names short in C programs and
+// logs downstream) and raw non-ASCII bytes (an internationalised name
+// written in UTF-8 instead of its xn-- form, which no resolver will ask for).
+// Escaped dots and other printable escapes are left alone. It returns "" for
+// a safe name.
+func unsafeName(name string) string {
+	plain := true
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c == '\\' || c < 0x21 || c > 0x7e {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return ""
+	}
+	buf := make([]byte, 256)
+	n, err := dns.PackDomainName(dns.Fqdn(name), buf, 0, nil, false)
+	if err != nil {
+		return ""
+	}
+	var ctrl, high bool
+	for i := 0; i < n; {
+		l := int(buf[i])
+		for _, c := range buf[i+1 : i+1+l] {
+			ctrl = ctrl || c < 0x20 || c == 0x7f
+			high = high || c > 0x7f
+		}
+		i += l + 1
+	}
+	shown := printable(dns.Fqdn(name))
+	switch {
+	case ctrl:
+		return shown + " holds a NUL or control byte; no host name does (RFC 952, RFC 1123 section 2.1)"
+	case high:
+		return shown + " holds raw non-ASCII bytes; write an internationalised name in its xn-- form (RFC 5890)"
+	}
+	return ""
+}

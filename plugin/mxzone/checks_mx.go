@@ -1,0 +1,161 @@
+package mxzone
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
+
+	"github.com/miekg/dns"
+)
+
+// targetFinding is a finding of the cross-zone MX checks, with the served zone
+// in which the exchange was looked up: an edit of that zone can cause it.
+type targetFinding struct {
+	Finding
+	target string
+}
+
+// zoneOf finds the zone file that holds name (lower case): its origin, and
+// the version of it that is served (nil if none is). The origin is "" when
+// no zone file holds the name.
+type zoneOf func(name string) (origin string, served *version)
+
+// checkTargets looks every MX exchange of v up, in v itself or, through
+// find, in the other served zones, as a resolver would see them, and applies the rules that need the answer: the
+// exchange must not be a CNAME and must own an address.
+//
+// It also returns the zones whose change can change these findings: the
+// served zone an exchange lies in when that is another zone, or, for an
+// exchange in no served zone, every name above it (a zone added there would
+// capture it).
+func checkTargets(v *version, find zoneOf, policy *Policy) ([]targetFinding, []string) {
+	var out []targetFinding
+	var keys []string
+	for _, r := range v.mx {
+		ref := v.place(r)
+		fs := &findings{policy: policy, zone: v.Origin()}
+		origin, tz := find(ref.exchange)
+		if v.Holds(ref.exchange) && len(origin) <= len(v.Origin()) {
+			tz = v // v is the version being checked, whatever is served now
+		}
+		target := ""
+		switch {
+		case tz == v:
+			checkExchange(v, ref, v, fs)
+		case origin == "":
+			fs.addSeverity(RuleMXAddress, SeverityInfo, ref.file, ref.line, ref.owner,
+				"exchange %s is outside every served zone: not checked", ref.exchange)
+			keys = appendSuffixes(keys, ref.exchange)
+		case tz == nil:
+			fs.addSeverity(RuleMXAddress, SeverityInfo, ref.file, ref.line, ref.owner,
+				"exchange %s is in zone %s, which is not served: not checked", ref.exchange, origin)
+			keys = appendSuffixes(keys, ref.exchange)
+		default:
+			target = origin
+			checkExchange(v, ref, tz, fs)
+			keys = append(keys, origin)
+		}
+		for _, f := range fs.list {
+			out = append(out, targetFinding{Finding: f, target: target})
+		}
+	}
+	slices.Sort(keys)
+	return out, slices.Compact(keys)
+}
+
+// appendSuffixes appends name and every name above it, the root excluded.
+func appendSuffixes(keys []string, name string) []string {
+	keys = append(keys, name)
+	for a := range zone.Ancestors(name) {
+		keys = append(keys, a)
+	}
+	return keys
+}
+
+// mxPlace is an MX record as the messages name it.
+type mxPlace struct {
+	owner, exchange, file string
+	line                  int
+}
+
+func (v *version) place(ref mxRef) mxPlace {
+	return mxPlace{owner: ref.mx.Hdr.Name, exchange: strings.ToLower(ref.mx.Mx), file: v.fileOf(ref), line: int(ref.line)}
+}
+
+// checkExchange applies the MX target rules to ref, whose exchange lies in tz.
+func checkExchange(v *version, ref mxPlace, tz *version, fs *findings) {
+	m := tz.Lookup(ref.exchange)
+	where := ""
+	if tz != v {
+		where = " in zone " + tz.Origin()
+	}
+	switch m.Kind {
+	case zone.Delegated:
+		fs.addSeverity(RuleMXAddress, SeverityInfo, ref.file, ref.line, ref.owner,
+			"exchange %s is below the delegation %s%s: not checked", ref.exchange, m.Cut, where)
+	case zone.None:
+		fs.add(RuleMXAddress, ref.file, ref.line, ref.owner, "exchange %s does not exist%s%s",
+			ref.exchange, where, forgottenDotHint(ref.exchange, v.Origin()))
+	default:
+		via := ""
+		if m.Kind == zone.Wildcard {
+			via = " (through the wildcard at its closest encloser)"
+		}
+		n := m.Node
+		if cname := n.Get(dns.TypeCNAME); cname != nil {
+			fs.add(RuleMXCNAME, ref.file, ref.line, ref.owner,
+				"exchange %s%s%s is a CNAME for %s; an MX must name the host itself (RFC 2181 section 10.3, RFC 5321 section 5.1)",
+				ref.exchange, where, via, cname[0].(*dns.CNAME).Target)
+			return
+		}
+		if n.HasAddress() {
+			return
+		}
+		if n.Empty() {
+			fs.add(RuleMXAddress, ref.file, ref.line, ref.owner,
+				"exchange %s%s has no A or AAAA record: the name exists only because names below it do", ref.exchange, where)
+			return
+		}
+		fs.add(RuleMXAddress, ref.file, ref.line, ref.owner, "exchange %s%s%s has no A or AAAA record (it has %s)",
+			ref.exchange, where, via, typeList(n))
+	}
+}
+
+// typeList names the RR types at n.
+func typeList(n zone.Node) string {
+	names := make([]string, 0, len(n.Sets()))
+	for _, s := range n.Sets() {
+		names = append(names, dns.TypeToString[s.Type()])
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
+
+// commonTLDs are the endings that make a relative exchange look like a host
+// name written without its final dot.
+var commonTLDs = map[string]bool{
+	"com": true, "net": true, "org": true, "info": true, "biz": true, "io": true, "eu": true, "de": true,
+	"uk": true, "fr": true, "nl": true, "be": true, "ch": true, "at": true, "it": true, "es": true,
+	"se": true, "no": true, "dk": true, "fi": true, "pl": true, "cz": true, "ru": true, "jp": true,
+	"cn": true, "au": true, "ca": true, "us": true, "br": true, "in": true, "co": true, "me": true,
+	"app": true, "dev": true, "cloud": true, "email": true,
+}
+
+// forgottenDotHint explains an exchange like mail.example.net.example.com.,
+// which is what "MX 10 mail.example.net" becomes inside example.com.
+func forgottenDotHint(exchange, origin string) string {
+	rel, ok := strings.CutSuffix(exchange, "."+origin)
+	if !ok || !strings.Contains(rel, ".") {
+		return ""
+	}
+	last := rel[strings.LastIndexByte(rel, '.')+1:]
+	originTLD := strings.TrimSuffix(origin, ".")
+	originTLD = originTLD[strings.LastIndexByte(originTLD, '.')+1:]
+	if !commonTLDs[last] && last != originTLD {
+		return ""
+	}
+	return fmt.Sprintf("; it looks like %q written without its final dot, which makes it relative to %s: write \"%s.\"",
+		rel, origin, rel)
+}

@@ -1,0 +1,194 @@
+package mxzone
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
+)
+
+// allZones is the scope of a cross-check of every zone of g.
+func allZones(g *generation) map[string]bool {
+	scope := make(map[string]bool, len(g.zones))
+	for o := range g.zones {
+		scope[o] = true
+	}
+	return scope
+}
+
+// affected is the scope of a cross-check after changes and removals, from
+// the dependency index of the generation before: the changed zones and the
+// zones that depend on them or on a removed one. A new zone can capture
+// exchanges that resolved into a zone above it, so the zones above a new
+// one and their dependents are checked too.
+func affected(g *generation, changes map[string]*change, removed []string, deps map[string][]string) map[string]bool {
+	scope := map[string]bool{}
+	for o, ch := range changes {
+		scope[o] = true
+		for _, d := range deps[o] {
+			scope[d] = true
+		}
+		if ch.last != nil {
+			continue
+		}
+		for a := range zone.Ancestors(o) {
+			if g.zones[a] != nil {
+				scope[a] = true
+				for _, d := range deps[a] {
+					scope[d] = true
+				}
+			}
+		}
+	}
+	for _, o := range removed {
+		for _, d := range deps[o] {
+			scope[d] = true
+		}
+	}
+	return scope
+}
+
+// crossCheck runs the cross-zone checks over scope until no served version
+// fails them. A new version that fails is replaced by its zone's last good
+// version; a version that did not change but now fails makes the edit of the
+// zone it points into the failing one. When an edit is held back, the zones
+// that depend on it (deps; every zone when deps is nil, at the first load)
+// are checked again. Then every changed zone gets its status.
+func crossCheck(g *generation, changes map[string]*change, scope map[string]bool, deps map[string][]string, policy *Policy) {
+	for len(scope) > 0 {
+		held := checkRound(g, changes, scope, policy)
+		scope = map[string]bool{}
+		for origin := range held {
+			ch := changes[origin]
+			e := g.zones[origin]
+			e.heldBack = ch.next // valid on its own, held back by the cross-zone checks only
+			e.zone = ch.last
+			// Its dependents now see the last good version: check them again.
+			scope[origin] = true
+			for _, d := range deps[origin] {
+				scope[d] = true
+			}
+			if deps == nil {
+				scope = allZones(g)
+			}
+		}
+	}
+	for _, ch := range changes {
+		if ch.next == nil && ch.draft != nil {
+			// Refused on its own: still report its MX targets, so that one
+			// run shows the customer every mistake.
+			ch.cross, _ = checkTargets(ch.draft, g.zoneOf, policy)
+		}
+		if ch.entry.status = ch.status(); ch.entry.status == statusServed {
+			ch.entry.heldBack = nil
+		}
+	}
+}
+
+// status is what the checks made of a changed zone.
+func (ch *change) status() status {
+	e := ch.entry
+	switch {
+	case e.zone != nil && e.zone == ch.next:
+		return statusServed
+	case e.zone != nil && e.zone.saved:
+		return statusFromState
+	case e.zone != nil:
+		return statusLastGood
+	default:
+		return statusRejected
+	}
+}
+
+// checkRound checks the served versions of scope once and returns the
+// zones whose edit must be held back.
+func checkRound(g *generation, changes map[string]*change, scope map[string]bool, policy *Policy) map[string]bool {
+	held := map[string]bool{}
+	origins := make([]string, 0, len(scope))
+	for o := range scope {
+		if g.zones[o] != nil {
+			origins = append(origins, o)
+		}
+	}
+	sort.Strings(origins)
+	results := checkAll(g, origins, policy)
+	for i, origin := range origins {
+		e := g.zones[origin]
+		if e.zone == nil {
+			continue
+		}
+		cross, keys := results[i].cross, results[i].keys
+		ch := changes[origin]
+		if ch != nil && e.zone == ch.next {
+			ch.cross = cross
+		}
+		if !slices.Equal(keys, e.depKeys) {
+			if ch == nil {
+				clone := *e // shared with the previous generation: copy, never modify
+				e = &clone
+				g.zones[origin] = e
+			}
+			e.depKeys = keys
+		}
+		failing := failingTargets(cross)
+		if len(failing) == 0 {
+			continue
+		}
+		if ch != nil && e.zone == ch.next {
+			held[origin] = true
+			continue
+		}
+		for _, f := range failing {
+			if blame(g, changes, origin, f) {
+				held[f.target] = true
+			}
+		}
+	}
+	return held
+}
+
+// blame makes the finding f of the unchanged zone origin a finding on the
+// edit of the zone f's exchange lies in, if that zone was edited in this
+// build; it reports whether it did.
+func blame(g *generation, changes map[string]*change, origin string, f targetFinding) bool {
+	tc := changes[f.target]
+	if tc == nil || tc.next == nil || g.zones[f.target].zone != tc.next {
+		return false
+	}
+	tc.blame = append(tc.blame, Finding{
+		File: tc.entry.file, Zone: tc.entry.origin, Owner: f.Finding.Owner, Rule: f.Rule, Severity: SeverityFail,
+		Message: fmt.Sprintf("edit refused: zone %s depends on it: %s:%d: %s",
+			origin, f.File, f.Line, f.Message),
+	})
+	return true
+}
+
+// checked is the outcome of checkTargets for one zone.
+type checked struct {
+	cross []targetFinding
+	keys  []string
+}
+
+// checkAll runs checkTargets for the served versions of origins, in
+// parallel: it only reads g.
+func checkAll(g *generation, origins []string, policy *Policy) []checked {
+	out := make([]checked, len(origins))
+	parallel(len(origins), func(i int) {
+		if e := g.zones[origins[i]]; e != nil && e.zone != nil {
+			out[i].cross, out[i].keys = checkTargets(e.zone, g.zoneOf, policy)
+		}
+	})
+	return out
+}
+
+// failingTargets returns the findings that stop a zone from being served.
+func failingTargets(list []targetFinding) []targetFinding {
+	var out []targetFinding
+	for _, f := range list {
+		if f.Severity == SeverityFail {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,84 @@
+package mxzone
+
+import (
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zonefile"
+)
+
+// generation is one complete, checked set of zones. It is built aside and
+// published whole through an atomic pointer; once published nothing in it
+// changes, and the entries it shares with the generation before it are
+// never modified either.
+type generation struct {
+	zones   map[string]*entry   // origin -> entry
+	deps    map[string][]string // origin -> zones with an MX exchange that depends on it (see entry.depKeys)
+	waiting []string            // origins with a newer version held back by another zone
+}
+
+// status is what the server does with one zone file.
+type status int
+
+const (
+	statusServed    status = iota // the file's current version is served
+	statusLastGood                // the file was refused; its last good version is served
+	statusRejected                // the file was refused and never had a good version: SERVFAIL
+	statusFromState               // the file was refused; the copy saved in the state directory is served
+)
+
+var statusNames = [...]string{"served", "last_good", "rejected", "from_state"}
+
+func (s status) String() string { return statusNames[s] }
+
+// entry is one zone file of a generation.
+type entry struct {
+	origin   string
+	file     string
+	zone     *version // the version served; nil: SERVFAIL
+	status   status
+	stamp    zonefile.Stamp
+	includes []zonefile.Include
+	heldBack *version  // a newer version held back only by cross-zone findings
+	findings []Finding // of the file's current contents, as last evaluated
+	depKeys  []string  // origins whose change can change this zone's cross-zone findings
+}
+
+// match returns the zone file that holds name (lower case): the one with
+// the longest origin. The cost is one map look-up per label, whatever the
+// number of zones.
+func (g *generation) match(name string) *entry {
+	var buf [zone.MaxLabels]uint16
+	return g.matchStarts(name, zone.LabelStarts(name, &buf))
+}
+
+// matchStarts is match with the label offsets of name already computed.
+func (g *generation) matchStarts(name string, starts []uint16) *entry {
+	for _, s := range starts {
+		if e := g.zones[name[s:]]; e != nil {
+			return e
+		}
+	}
+	return g.zones["."]
+}
+
+// zoneOf is the look-up the cross-zone checks use: see the type zoneOf.
+func (g *generation) zoneOf(name string) (string, *version) {
+	e := g.match(name)
+	if e == nil {
+		return "", nil
+	}
+	return e.origin, e.zone
+}
+
+// index rebuilds the dependency index and the list of held-back zones.
+func (g *generation) index() {
+	g.deps = map[string][]string{}
+	g.waiting = g.waiting[:0]
+	for origin, e := range g.zones {
+		for _, k := range e.depKeys {
+			g.deps[k] = append(g.deps[k], origin)
+		}
+		if e.heldBack != nil {
+			g.waiting = append(g.waiting, origin)
+		}
+	}
+}

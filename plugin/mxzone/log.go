@@ -1,0 +1,57 @@
+package mxzone
+
+// logReport logs what a build found: each finding once per change of its
+// file, and one line per zone whose fate changed.
+func (m *MXZone) logReport(rep *report, first bool) {
+	if m.reported == nil {
+		m.reported = map[string]string{}
+	}
+	current := map[string]bool{}
+	for _, f := range rep.problems {
+		current[f.File] = true
+		if m.reported[f.File] != f.Message {
+			m.reported[f.File] = f.Message
+			log.Error(f.String())
+		}
+	}
+	for file := range m.reported {
+		if !current[file] {
+			delete(m.reported, file)
+		}
+	}
+	served, refused := 0, 0
+	for _, ch := range rep.changes {
+		e := ch.entry
+		if e.status == statusServed {
+			served++
+		} else {
+			refused++
+		}
+		if ch.retry && e.status != statusServed {
+			continue // same file, same verdict: logged already
+		}
+		for _, f := range e.findings {
+			switch f.Severity {
+			case SeverityFail:
+				log.Error(f.String())
+			case SeverityWarn:
+				log.Warning(f.String())
+			}
+		}
+		switch {
+		case e.status == statusServed && !first:
+			log.Infof("%s: zone %s is served, serial %d", e.file, e.origin, e.zone.Serial())
+		case e.status == statusLastGood, e.status == statusFromState:
+			log.Errorf("%s: edit refused; zone %s keeps serving its last good version, serial %d",
+				e.file, e.origin, e.zone.Serial())
+		case e.status == statusRejected:
+			log.Errorf("%s: zone %s is not served (SERVFAIL) until the file is fixed", e.file, e.origin)
+		}
+	}
+	for _, origin := range rep.removed {
+		log.Infof("zone %s removed: its file is gone", origin)
+	}
+	if first {
+		log.Infof("%s: zone files loaded: %d served, %d refused", m.loader.dir, served, refused)
+	}
+}

@@ -1,0 +1,98 @@
+package mxzone
+
+import (
+	"runtime/debug"
+	"time"
+)
+
+// load builds and publishes the first generation. The caller holds m.mu.
+func (m *MXZone) load() error {
+	start := time.Now()
+	next, rep, err := m.loader.firstBuild()
+	if err != nil {
+		reloads.WithLabelValues(m.server, "error").Inc()
+		log.Errorf("%s: %v", m.loader.dir, err)
+		return err
+	}
+	if m.state != nil {
+		m.restore(next)
+	}
+	if m.catalog != nil {
+		m.startCatalog(next)
+	}
+	m.logReport(rep, true)
+	m.gen.Store(next)
+	m.recordGeneration(next, rep, time.Since(start))
+	m.notifyLoaded(next)
+	if m.state != nil {
+		// Thousands of copies may be due: write them without holding up the
+		// start, before the first reload (which waits for the lock). The
+		// versions they keep are the files themselves, on disk and valid.
+		m.stateWrites.Add(1)
+		go func() {
+			defer m.stateWrites.Done()
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			m.notifyStale(m.saveFirstLoad(next))
+		}()
+	}
+	if len(next.zones) > 1000 {
+		// The first load of many zones leaves a heap of parser garbage
+		// behind: hand it back to the system now rather than keep it.
+		go debug.FreeOSMemory()
+	}
+	return nil
+}
+
+// reloadWith rebuilds from the files named in hint (mode scanNamed) or from
+// a scan of the directory, and publishes the result if anything changed.
+// Until a first load has succeeded, it is the first load. Errors reading
+// the directory keep the current generation serving.
+func (m *MXZone) reloadWith(hint []string, mode scanMode) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.gen.Load() == nil {
+		return m.load()
+	}
+	return m.update(hint, mode)
+}
+
+// update publishes the generation after the current one. The caller holds
+// m.mu.
+func (m *MXZone) update(hint []string, mode scanMode) error {
+	prev := m.gen.Load()
+	start := time.Now()
+	next, rep, err := m.loader.rebuild(prev, hint, mode)
+	if err != nil {
+		reloads.WithLabelValues(m.server, "error").Inc()
+		log.Errorf("%s: %v; keeping the zones being served", m.loader.dir, err)
+		return err
+	}
+	m.busy = append(m.busy, rep.busy...)
+	m.logReport(rep, false)
+	if next == prev {
+		return nil
+	}
+	if m.state != nil {
+		// On disk before it is served: a version that was ever answered
+		// survives a crash at any point after.
+		m.saveChanges(rep)
+	}
+	m.gen.Store(next)
+	m.recordGeneration(next, rep, time.Since(start))
+	if m.catalog != nil {
+		m.queueCatalog(prev, next, rep)
+	}
+	m.notifyChanged(prev, next, rep)
+	return nil
+}
+
+// takeBusy returns, and forgets, the files found being written by the
+// reloads since the last call.
+func (m *MXZone) takeBusy() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	names := m.busy
+	m.busy = nil
+	return names
+}

@@ -1,0 +1,163 @@
+package mxzone
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Rule names one validation rule. Each can be set to fail, warn or ignore in
+// the Corefile, except RuleSyntax: a file that does not parse is never served.
+type Rule int
+
+// The validation rules, in the order the README lists them.
+const (
+	RuleSyntax    Rule = iota // the file is readable and parses (RFC 1035 §5)
+	RuleMXCNAME               // exchange is, or owns, a CNAME (RFC 2181 §10.3, RFC 5321 §5.1)
+	RuleMXAddress             // exchange in a served zone has no A/AAAA
+	RuleMXIP                  // exchange is an IP address literal (RFC 5321 §5.1)
+	RuleNullMX                // null MX not alone or not preference 0 (RFC 7505 §3)
+	RuleIntegrity             // SOA at apex, CNAME and other data, duplicates
+	RuleIsolation             // owners outside the origin, $INCLUDE outside DIR
+	numRules
+)
+
+var ruleNames = [numRules]string{
+	RuleSyntax:    "syntax",
+	RuleMXCNAME:   "mx_target_cname",
+	RuleMXAddress: "mx_target_address",
+	RuleMXIP:      "mx_target_ip",
+	RuleNullMX:    "null_mx",
+	RuleIntegrity: "zone_integrity",
+	RuleIsolation: "tenant_isolation",
+}
+
+func (r Rule) String() string { return ruleNames[r] }
+
+// MarshalText makes rules print by name in JSON.
+func (r Rule) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// ruleByName returns the configurable rule called name.
+func ruleByName(name string) (Rule, bool) {
+	for r := RuleMXCNAME; r < numRules; r++ {
+		if ruleNames[r] == name {
+			return r, true
+		}
+	}
+	return 0, false
+}
+
+// Severity is what a finding does to its zone.
+type Severity int
+
+// Severities, from the least to the most serious.
+const (
+	SeverityIgnore Severity = iota // configured away: not reported
+	SeverityInfo                   // reported by check only: nothing wrong, but not verified
+	SeverityWarn                   // reported; the zone is served
+	SeverityFail                   // reported; the zone is not served
+)
+
+var severityNames = [...]string{"ignore", "info", "warning", "error"}
+
+func (s Severity) String() string { return severityNames[s] }
+
+// MarshalText makes severities print by name in JSON.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// parseSeverity reads a Corefile severity word.
+func parseSeverity(word string) (Severity, bool) {
+	switch word {
+	case "fail":
+		return SeverityFail, true
+	case "warn":
+		return SeverityWarn, true
+	case "ignore":
+		return SeverityIgnore, true
+	}
+	return 0, false
+}
+
+// Policy holds the configured severity of every rule.
+type Policy [numRules]Severity
+
+// DefaultPolicy fails on every rule.
+func DefaultPolicy() Policy {
+	var p Policy
+	for i := range p {
+		p[i] = SeverityFail
+	}
+	return p
+}
+
+// Finding is one problem in one zone file, with the line of the record that
+// caused it.
+type Finding struct {
+	File     string   `json:"file"`
+	Line     int      `json:"line"` // 0: the file as a whole
+	Zone     string   `json:"zone"`
+	Owner    string   `json:"owner"`
+	Rule     Rule     `json:"rule"`
+	Severity Severity `json:"severity"`
+	Message  string   `json:"message"`
+}
+
+// String prints the finding as FILE:LINE: severity: owner: message (rule).
+func (f Finding) String() string {
+	return fmt.Sprintf("%s:%d: %s: %s: %s (%s)", f.File, f.Line, f.Severity, f.Owner, f.Message, f.Rule)
+}
+
+// findings collects the findings of one zone under a policy.
+type findings struct {
+	policy *Policy
+	zone   string
+	list   []Finding
+}
+
+// add records a finding for rule at file:line unless the rule is ignored.
+func (fs *findings) add(rule Rule, file string, line int, owner, format string, args ...any) {
+	sev := fs.policy[rule]
+	if rule == RuleSyntax {
+		sev = SeverityFail
+	}
+	fs.addSeverity(rule, sev, file, line, owner, format, args...)
+}
+
+// addSeverity records a finding with an explicit severity.
+func (fs *findings) addSeverity(rule Rule, sev Severity, file string, line int, owner, format string, args ...any) {
+	if sev == SeverityIgnore {
+		return
+	}
+	fs.list = append(fs.list, Finding{
+		File: file, Line: line, Zone: fs.zone, Owner: printable(owner),
+		Rule: rule, Severity: sev, Message: printable(fmt.Sprintf(format, args...)),
+	})
+}
+
+// printable escapes the bytes of s outside printable ASCII as \DDD, the zone
+// file way, so that a name from a customer's file cannot put control
+// sequences into a log line or a terminal.
+func printable(s string) string {
+	i := 0
+	for i < len(s) && s[i] >= 0x20 && s[i] <= 0x7e {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	var b strings.Builder
+	b.WriteString(s[:i])
+	for _, c := range []byte(s[i:]) {
+		if c < 0x20 || c > 0x7e {
+			fmt.Fprintf(&b, "\\%03d", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// failed reports whether any finding stops the zone from being served.
+func failed(list []Finding) bool {
+	return slices.ContainsFunc(list, func(f Finding) bool { return f.Severity == SeverityFail })
+}

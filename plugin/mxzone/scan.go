@@ -1,0 +1,253 @@
+package mxzone
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/coredns/coredns/plugin"
+
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zonefile"
+
+	"golang.org/x/sys/unix"
+)
+
+// loader reads a zone directory into generations.
+type loader struct {
+	dir     string   // absolute path of the zone directory
+	origins []string // only zones at or below these are served
+	policy  Policy
+	limits  Limits
+	catalog string // the catalog zone's name, never read from a file; "": none
+
+	// What the last full listing found, reused while the directory itself
+	// is unchanged (no file added, removed or renamed), and where the
+	// rotating rescan goes on. Used by the one reload goroutine only.
+	listed   zonefile.Stamp
+	files    []zoneFile
+	problems []Finding
+	cursor   int
+	budget   int // files per rotating rescan; 0: rescanBudget
+}
+
+// rescanBudget is how many files a safety-net rescan stats while file-system
+// notifications work: each rescan stays cheap (stat costs a few
+// microseconds), and every file is checked within a few intervals.
+const rescanBudget = 20000
+
+// scanMode says how much of the directory a build looks at.
+type scanMode int
+
+const (
+	scanAll      scanMode = iota // list and stat every file
+	scanRotating                 // list if the directory changed; stat rescanBudget files
+	scanNamed                    // only the files named by file-system events
+)
+
+// zoneFile is one candidate zone file found by a scan.
+type zoneFile struct {
+	name   string
+	origin string
+}
+
+// zoneDir is an open zone directory: its descriptor for the fast path and an
+// os.Root for everything that must not leave it.
+type zoneDir struct {
+	f    *os.File
+	root *os.Root
+}
+
+func openZoneDir(dir string) (*zoneDir, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open zone directory: %w", err)
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		root.Close()
+		return nil, fmt.Errorf("open zone directory: %w", err)
+	}
+	return &zoneDir{f: f, root: root}, nil
+}
+
+func (d *zoneDir) fd() int { return int(d.f.Fd()) }
+
+func (d *zoneDir) Close() {
+	d.f.Close()
+	d.root.Close()
+}
+
+// stat returns the stamp of a file in the directory (following a symlink:
+// only its metadata; reading it still goes through the root).
+func (d *zoneDir) stat(name string) (zonefile.Stamp, error) { return zonefile.StatAt(d.fd(), name) }
+
+// scan lists the zone files of the directory. Files that are not zones are
+// skipped; files that look like zones but cannot be served become findings.
+func (l *loader) scan(d *zoneDir) ([]zoneFile, []Finding, error) {
+	dirents, err := d.f.ReadDir(-1)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read zone directory: %w", err)
+	}
+	if _, err := d.f.Seek(0, io.SeekStart); err != nil {
+		return nil, nil, fmt.Errorf("read zone directory: %w", err)
+	}
+	files := make([]zoneFile, 0, len(dirents))
+	var problems []Finding
+	for _, de := range dirents {
+		f, problem, ok := l.candidate(de.Name(), de.Type())
+		switch {
+		case problem != nil:
+			problems = append(problems, *problem)
+		case ok:
+			files = append(files, f)
+		}
+	}
+	return files, problems, nil
+}
+
+// candidate says what the directory entry name (of type mode) is: a zone
+// file (ok), a file that looks like one but cannot be (a problem), or not
+// ours at all (neither).
+func (l *loader) candidate(name string, mode fs.FileMode) (f zoneFile, problem *Finding, ok bool) {
+	if !strings.HasSuffix(name, zonefile.Suffix) || strings.HasPrefix(name, ".#") {
+		return f, nil, false
+	}
+	origin, err := zonefile.Origin(name)
+	if err != nil {
+		return f, &Finding{File: filepath.Join(l.dir, name), Rule: RuleSyntax, Severity: SeverityFail,
+			Owner: name, Message: err.Error()}, false
+	}
+	if len(l.origins) > 0 && plugin.Zones(l.origins).Matches(origin) == "" {
+		return f, nil, false
+	}
+	if origin == l.catalog {
+		return f, &Finding{File: filepath.Join(l.dir, name), Zone: origin, Owner: origin, Rule: RuleIsolation,
+			Severity: SeverityFail, Message: "is the name of the catalog zone, which the server builds itself"}, false
+	}
+	if !mode.IsRegular() && mode&fs.ModeSymlink == 0 {
+		return f, &Finding{File: filepath.Join(l.dir, name), Zone: origin, Owner: origin, Rule: RuleSyntax,
+			Severity: SeverityFail, Message: fmt.Sprintf("is not a regular file (%s)", mode.Type())}, false
+	}
+	return zoneFile{name: name, origin: origin}, nil, true
+}
+
+// unchanged reports whether e was read from the file as it is now.
+func (e *entry) unchanged(d *zoneDir, name string) bool {
+	if st, err := d.stat(name); err != nil || st != e.stamp {
+		return false
+	}
+	for _, inc := range e.includes {
+		fi, err := d.root.Stat(inc.Rel)
+		if err != nil || zonefile.StampOf(fi) != inc.Stamp {
+			return false
+		}
+	}
+	return true
+}
+
+// gone lists the origins of prev whose files are no longer there: all of
+// them after a full listing (hint nil), or among the hinted names.
+func (l *loader) gone(prev *generation, hint []string, files []zoneFile) []string {
+	present := make(map[string]bool, len(files))
+	for _, f := range files {
+		present[f.origin] = true
+	}
+	var out []string
+	if hint == nil {
+		for origin := range prev.zones {
+			if !present[origin] {
+				out = append(out, origin)
+			}
+		}
+		return out
+	}
+	for _, name := range hint {
+		if origin, err := zonefile.Origin(name); err == nil && prev.zones[origin] != nil && !present[origin] {
+			out = append(out, origin)
+		}
+	}
+	return out
+}
+
+// listing returns the zone files of the directory, listing it again only if
+// the directory changed since the last listing.
+func (l *loader) listing(d *zoneDir) ([]zoneFile, []Finding, bool, error) {
+	fi, err := d.f.Stat()
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("read zone directory: %w", err)
+	}
+	stamp := zonefile.StampOf(fi)
+	if l.files != nil && stamp == l.listed {
+		return l.files, l.problems, false, nil
+	}
+	files, problems, err := l.scan(d)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	l.listed, l.files, l.problems = stamp, files, problems
+	return files, problems, true, nil
+}
+
+// rotate returns the next rescanBudget files of a rotating rescan.
+func (l *loader) rotate(files []zoneFile) []zoneFile {
+	budget := l.budget
+	if budget == 0 {
+		budget = rescanBudget
+	}
+	if budget >= len(files) {
+		return files
+	}
+	if l.cursor >= len(files) {
+		l.cursor = 0
+	}
+	end := min(l.cursor+budget, len(files))
+	out := files[l.cursor:end]
+	l.cursor = end
+	return out
+}
+
+// scanNames is scan for the given file names only (from file-system events).
+func (l *loader) scanNames(d *zoneDir, names []string) ([]zoneFile, []Finding) {
+	var files []zoneFile
+	var problems []Finding
+	seen := map[string]bool{}
+	for _, name := range names {
+		if seen[name] || !strings.HasSuffix(name, zonefile.Suffix) || strings.HasPrefix(name, ".#") {
+			continue
+		}
+		seen[name] = true
+		var st unix.Stat_t
+		if err := unix.Fstatat(d.fd(), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			continue // gone: gone() notices
+		}
+		f, problem, ok := l.candidate(name, fileMode(st.Mode))
+		switch {
+		case problem != nil:
+			problems = append(problems, *problem)
+		case ok:
+			files = append(files, f)
+		}
+	}
+	return files, problems
+}
+
+// fileMode turns the type bits of a stat mode into an fs.FileMode.
+func fileMode(m uint32) fs.FileMode {
+	switch m & unix.S_IFMT {
+	case unix.S_IFREG:
+		return 0
+	case unix.S_IFLNK:
+		return fs.ModeSymlink
+	case unix.S_IFDIR:
+		return fs.ModeDir
+	case unix.S_IFIFO:
+		return fs.ModeNamedPipe
+	case unix.S_IFSOCK:
+		return fs.ModeSocket
+	default:
+		return fs.ModeDevice
+	}
+}

@@ -1,0 +1,126 @@
+package zone
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// Kind says how a name was found inside a zone.
+type Kind int
+
+const (
+	None      Kind = iota // the name does not exist (NXDOMAIN)
+	Exact                 // the name exists (it may be an empty non-terminal)
+	Wildcard              // the name is synthesised from a wildcard (RFC 4592)
+	Delegated             // the name is at or below a zone cut
+)
+
+// Match is the result of looking a name up inside one zone.
+type Match struct {
+	Kind Kind
+	Node Node   // the exact node, the wildcard node or the node of the cut
+	Cut  string // for Delegated: the owner of the cut
+}
+
+// MaxLabels bounds the label walk; a DNS name has at most 127 labels. The
+// offsets are uint16 so that a buffer of them stays small on the stack: a
+// DNS server runs each query on a fresh goroutine, whose stack must not
+// grow.
+const MaxLabels = 128
+
+// LabelStarts fills buf with the offsets at which each label of name (in
+// presentation form) starts, leftmost first, and returns the filled part.
+// Escaped dots do not split.
+func LabelStarts(name string, buf *[MaxLabels]uint16) []uint16 {
+	out := buf[:0]
+	if name == "." || name == "" || len(name) > 0xffff {
+		return out
+	}
+	out = append(out, 0)
+	for i := 0; i < len(name); i++ {
+		switch name[i] {
+		case '\\':
+			i++ // skip the escaped byte; \DDD digits are not dots either
+		case '.':
+			if i+1 < len(name) && len(out) < MaxLabels {
+				out = append(out, uint16(i+1))
+			}
+		}
+	}
+	return out
+}
+
+// Ancestors yields the names above name, nearest first, up to and
+// excluding the root.
+func Ancestors(name string) func(yield func(string) bool) {
+	return func(yield func(string) bool) {
+		for {
+			off, end := dns.NextLabel(name, 0)
+			if end || off >= len(name) {
+				return
+			}
+			name = name[off:]
+			if name == "." || !yield(name) {
+				return
+			}
+		}
+	}
+}
+
+// Lookup finds name (lower case, at or below the origin) the way an
+// authoritative server must: zone cuts first, then the exact name, then the
+// wildcard at the closest encloser.
+func (z *Zone) Lookup(name string) Match {
+	var buf [MaxLabels]uint16
+	return z.LookupStarts(name, LabelStarts(name, &buf))
+}
+
+// LookupStarts is Lookup with the label offsets of name already computed.
+func (z *Zone) LookupStarts(name string, starts []uint16) Match {
+	if name == z.origin {
+		return Match{Kind: Exact, Node: z.apex}
+	}
+	apexAt := len(starts) - z.labels
+	if apexAt <= 0 {
+		return Match{}
+	}
+	encloser := z.apex
+	// Walk down from the label just below the apex towards name.
+	for i := apexAt - 1; i >= 0; i-- {
+		owner := name[starts[i]:]
+		n, ok := z.Node(owner)
+		if !ok {
+			if w, ok := z.wildcard(encloser.name); ok {
+				return Match{Kind: Wildcard, Node: w}
+			}
+			return Match{}
+		}
+		if n.Set(dns.TypeNS) != nil {
+			return Match{Kind: Delegated, Node: n, Cut: owner}
+		}
+		encloser = n
+	}
+	return Match{Kind: Exact, Node: encloser}
+}
+
+// wildcard returns the node "*.<ce>", if the zone has one.
+func (z *Zone) wildcard(ce string) (Node, bool) {
+	i, ok := slices.BinarySearchFunc(z.owners, ce, compareStar)
+	if !ok {
+		return Node{}, false
+	}
+	return Node{name: z.owners[i], sets: z.sets[z.first[i]:z.first[i+1]]}, true
+}
+
+// compareStar compares s with "*." + name without building that string.
+func compareStar(s, name string) int {
+	if len(s) < 2 {
+		return strings.Compare(s, "*.") // decided before name is reached
+	}
+	if c := strings.Compare(s[:2], "*."); c != 0 {
+		return c
+	}
+	return strings.Compare(s[2:], name)
+}

@@ -1,0 +1,233 @@
+package zone
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// build parses text (absolute or relative to origin) and indexes it the
+// way a caller of Build must hand records over: owners lower case, sorted
+// by owner and type.
+func build(t testing.TB, origin, text string) *Zone {
+	t.Helper()
+	zp := dns.NewZoneParser(strings.NewReader(text), origin, "")
+	var rrs []dns.RR
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		rr.Header().Name = strings.ToLower(rr.Header().Name)
+		rrs = append(rrs, rr)
+	}
+	if err := zp.Err(); err != nil {
+		t.Fatal(err)
+	}
+	slices.SortStableFunc(rrs, func(a, b dns.RR) int {
+		if c := strings.Compare(a.Header().Name, b.Header().Name); c != 0 {
+			return c
+		}
+		return int(a.Header().Rrtype) - int(b.Header().Rrtype)
+	})
+	return Build(origin, rrs)
+}
+
+const example = `$TTL 3600
+@            SOA   ns1 host 1 7200 3600 1209600 300
+@            NS    ns1
+@            MX    10 mail
+ns1          A     192.0.2.53
+mail         A     192.0.2.25
+mail         AAAA  2001:db8::25
+alias        CNAME mail
+a.b.c        A     192.0.2.1
+*.w          A     192.0.2.2
+*.w          MX    10 mail
+x.w          TXT   "exact beats the wildcard"
+ent.w        NS    ns.elsewhere.example.
+y.z.w        A     192.0.2.3
+sub          NS    ns.sub
+ns.sub       A     192.0.2.54
+`
+
+// TestLookup: RFC 1034 §4.3.2 step by step, with the RFC 4592 wildcard
+// rules (an empty non-terminal blocks the wildcard above it).
+func TestLookup(t *testing.T) {
+	z := build(t, "example.org.", example)
+	tests := []struct {
+		name  string
+		kind  Kind
+		node  string // the node found
+		types []uint16
+		cut   string
+	}{
+		{"example.org.", Exact, "example.org.", []uint16{dns.TypeNS, dns.TypeSOA, dns.TypeMX}, ""},
+		{"mail.example.org.", Exact, "mail.example.org.", []uint16{dns.TypeA, dns.TypeAAAA}, ""},
+		{"alias.example.org.", Exact, "alias.example.org.", []uint16{dns.TypeCNAME}, ""},
+		{"nope.example.org.", None, "", nil, ""},
+		// Empty non-terminals exist, hold no data, and stop the walk.
+		{"b.c.example.org.", Exact, "b.c.example.org.", nil, ""},
+		{"c.example.org.", Exact, "c.example.org.", nil, ""},
+		{"q.c.example.org.", None, "", nil, ""},
+		// Wildcards: at the closest encloser only.
+		{"anything.w.example.org.", Wildcard, "*.w.example.org.", []uint16{dns.TypeA, dns.TypeMX}, ""},
+		{"two.labels.w.example.org.", Wildcard, "*.w.example.org.", []uint16{dns.TypeA, dns.TypeMX}, ""},
+		{"x.w.example.org.", Exact, "x.w.example.org.", []uint16{dns.TypeTXT}, ""},
+		{"*.w.example.org.", Exact, "*.w.example.org.", []uint16{dns.TypeA, dns.TypeMX}, ""},
+		// z.w is an empty non-terminal: below it the wildcard of w does not apply (RFC 4592 §2.2.2).
+		{"z.w.example.org.", Exact, "z.w.example.org.", nil, ""},
+		{"q.z.w.example.org.", None, "", nil, ""},
+		// Zone cuts: at and below the delegation, whatever lies below.
+		{"sub.example.org.", Delegated, "sub.example.org.", []uint16{dns.TypeNS}, "sub.example.org."},
+		{"ns.sub.example.org.", Delegated, "sub.example.org.", []uint16{dns.TypeNS}, "sub.example.org."},
+		{"deep.x.sub.example.org.", Delegated, "sub.example.org.", []uint16{dns.TypeNS}, "sub.example.org."},
+		{"ent.w.example.org.", Delegated, "ent.w.example.org.", []uint16{dns.TypeNS}, "ent.w.example.org."},
+		// Outside the zone.
+		{"example.com.", None, "", nil, ""},
+		{"org.", None, "", nil, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := z.Lookup(tc.name)
+			if m.Kind != tc.kind || m.Node.Name() != tc.node || m.Cut != tc.cut {
+				t.Fatalf("kind %d node %q cut %q, want %d %q %q", m.Kind, m.Node.Name(), m.Cut, tc.kind, tc.node, tc.cut)
+			}
+			var types []uint16
+			for _, s := range m.Node.Sets() {
+				types = append(types, s.Type())
+			}
+			slices.Sort(types)
+			want := slices.Clone(tc.types)
+			slices.Sort(want)
+			if !slices.Equal(types, want) {
+				t.Fatalf("types %v, want %v", types, want)
+			}
+		})
+	}
+}
+
+func TestGlueIsKeptBelowTheCut(t *testing.T) {
+	z := build(t, "example.org.", example)
+	glue, ok := z.Node("ns.sub.example.org.")
+	if !ok || glue.Get(dns.TypeA) == nil || !glue.HasAddress() {
+		t.Fatal("the glue below the cut is not reachable by Node")
+	}
+}
+
+func TestApexAndNegative(t *testing.T) {
+	z := build(t, "example.org.", example)
+	if z.Origin() != "example.org." || z.SOA() == nil || z.Serial() != 1 || z.Apex().Name() != "example.org." {
+		t.Fatalf("origin %q soa %v apex %q", z.Origin(), z.SOA(), z.Apex().Name())
+	}
+	neg := z.Negative()
+	// RFC 2308 §3: the TTL of the SOA in a negative answer is min(SOA TTL, MINIMUM).
+	if len(neg) != 1 || cap(neg) != 1 || neg[0].Header().Ttl != 300 || z.SOA().Hdr.Ttl != 3600 {
+		t.Fatalf("negative %v (cap %d); soa TTL %d", neg, cap(neg), z.SOA().Hdr.Ttl)
+	}
+	if z.Len() != 15 {
+		t.Fatalf("Len %d, want 15", z.Len())
+	}
+	if Build("empty.example.", nil).Negative() != nil {
+		t.Fatal("a zone without SOA has a negative answer")
+	}
+}
+
+func TestRRsetWire(t *testing.T) {
+	z := build(t, "example.org.", example)
+	n, _ := z.Node("mail.example.org.")
+	set := n.Set(dns.TypeAAAA)
+	if set.Owner() != "mail.example.org." || set.Wire() != dns.Len(set.RRs()[0]) {
+		t.Fatalf("owner %q wire %d", set.Owner(), set.Wire())
+	}
+}
+
+func TestLabelStarts(t *testing.T) {
+	var buf [MaxLabels]uint16
+	tests := []struct {
+		name string
+		want []uint16
+	}{
+		{".", nil},
+		{"example.org.", []uint16{0, 8}},
+		{`a\.b.example.`, []uint16{0, 5}},
+		{`a\046b.example.`, []uint16{0, 7}},
+	}
+	for _, tc := range tests {
+		if got := LabelStarts(tc.name, &buf); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	deep := strings.Repeat("a.", 200)
+	if got := LabelStarts(deep, &buf); len(got) != MaxLabels {
+		t.Errorf("200 labels: %d offsets, want the cap %d", len(got), MaxLabels)
+	}
+}
+
+func TestAncestors(t *testing.T) {
+	var got []string
+	for a := range Ancestors("a.b.example.org.") {
+		got = append(got, a)
+	}
+	if want := []string{"b.example.org.", "example.org.", "org."}; !slices.Equal(got, want) {
+		t.Fatalf("%v, want %v", got, want)
+	}
+}
+
+func TestTarget(t *testing.T) {
+	for rr, want := range map[string]string{
+		"x. MX 10 mail.example.":      "mail.example.",
+		"x. NS ns.example.":           "ns.example.",
+		"x. SRV 0 0 25 smtp.example.": "smtp.example.",
+		"x. CNAME c.example.":         "c.example.",
+		"x. DNAME d.example.":         "d.example.",
+		"x. PTR p.example.":           "p.example.",
+		"x. A 192.0.2.1":              "",
+		"x. TXT \"mail.example.\"":    "",
+	} {
+		r, err := dns.NewRR(rr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Target(r); got != want {
+			t.Errorf("%s: %q, want %q", rr, got, want)
+		}
+	}
+}
+
+// bigZone is a zone of n hosts, each with an address and an MX, and a
+// wildcard.
+func bigZone(b *testing.B, n int) *Zone {
+	var sb strings.Builder
+	sb.WriteString("$TTL 3600\n@ SOA ns1 host 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.53\n*.w A 192.0.2.2\n")
+	for i := range n {
+		h := "h" + strconv.Itoa(i)
+		sb.WriteString(h + " A 192.0.2.1\n" + h + " MX 10 mail\n")
+	}
+	return build(b, "example.org.", sb.String())
+}
+
+func BenchmarkLookup(b *testing.B) {
+	z := bigZone(b, 10000)
+	for _, name := range []string{"example.org.", "h5000.example.org.", "x.y.w.example.org.", "nope.example.org."} {
+		b.Run(name, func(b *testing.B) {
+			var buf [MaxLabels]uint16
+			starts := LabelStarts(name, &buf)
+			b.ReportAllocs()
+			for b.Loop() {
+				z.LookupStarts(name, starts)
+			}
+		})
+	}
+}
+
+func BenchmarkBuild(b *testing.B) {
+	z := bigZone(b, 10000)
+	var rrs []dns.RR
+	for _, s := range z.RRsets() {
+		rrs = append(rrs, s.RRs()...)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		Build("example.org.", rrs)
+	}
+}

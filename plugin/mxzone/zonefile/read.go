@@ -1,0 +1,219 @@
+// Package zonefile reads one zone file inside a zone directory: its
+// $INCLUDE files (inside the directory only), the limits on what it may
+// hold, and the file and line each record starts on. A fast path reads the
+// plain files control panels write; everything else goes through
+// dns.ZoneParser. It knows nothing of rules, generations or the plugin:
+// problems come back as an *Error whose Kind the caller maps to its rules.
+package zonefile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Suffix marks the files of a zone directory that are zones.
+const Suffix = ".zone"
+
+// Origin turns the file name "example.com.zone" into "example.com.".
+func Origin(name string) (string, error) {
+	base, ok := strings.CutSuffix(name, Suffix)
+	if !ok || base == "" {
+		return "", fmt.Errorf("file name %q does not end in %q after a domain name", name, Suffix)
+	}
+	origin := dns.Fqdn(strings.ToLower(base))
+	if _, ok := dns.IsDomainName(origin); !ok || strings.Contains(base, "..") || strings.HasPrefix(base, ".") {
+		return "", fmt.Errorf("file name %q does not name a valid domain", name)
+	}
+	return origin, nil
+}
+
+// Source describes one zone file to read.
+type Source struct {
+	Root       *os.Root // the zone directory; nothing outside it is read
+	DirFD      int      // an open descriptor of the directory for the fast path, or -1
+	Dir        string   // the zone directory as shown to the operator
+	Rel        string   // the file's name inside Root
+	File       string   // the file as shown to the operator; "": Dir joined with Rel
+	Origin     string   // lower case, fully qualified
+	MaxBytes   int64    // bytes in the file and its includes together
+	MaxRecords int      // 0: no limit
+	// Settle, when set, is how long a zone file without a final newline
+	// must have been left alone before it is read: until then it is taken
+	// to be in the middle of being written, and Read returns ErrBusy. With
+	// Settle set, a file that changes while it is read is ErrBusy too.
+	Settle time.Duration
+}
+
+// Display is the path of rel as the operator knows it.
+func (s Source) Display(rel string) string {
+	if rel == s.Rel && s.File != "" {
+		return s.File
+	}
+	return filepath.Join(s.Dir, filepath.FromSlash(rel))
+}
+
+// Record is a parsed record with the file and line it starts on.
+type Record struct {
+	RR   dns.RR
+	File string
+	Line int
+}
+
+// Result is what Read found.
+type Result struct {
+	Records  []Record
+	Stamp    Stamp     // of the zone file as it was read
+	Includes []Include // files read through $INCLUDE, in the order read
+}
+
+// Include is a file read through $INCLUDE.
+type Include struct {
+	Rel   string // inside the zone directory
+	File  string // as the operator knows it
+	Stamp Stamp
+}
+
+// Kind says what sort of problem an Error is.
+type Kind int
+
+const (
+	KindSyntax     Kind = iota // the text does not parse (RFC 1035 §5)
+	KindOutside                // an $INCLUDE or symlink that leaves the zone directory
+	KindLimit                  // more bytes or records than allowed
+	KindUnreadable             // the file cannot be opened or read, or is not a regular file
+)
+
+// Error is a problem with the file at a known place. Its message never
+// quotes the content of a file it refused to read.
+type Error struct {
+	Kind Kind
+	File string
+	Line int // 0: the file as a whole
+	Msg  string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
+
+// ErrBusy says a zone file is being written: it is left as it was and read
+// again once the writer is done.
+var ErrBusy = errors.New("is being written")
+
+// virtualDir prefixes the file names handed to the zone parser. The parser
+// joins $INCLUDE paths to them; a path that has lost the prefix was absolute
+// or climbed out with "..", and includeFS refuses it.
+const virtualDir = "zonedir"
+
+// Read parses src and its includes, returning each record with the file and
+// line it starts on. Errors are *Error, or ErrBusy.
+func Read(src Source) (*Result, error) {
+	t := &tracker{src: src}
+	res, err := t.parse()
+	res.Stamp, res.Includes = t.stamp, t.includes
+	return res, err
+}
+
+func (t *tracker) parse() (*Result, error) {
+	src := t.src
+	res := &Result{}
+	top, err := t.open(src.Rel)
+	if errors.Is(err, ErrBusy) {
+		return res, err
+	}
+	if err != nil {
+		return res, t.openError(err)
+	}
+	t.cur = top
+	if recs, ok := fastParse(top.data, src.Origin, top.file, src.MaxRecords); ok {
+		res.Records = recs
+		return res, nil
+	}
+	zp := dns.NewZoneParser(top, src.Origin, path.Join(virtualDir, src.Rel))
+	zp.SetIncludeAllowed(true)
+	zp.SetIncludeFS(includeFS{t})
+	recs := make([]Record, 0, 16)
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		cur := t.cur
+		if src.MaxRecords > 0 && len(recs) >= src.MaxRecords {
+			return res, &Error{Kind: KindLimit, File: cur.file, Line: cur.start,
+				Msg: fmt.Sprintf("zone has more than the limit of %d records", src.MaxRecords)}
+		}
+		recs = append(recs, Record{RR: rr, File: cur.file, Line: cur.start})
+	}
+	if err := zp.Err(); err != nil {
+		if t.busy {
+			return res, ErrBusy // an $INCLUDE file changed while it was read
+		}
+		return res, t.parseError(err)
+	}
+	res.Records = recs
+	return res, nil
+}
+
+// openError is the Error for a zone file that could not be opened.
+func (t *tracker) openError(err error) error {
+	e := &Error{Kind: KindSyntax, File: t.src.Display(t.src.Rel), Msg: err.Error()}
+	var limit *limitError
+	var errno syscall.Errno
+	switch {
+	case errors.As(err, &limit):
+		e.Kind = KindLimit
+	case errors.Is(err, errEscapes):
+		e.Kind = KindOutside
+	case errors.As(err, &errno):
+		e.Kind, e.Msg = KindUnreadable, "cannot read the zone file: "+e.Msg
+	case errors.Is(err, errNotRegular):
+		e.Kind = KindUnreadable
+	}
+	return e
+}
+
+// parseError turns the parser's error into an Error with the right file
+// and line. A refused $INCLUDE is reported without the text of the file it
+// named.
+func (t *tracker) parseError(err error) error {
+	var limit *limitError
+	if errors.As(err, &limit) {
+		return &Error{Kind: KindLimit, File: t.src.Display(limit.rel), Msg: limit.Error()}
+	}
+	msg := err.Error()
+	file, line, col, token := t.src.Display(t.cur.rel), t.cur.start, "", ""
+	// ParseError prints `FILE: dns: MESSAGE: "TOKEN" at line: L:C`.
+	if i := strings.Index(msg, ": dns: "); i >= 0 {
+		if rel, ok := strings.CutPrefix(msg[:i], virtualDir+"/"); ok {
+			file = t.src.Display(rel)
+		}
+		msg = msg[i+len(": dns: "):]
+	}
+	if i := strings.LastIndex(msg, " at line: "); i >= 0 {
+		l, c, _ := strings.Cut(msg[i+len(" at line: "):], ":")
+		if n, err := strconv.Atoi(l); err == nil {
+			line, col = n, c
+		}
+		msg = msg[:i]
+		if j := strings.LastIndex(msg, `: "`); j >= 0 {
+			token, msg = msg[j+2:], msg[:j]
+		}
+	}
+	var refused *includeError
+	if errors.As(err, &refused) {
+		// Name the path as written, and nothing of what it leads to.
+		return &Error{Kind: KindOutside, File: file, Line: line,
+			Msg: fmt.Sprintf("$INCLUDE %s refused: %s", token, refused.reason)}
+	}
+	if token != "" {
+		msg += ": " + token
+	}
+	if col != "" {
+		msg += " (column " + col + ")"
+	}
+	return &Error{Kind: KindSyntax, File: file, Line: line, Msg: "syntax error: " + msg}
+}

@@ -1,0 +1,102 @@
+package zonefile
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestRecordLines pins what the line tracker reports: the line on which each
+// record starts, also for records spread over several lines and after
+// comments, blank lines, quotes with semicolons and $INCLUDE.
+func TestRecordLines(t *testing.T) {
+	dir := writeZones(t, map[string]string{
+		"lines.example.zone": `; comment
+$TTL 3600
+@ SOA ns1 host (
+      1 7200 ; serial and refresh
+      3600 1209600 300 )
+
+@ NS ns1
+ns1 A 192.0.2.1
+txt TXT "a ; not a comment" "b"
+  TXT "owner omitted"
+$INCLUDE inc/part.inc
+www A 192.0.2.2
+`,
+		"inc/part.inc": "; fragment\n\nmail A 192.0.2.3\n",
+	})
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	res, err := Read(Source{Root: root, DirFD: -1, Dir: dir, Rel: "lines.example.zone", Origin: "lines.example.", MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := res.Records
+	want := []struct {
+		file string
+		line int
+	}{{"lines.example.zone", 3}, {"lines.example.zone", 7}, {"lines.example.zone", 8}, {"lines.example.zone", 9},
+		{"lines.example.zone", 10}, {"inc/part.inc", 3}, {"lines.example.zone", 12}}
+	if len(recs) != len(want) {
+		t.Fatalf("%d records, want %d", len(recs), len(want))
+	}
+	for i, w := range want {
+		if recs[i].Line != w.line || recs[i].File != filepath.Join(dir, w.file) {
+			t.Errorf("record %d (%s): %s:%d, want %s:%d", i, recs[i].RR.Header().Name, recs[i].File, recs[i].Line, w.file, w.line)
+		}
+	}
+	if len(res.Includes) != 1 || res.Includes[0].Rel != "inc/part.inc" {
+		t.Errorf("includes %v", res.Includes)
+	}
+}
+
+func TestOrigin(t *testing.T) {
+	tests := []struct {
+		name, want string
+	}{
+		{"example.com.zone", "example.com."},
+		{"Example.COM.zone", "example.com."},
+		{"xn--bcher-kva.example.zone", "xn--bcher-kva.example."},
+		{".zone", ""},
+		{"example.com.zone.bak", ""},
+		{"a..b.zone", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Origin(tc.name)
+			if (err != nil) != (tc.want == "") || got != tc.want {
+				t.Fatalf("got %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// writeFile writes name (made with its directories) in dir through a
+// rename, as providers do.
+func writeFile(t *testing.T, dir, name, text string) {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path+".tmp", []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeZones writes files (name -> contents) into a new temporary directory.
+func writeZones(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, text := range files {
+		writeFile(t, dir, name, text)
+	}
+	return dir
+}
