@@ -11,15 +11,14 @@ import (
 // maxChain bounds how many CNAMEs are followed inside a zone.
 const maxChain = 8
 
-// answerer builds one authoritative answer from a generation. It never
-// modifies the generation's records, and hands out copies of them when a
-// plugin in the chain may (see chainRewrites).
+// answerer builds one authoritative answer from a generation. The records
+// it puts in the reply are made from the zone's packed data for this reply
+// alone: whatever the plugins after it do to them never reaches a zone.
 type answerer struct {
 	gen      *generation
 	zone     *version
 	qtype    uint16
 	msg      *dns.Msg
-	copies   bool // hand out copies: a plugin in the chain may change records
 	referral bool
 	wire     int                     // upper bound of the reply's wire length so far, without header and question
 	buf      *[zone.MaxLabels]uint16 // label offsets of the name being looked up, reused
@@ -53,9 +52,9 @@ func (a *answerer) answer(qname, asked string, starts []uint16) {
 			return
 		}
 		n := m.Node
-		if set := n.Set(dns.TypeCNAME); set != nil && a.qtype != dns.TypeCNAME {
+		if set, ok := n.Set(dns.TypeCNAME); ok && a.qtype != dns.TypeCNAME {
 			a.msg.Answer = a.appendSet(a.msg.Answer, set, owner)
-			target := set.RRs()[0].(*dns.CNAME).Target
+			target := a.msg.Answer[len(a.msg.Answer)-1].(*dns.CNAME).Target
 			lower := strings.ToLower(target)
 			if hop+1 >= maxChain || !z.Holds(lower) || lower == name {
 				return
@@ -64,22 +63,22 @@ func (a *answerer) answer(qname, asked string, starts []uint16) {
 			continue
 		}
 		if a.qtype == dns.TypeANY {
-			sets := n.Sets()
-			for i := range sets {
-				a.msg.Answer = a.appendSet(a.msg.Answer, &sets[i], owner)
+			for k := range n.NumSets() {
+				a.msg.Answer = a.appendSet(a.msg.Answer, n.SetAt(k), owner)
 			}
 			return
 		}
-		set := n.Set(a.qtype)
-		if set == nil {
+		set, ok := n.Set(a.qtype)
+		if !ok {
 			a.negative()
 			return
 		}
+		start := len(a.msg.Answer)
 		if a.msg.Answer == nil {
-			a.msg.Answer = make([]dns.RR, 0, len(set.RRs()))
+			a.msg.Answer = make([]dns.RR, 0, set.Len())
 		}
 		a.msg.Answer = a.appendSet(a.msg.Answer, set, owner)
-		a.additional(set.RRs())
+		a.additional(a.msg.Answer[start:])
 		return
 	}
 }
@@ -89,12 +88,11 @@ func (a *answerer) answer(qname, asked string, starts []uint16) {
 func (a *answerer) negative() {
 	neg := a.zone.Negative()
 	a.wire += dns.Len(neg[0])
-	if !a.copies && a.msg.Ns == nil {
-		// Full slice of the snapshot: a plugin that appends gets a new array.
+	if a.msg.Ns == nil {
 		a.msg.Ns = neg
 		return
 	}
-	a.msg.Ns = a.appendRRs(a.msg.Ns, neg, a.zone.Origin())
+	a.msg.Ns = append(a.msg.Ns, neg...)
 }
 
 // delegate answers with a referral: the NS RRset of the cut in the authority
@@ -104,9 +102,10 @@ func (a *answerer) delegate(m zone.Match, first bool) {
 		a.msg.Authoritative = false
 	}
 	a.referral = true
-	set := m.Node.Set(dns.TypeNS)
+	set, _ := m.Node.Set(dns.TypeNS)
+	start := len(a.msg.Ns)
 	a.msg.Ns = a.appendSet(a.msg.Ns, set, m.Cut)
-	for _, rr := range set.RRs() {
+	for _, rr := range a.msg.Ns[start:] {
 		target := strings.ToLower(rr.(*dns.NS).Ns)
 		if !a.zone.Holds(target) {
 			continue
@@ -149,67 +148,17 @@ func (a *answerer) addAddresses(name string, n zone.Node) {
 			return // two MX records naming one host (RFC 2181 §9: no duplicates)
 		}
 	}
-	if set := n.Set(dns.TypeA); set != nil {
+	if set, ok := n.Set(dns.TypeA); ok {
 		a.msg.Extra = a.appendSet(a.msg.Extra, set, name)
 	}
-	if set := n.Set(dns.TypeAAAA); set != nil {
+	if set, ok := n.Set(dns.TypeAAAA); ok {
 		a.msg.Extra = a.appendSet(a.msg.Extra, set, name)
 	}
 }
 
 // appendSet appends the records of set, owned by owner, to dst and counts
 // their wire length.
-func (a *answerer) appendSet(dst []dns.RR, set *zone.RRset, owner string) []dns.RR {
-	rrs := set.RRs()
-	a.wire += set.Wire() + len(rrs)*max(len(owner)-len(set.Owner()), 0)
-	return a.appendRRs(dst, rrs, owner)
-}
-
-// appendRRs appends rrs to dst. Records of the snapshot go out as they are
-// unless a plugin in the chain may change records or the owner differs
-// (wildcards, the case the client wrote); then copies.
-func (a *answerer) appendRRs(dst, rrs []dns.RR, owner string) []dns.RR {
-	for _, rr := range rrs {
-		if a.copies || rr.Header().Name != owner {
-			rr = copyRR(rr, owner)
-		}
-		dst = append(dst, rr)
-	}
-	return dst
-}
-
-// copyRR returns a copy of rr owned by owner. Only the header changes, so the
-// common types are copied shallowly; the rest go through dns.Copy.
-func copyRR(rr dns.RR, owner string) dns.RR {
-	var c dns.RR
-	switch v := rr.(type) {
-	case *dns.A:
-		x := *v
-		c = &x
-	case *dns.AAAA:
-		x := *v
-		c = &x
-	case *dns.MX:
-		x := *v
-		c = &x
-	case *dns.NS:
-		x := *v
-		c = &x
-	case *dns.CNAME:
-		x := *v
-		c = &x
-	case *dns.SOA:
-		x := *v
-		c = &x
-	case *dns.TXT:
-		x := *v
-		c = &x
-	case *dns.SRV:
-		x := *v
-		c = &x
-	default:
-		c = dns.Copy(rr)
-	}
-	c.Header().Name = owner
-	return c
+func (a *answerer) appendSet(dst []dns.RR, set zone.RRset, owner string) []dns.RR {
+	a.wire += set.Wire() + set.Len()*max(len(owner)-len(set.Owner()), 0)
+	return set.AppendTo(dst, owner)
 }

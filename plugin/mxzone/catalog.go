@@ -110,13 +110,13 @@ func memberRecords(origin string, members []string) []dns.RR {
 }
 
 // buildCatalog builds the catalog zone origin listing members.
-func buildCatalog(origin string, serial uint32, members []string) *version {
+func buildCatalog(origin string, serial uint32, members []string) (*version, error) {
 	return assembleCatalog(origin, catalogRecords(origin, serial), memberRecords(origin, members))
 }
 
 // assembleCatalog merges the fixed records and the member PTRs (sorted by
 // owner) into a zone.
-func assembleCatalog(origin string, fixed []dns.RR, ptrs []dns.RR) *version {
+func assembleCatalog(origin string, fixed []dns.RR, ptrs []dns.RR) (*version, error) {
 	recs := make([]dns.RR, 0, len(ptrs)+len(fixed))
 	recs = append(recs, ptrs...)
 	recs = append(recs, fixed...)
@@ -128,7 +128,11 @@ func assembleCatalog(origin string, fixed []dns.RR, ptrs []dns.RR) *version {
 			recs[j-1], recs[j] = recs[j], recs[j-1]
 		}
 	}
-	return &version{Zone: zone.Build(origin, recs), file: "catalog zone " + origin}
+	z, err := zone.Build(origin, recs)
+	if err != nil {
+		return nil, err
+	}
+	return &version{Zone: z, file: "catalog zone " + origin}, nil
 }
 
 // catalog holds the current catalog zone. It changes on its own clock, so
@@ -167,7 +171,11 @@ func (m *MXZone) startCatalog(g *generation) {
 	if m.state != nil {
 		last = m.state.catalogSerial()
 	}
-	v := buildCatalog(m.catalog.origin, nextSerial(last, m.now()), catalogMembers(g))
+	v, err := buildCatalog(m.catalog.origin, nextSerial(last, m.now()), catalogMembers(g))
+	if err != nil {
+		log.Errorf("catalog zone %s: %v", m.catalog.origin, err)
+		return
+	}
 	m.catalog.cur.Store(catalogEntry(v))
 	m.saveCatalogSerial(v.Serial())
 }
@@ -243,7 +251,7 @@ func (m *MXZone) flushCatalog() {
 	}
 	fresh := memberRecords(c.origin, added)
 	ptrs := make([]dns.RR, 0, old.Len()+len(fresh))
-	for _, set := range old.RRsets() {
+	for set := range old.All {
 		if set.Type() != dns.TypePTR {
 			continue
 		}
@@ -259,7 +267,11 @@ func (m *MXZone) flushCatalog() {
 		}
 	}
 	ptrs = append(ptrs, fresh...)
-	v := assembleCatalog(c.origin, catalogRecords(c.origin, nextSerial(old.Serial(), m.now())), ptrs)
+	v, err := assembleCatalog(c.origin, catalogRecords(c.origin, nextSerial(old.Serial(), m.now())), ptrs)
+	if err != nil {
+		log.Errorf("catalog zone %s: %v", c.origin, err)
+		return
+	}
 	c.cur.Store(catalogEntry(v))
 	m.saveCatalogSerial(v.Serial())
 	log.Infof("catalog zone %s: %d member zones (%d added, %d dropped), serial %d",

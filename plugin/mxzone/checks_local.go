@@ -34,7 +34,7 @@ func checkLocal(origin, file string, recs []zonefile.Record, fs *findings) []zon
 		}
 		return int(a.RR.Header().Rrtype) - int(b.RR.Header().Rrtype)
 	})
-	st := &localState{origin: origin, fs: fs, out: make([]zonefile.Record, 0, len(inside))}
+	st := &localCheck{origin: origin, fs: fs, out: make([]zonefile.Record, 0, len(inside))}
 	for i := 0; i < len(inside); {
 		owner := inside[i].RR.Header().Name
 		j := i + 1
@@ -56,8 +56,8 @@ func checkLocal(origin, file string, recs []zonefile.Record, fs *findings) []zon
 	return st.out
 }
 
-// localState carries the one-pass local checks from owner to owner.
-type localState struct {
+// localCheck carries the one-pass local checks from owner to owner.
+type localCheck struct {
 	origin string
 	fs     *findings
 	out    []zonefile.Record
@@ -66,7 +66,7 @@ type localState struct {
 }
 
 // checkOwner checks the records of one owner, sorted by type.
-func (st *localState) checkOwner(group []zonefile.Record) {
+func (st *localCheck) checkOwner(group []zonefile.Record) {
 	var cnames []zonefile.Record
 	var others []string
 	if why := unsafeName(group[0].RR.Header().Name); why != "" {
@@ -118,7 +118,7 @@ func (st *localState) checkOwner(group []zonefile.Record) {
 
 // addUnique appends the records of one RRset to the output, leaving out
 // duplicates (RFC 2181 §5: an RRset holds no duplicates).
-func (st *localState) addUnique(set []zonefile.Record) {
+func (st *localCheck) addUnique(set []zonefile.Record) {
 	start := len(st.out)
 	var seen map[string]int // for large RRsets: compare by text, not pairwise
 	if len(set) > 32 {
@@ -156,7 +156,7 @@ func rdataKey(rr dns.RR) string {
 }
 
 // checkSOA allows one SOA, at the apex.
-func (st *localState) checkSOA(set []zonefile.Record) {
+func (st *localCheck) checkSOA(set []zonefile.Record) {
 	for _, r := range set {
 		if r.RR.Header().Name != st.origin {
 			st.fs.addSeverity(RuleIntegrity, SeverityFail, r.File, r.Line, r.RR.Header().Name,
@@ -248,7 +248,7 @@ func ipLiteral(exchange, origin string) (string, bool) {
 
 // checkTargetNames applies unsafeName to the host names in the data of one
 // RRset: MX exchanges, CNAME and DNAME targets, NS, SRV and PTR hosts.
-func (st *localState) checkTargetNames(set []zonefile.Record) {
+func (st *localCheck) checkTargetNames(set []zonefile.Record) {
 	for _, r := range set {
 		if why := unsafeName(zone.Target(r.RR)); why != "" {
 			st.fs.add(RuleIntegrity, r.File, r.Line, r.RR.Header().Name, "%s target %s",

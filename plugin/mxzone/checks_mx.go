@@ -33,8 +33,7 @@ type zoneOf func(name string) (origin string, served *version)
 func checkTargets(v *version, find zoneOf, policy *Policy) ([]targetFinding, []string) {
 	var out []targetFinding
 	var keys []string
-	for _, r := range v.mx {
-		ref := v.place(r)
+	for ref := range v.exchanges {
 		fs := &findings{policy: policy, zone: v.Origin()}
 		origin, tz := find(ref.exchange)
 		if v.Holds(ref.exchange) && len(origin) <= len(v.Origin()) {
@@ -80,8 +79,26 @@ type mxPlace struct {
 	line                  int
 }
 
-func (v *version) place(ref mxRef) mxPlace {
-	return mxPlace{owner: ref.mx.Hdr.Name, exchange: strings.ToLower(ref.mx.Mx), file: v.fileOf(ref), line: int(ref.line)}
+// exchanges yields the MX records of v that name a host: not null MX, not
+// IP literals (the local checks judge those).
+func (v *version) exchanges(yield func(mxPlace) bool) {
+	i := 0
+	for set := range v.All {
+		if set.Type() != dns.TypeMX {
+			continue
+		}
+		for _, rr := range set.RRs() {
+			pos := v.mx[i]
+			i++
+			mx := rr.(*dns.MX)
+			if mx.Mx == "." || isIPLiteral(mx.Mx, v.Origin()) {
+				continue
+			}
+			if !yield(mxPlace{owner: set.Owner(), exchange: strings.ToLower(mx.Mx), file: v.fileOf(pos), line: int(pos.line)}) {
+				return
+			}
+		}
+	}
 }
 
 // checkExchange applies the MX target rules to ref, whose exchange lies in tz.
@@ -104,10 +121,10 @@ func checkExchange(v *version, ref mxPlace, tz *version, fs *findings) {
 			via = " (through the wildcard at its closest encloser)"
 		}
 		n := m.Node
-		if cname := n.Get(dns.TypeCNAME); cname != nil {
+		if cname, ok := n.Set(dns.TypeCNAME); ok {
 			fs.add(RuleMXCNAME, ref.file, ref.line, ref.owner,
 				"exchange %s%s%s is a CNAME for %s; an MX must name the host itself (RFC 2181 section 10.3, RFC 5321 section 5.1)",
-				ref.exchange, where, via, cname[0].(*dns.CNAME).Target)
+				ref.exchange, where, via, cname.RRs()[0].(*dns.CNAME).Target)
 			return
 		}
 		if n.HasAddress() {
@@ -125,9 +142,9 @@ func checkExchange(v *version, ref mxPlace, tz *version, fs *findings) {
 
 // typeList names the RR types at n.
 func typeList(n zone.Node) string {
-	names := make([]string, 0, len(n.Sets()))
-	for _, s := range n.Sets() {
-		names = append(names, dns.TypeToString[s.Type()])
+	names := make([]string, 0, n.NumSets())
+	for k := range n.NumSets() {
+		names = append(names, dns.TypeToString[n.SetAt(k).Type()])
 	}
 	slices.Sort(names)
 	return strings.Join(names, ", ")

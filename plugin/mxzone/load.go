@@ -31,52 +31,68 @@ type version struct {
 	*zone.Zone
 	file     string   // the zone file as the operator knows it
 	includes []string // files read through $INCLUDE, as the operator knows them
-	mx       []mxRef  // every MX that names a host, for the cross-zone checks
+	mx       []mxPos  // where each MX record of the zone came from, in zone order
 	saved    bool     // read from the state directory, not from DIR
 }
 
-// mxRef is one MX record as the cross-zone checks need it: the record and
-// where it came from.
-type mxRef struct {
-	mx   *dns.MX
+// mxPos is where an MX record came from. The records themselves live in the
+// zone, packed; only the cross-zone checks need their places.
+type mxPos struct {
 	line int32
 	file int32 // index into the version's includes; -1: the zone file itself
 }
 
 // fileOf returns the file an MX record came from.
-func (v *version) fileOf(ref mxRef) string {
-	if ref.file < 0 || int(ref.file) >= len(v.includes) {
+func (v *version) fileOf(pos mxPos) string {
+	if pos.file < 0 || int(pos.file) >= len(v.includes) {
 		return v.file
 	}
-	return v.includes[ref.file]
+	return v.includes[pos.file]
 }
 
 // newVersion indexes records sorted by owner and type, as checkLocal returns
-// them. All records of the version share one backing array.
-func newVersion(origin, file string, includes []string, recs []zonefile.Record) *version {
+// them. A record the index refuses (it cannot be put in wire form) comes
+// back as the record at fault.
+func newVersion(origin, file string, includes []string, recs []zonefile.Record) (*version, *zonefile.Record, error) {
 	rrs := make([]dns.RR, len(recs))
 	for i, r := range recs {
 		rrs[i] = r.RR
 	}
-	return &version{Zone: zone.Build(origin, rrs), file: file, includes: includes,
-		mx: mxRefs(origin, file, includes, recs)}
+	z, err := zone.Build(origin, rrs)
+	if err != nil {
+		var re *zone.RecordError
+		if errors.As(err, &re) {
+			return nil, &recs[re.Index], re.Err
+		}
+		return nil, nil, err
+	}
+	return &version{Zone: z, file: file, includes: includes, mx: mxPositions(file, includes, recs)}, nil, nil
 }
 
-// mxRefs records the MX records whose exchange is a host name.
-func mxRefs(origin, file string, includes []string, recs []zonefile.Record) []mxRef {
-	var refs []mxRef
+// mxPositions records where each MX record came from, in the order of recs
+// (which is the zone's order).
+func mxPositions(file string, includes []string, recs []zonefile.Record) []mxPos {
+	n := 0
 	for _, r := range recs {
-		mx, ok := r.RR.(*dns.MX)
-		if !ok || mx.Mx == "." || isIPLiteral(mx.Mx, origin) {
+		if r.RR.Header().Rrtype == dns.TypeMX {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]mxPos, 0, n)
+	for _, r := range recs {
+		if r.RR.Header().Rrtype != dns.TypeMX {
 			continue
 		}
-		ref := mxRef{mx: mx, line: int32(r.Line), file: -1}
+		pos := mxPos{line: int32(r.Line), file: -1}
 		if r.File != file {
-			ref.file = int32(slices.Index(includes, r.File))
+			pos.file = int32(slices.Index(includes, r.File))
 		}
-		refs = append(refs, ref)
+		out = append(out, pos)
 	}
-	return slices.Clip(refs)
+	return out
 }
 
 // parsed is the outcome of reading and checking one zone file on its own.
@@ -119,13 +135,23 @@ func parseZone(src zonefile.Source, policy *Policy) (p parsed) {
 		return p
 	}
 	keep := checkLocal(src.Origin, file, res.Records, fs)
-	p.findings = fs.list
-	p.ok = !failed(fs.list)
 	var includes []string
 	for _, inc := range res.Includes {
 		includes = append(includes, inc.File)
 	}
-	p.draft = newVersion(src.Origin, file, includes, keep)
+	v, bad, err := newVersion(src.Origin, file, includes, keep)
+	if err != nil {
+		at := zonefile.Record{File: file}
+		if bad != nil {
+			at = *bad
+		}
+		owner := src.Origin
+		if at.RR != nil {
+			owner = at.RR.Header().Name
+		}
+		fs.add(RuleSyntax, at.File, at.Line, owner, "record cannot be served: %v", err)
+	}
+	p.draft, p.findings, p.ok = v, fs.list, !failed(fs.list)
 	return p
 }
 

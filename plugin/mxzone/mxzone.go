@@ -43,8 +43,7 @@ type MXZone struct {
 
 	// What queries read: published whole, never changed after.
 	gen     atomic.Pointer[generation]
-	catalog *catalog    // the catalog zone (RFC 9432), on its own clock; nil: none
-	copies  atomic.Bool // answer with copies of records: see chainRewrites
+	catalog *catalog // the catalog zone (RFC 9432), on its own clock; nil: none
 
 	// Collaborators and the reload loop's own state.
 	mu          sync.Mutex // guards cancel, reported and busy, and serializes reloads
@@ -94,7 +93,7 @@ func (m *MXZone) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg)
 	msg := &dns.Msg{Question: r.Question[:1:1]} // echoed exactly as sent
 	msg.Id, msg.Response, msg.Opcode = r.Id, true, r.Opcode
 	msg.RecursionDesired, msg.CheckingDisabled = r.RecursionDesired, r.CheckingDisabled
-	a := answerer{gen: g, zone: e.zone, qtype: r.Question[0].Qtype, msg: msg, copies: m.copies.Load(), buf: &buf}
+	a := answerer{gen: g, zone: e.zone, qtype: r.Question[0].Qtype, msg: msg, buf: &buf}
 	a.answer(qname, asked, starts)
 	if msg.Rcode == dns.RcodeNameError && m.Fall.Through(qname) {
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
@@ -165,30 +164,6 @@ func fitUDP(req request.Request, msg *dns.Msg, referral bool) {
 		extra = extra[:len(extra)-1]
 		msg.Extra = append(extra[:len(extra):len(extra)], opt...)
 	}
-}
-
-// readOnlyPlugins pass replies on without changing the records in them, so
-// mxzone may hand them the records of its snapshot without copying them.
-// Any plugin not listed here gets copies: dnssec, every plugin this list
-// does not know, and cache and rewrite, which in CoreDNS 1.15 copy a reply
-// before changing it but do not promise to; next to their own work, the
-// copies cost little.
-var readOnlyPlugins = map[string]bool{
-	pluginName: true, "errors": true, "log": true, "prometheus": true, "acl": true, "any": true, "chaos": true,
-	"loadbalance": true, "header": true, "minimal": true, "nsid": true, "bufsize": true, "metadata": true,
-	"cancel": true, "timeouts": true, "debug": true, "tsig": true, "transfer": true, "whoami": true, "file": true,
-	"auto": true, "secondary": true, "hosts": true,
-}
-
-// chainRewrites reports whether a handler of the server block may change
-// the records of a reply.
-func chainRewrites(handlers []plugin.Handler) bool {
-	for _, h := range handlers {
-		if !readOnlyPlugins[h.Name()] {
-			return true
-		}
-	}
-	return false
 }
 
 // OnStartup loads the zones, then starts the reload loop. Calling it again

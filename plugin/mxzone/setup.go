@@ -28,7 +28,6 @@ func setup(c *caddy.Controller) error {
 	}
 	cfg := dnsserver.GetConfig(c)
 	c.OnStartup(func() error {
-		m.copies.Store(chainRewrites(cfg.Handlers()))
 		if t, ok := cfg.Handler("transfer").(*transfer.Transfer); ok {
 			m.notify = newNotifier(t.Notify)
 		}
@@ -42,12 +41,17 @@ func setup(c *caddy.Controller) error {
 	return nil
 }
 
-// parse reads the mxzone block:
+// parse reads the mxzone block (README.md, Syntax):
 //
 //	mxzone DIR [ZONES...] {
 //	    reload DURATION
 //	    fallthrough [ZONES...]
 //	    RULE fail|warn|ignore
+//	    max_file_size SIZE
+//	    max_records COUNT
+//	    max_zones COUNT
+//	    state DIR
+//	    catalog NAME
 //	}
 func parse(c *caddy.Controller) (*MXZone, error) {
 	m := &MXZone{interval: defaultReload}

@@ -30,7 +30,7 @@ func render(v *version) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "; last good version of %s from %s, saved by mxzone %s\n", v.Origin(), v.file,
 		time.Now().UTC().Format(time.RFC3339))
-	for _, set := range v.RRsets() {
+	for set := range v.All {
 		for _, rr := range set.RRs() {
 			b.WriteString(rr.String())
 			b.WriteByte('\n')

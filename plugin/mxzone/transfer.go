@@ -50,7 +50,7 @@ func (m *MXZone) Transfer(zone string, serial uint32) (<-chan []dns.RR, error) {
 		defer close(ch)
 		batch := make([]dns.RR, 0, xfrBatch)
 		batch = append(batch, soa)
-		for _, set := range v.RRsets() {
+		for set := range v.All {
 			if set.Type() == dns.TypeSOA {
 				continue
 			}

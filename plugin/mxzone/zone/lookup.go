@@ -1,7 +1,6 @@
 package zone
 
 import (
-	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -80,24 +79,24 @@ func (z *Zone) Lookup(name string) Match {
 // LookupStarts is Lookup with the label offsets of name already computed.
 func (z *Zone) LookupStarts(name string, starts []uint16) Match {
 	if name == z.origin {
-		return Match{Kind: Exact, Node: z.apex}
+		return Match{Kind: Exact, Node: z.Apex()}
 	}
 	apexAt := len(starts) - z.labels
 	if apexAt <= 0 {
 		return Match{}
 	}
-	encloser := z.apex
+	encloser := z.Apex()
 	// Walk down from the label just below the apex towards name.
 	for i := apexAt - 1; i >= 0; i-- {
 		owner := name[starts[i]:]
 		n, ok := z.Node(owner)
 		if !ok {
-			if w, ok := z.wildcard(encloser.name); ok {
+			if w, ok := z.wildcard(encloser.Name()); ok {
 				return Match{Kind: Wildcard, Node: w}
 			}
 			return Match{}
 		}
-		if n.Set(dns.TypeNS) != nil {
+		if n.Has(dns.TypeNS) {
 			return Match{Kind: Delegated, Node: n, Cut: owner}
 		}
 		encloser = n
@@ -107,11 +106,11 @@ func (z *Zone) LookupStarts(name string, starts []uint16) Match {
 
 // wildcard returns the node "*.<ce>", if the zone has one.
 func (z *Zone) wildcard(ce string) (Node, bool) {
-	i, ok := slices.BinarySearchFunc(z.owners, ce, compareStar)
+	i, ok := z.search(func(owner string) int { return compareStar(owner, ce) })
 	if !ok {
 		return Node{}, false
 	}
-	return Node{name: z.owners[i], sets: z.sets[z.first[i]:z.first[i+1]]}, true
+	return Node{z: z, i: int32(i)}, true
 }
 
 // compareStar compares s with "*." + name without building that string.

@@ -1,6 +1,7 @@
 package zone
 
 import (
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,7 +30,11 @@ func build(t testing.TB, origin, text string) *Zone {
 		}
 		return int(a.Header().Rrtype) - int(b.Header().Rrtype)
 	})
-	return Build(origin, rrs)
+	z, err := Build(origin, rrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return z
 }
 
 const example = `$TTL 3600
@@ -93,8 +98,8 @@ func TestLookup(t *testing.T) {
 				t.Fatalf("kind %d node %q cut %q, want %d %q %q", m.Kind, m.Node.Name(), m.Cut, tc.kind, tc.node, tc.cut)
 			}
 			var types []uint16
-			for _, s := range m.Node.Sets() {
-				types = append(types, s.Type())
+			for k := range m.Node.NumSets() {
+				types = append(types, m.Node.SetAt(k).Type())
 			}
 			slices.Sort(types)
 			want := slices.Clone(tc.types)
@@ -109,7 +114,7 @@ func TestLookup(t *testing.T) {
 func TestGlueIsKeptBelowTheCut(t *testing.T) {
 	z := build(t, "example.org.", example)
 	glue, ok := z.Node("ns.sub.example.org.")
-	if !ok || glue.Get(dns.TypeA) == nil || !glue.HasAddress() {
+	if !ok || !glue.Has(dns.TypeA) || !glue.HasAddress() {
 		t.Fatal("the glue below the cut is not reachable by Node")
 	}
 }
@@ -121,21 +126,30 @@ func TestApexAndNegative(t *testing.T) {
 	}
 	neg := z.Negative()
 	// RFC 2308 §3: the TTL of the SOA in a negative answer is min(SOA TTL, MINIMUM).
-	if len(neg) != 1 || cap(neg) != 1 || neg[0].Header().Ttl != 300 || z.SOA().Hdr.Ttl != 3600 {
-		t.Fatalf("negative %v (cap %d); soa TTL %d", neg, cap(neg), z.SOA().Hdr.Ttl)
+	want := z.SOA()
+	want.Hdr.Ttl = 300
+	if len(neg) != 1 || cap(neg) != 1 || neg[0].String() != want.String() || z.SOA().Hdr.Ttl != 3600 {
+		t.Fatalf("negative %v (cap %d), want %v", neg, cap(neg), want)
+	}
+	// Names that need escapes take the general path, to the same result.
+	odd := build(t, "odd.example.", "$TTL 60\n@ SOA ns\\.1 host\\032master 5 1 2 3 30\n")
+	soa := odd.SOA()
+	soa.Hdr.Ttl = 30
+	if neg := odd.Negative(); len(neg) != 1 || neg[0].String() != soa.String() {
+		t.Fatalf("negative %v, want %v", neg, soa)
 	}
 	if z.Len() != 15 {
 		t.Fatalf("Len %d, want 15", z.Len())
 	}
-	if Build("empty.example.", nil).Negative() != nil {
-		t.Fatal("a zone without SOA has a negative answer")
+	if z, err := Build("empty.example.", nil); err != nil || z.Negative() != nil || z.Serial() != 0 {
+		t.Fatalf("a zone without SOA: %v", err)
 	}
 }
 
 func TestRRsetWire(t *testing.T) {
 	z := build(t, "example.org.", example)
 	n, _ := z.Node("mail.example.org.")
-	set := n.Set(dns.TypeAAAA)
+	set, _ := n.Set(dns.TypeAAAA)
 	if set.Owner() != "mail.example.org." || set.Wire() != dns.Len(set.RRs()[0]) {
 		t.Fatalf("owner %q wire %d", set.Owner(), set.Wire())
 	}
@@ -223,11 +237,91 @@ func BenchmarkLookup(b *testing.B) {
 func BenchmarkBuild(b *testing.B) {
 	z := bigZone(b, 10000)
 	var rrs []dns.RR
-	for _, s := range z.RRsets() {
+	for s := range z.All {
 		rrs = append(rrs, s.RRs()...)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		Build("example.org.", rrs)
+		if _, err := Build("example.org.", rrs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestRecordsRoundTrip: every record comes back from the packed zone as it
+// went in, whatever its type, through the fast paths and the generic one.
+func TestRecordsRoundTrip(t *testing.T) {
+	text := `$TTL 300
+@        SOA   ns1 Host.Master 2026113001 7200 3600 1209600 300
+@        NS    ns1
+@        NS    NS2.Example.Net.
+@        MX    0 .
+sub      MX    10 mail
+sub      MX    20 Mail2.Example.Net.
+odd      MX    10 we\.ird\032name.example.org.
+ns1      A     192.0.2.53
+ns1      A     192.0.2.54
+ns1      AAAA  2001:db8::53
+alias    CNAME ns1
+rev      PTR   host.example.org.
+txt      TXT   "v=spf1 -all" "second string" "with \"quotes\" and \\ backslash"
+srv      SRV   10 5 25 mail
+caa      CAA   0 issue "ca.example.net"
+unknown  TYPE65000 \# 3 abcdef
+`
+	z := build(t, "example.org.", text)
+	want := map[string]bool{}
+	zp := dns.NewZoneParser(strings.NewReader(text), "example.org.", "")
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		rr.Header().Name = strings.ToLower(rr.Header().Name)
+		want[rr.String()] = true
+	}
+	got := 0
+	for s := range z.All {
+		for _, rr := range s.RRs() {
+			got++
+			if !want[rr.String()] {
+				t.Errorf("came back as %q, which did not go in", rr)
+			}
+			if rr.Header().Name != s.Owner() {
+				t.Errorf("%q: owner %q, want %q", rr, rr.Header().Name, s.Owner())
+			}
+		}
+		// Owned by another name, as for a wildcard or the client's spelling.
+		for _, rr := range s.AppendTo(nil, "Other.Example.ORG.") {
+			if rr.Header().Name != "Other.Example.ORG." || rr.Header().Rrtype != s.Type() {
+				t.Errorf("%q: not owned by the name asked for", rr)
+			}
+		}
+	}
+	if got != len(want) || got != z.Len() {
+		t.Fatalf("%d records came back, %d went in, Len %d", got, len(want), z.Len())
+	}
+}
+
+// TestRecordsAreTheCallers: what a caller does to the records it got never
+// reaches the zone.
+func TestRecordsAreTheCallers(t *testing.T) {
+	z := build(t, "example.org.", example)
+	n, _ := z.Node("mail.example.org.")
+	a, _ := n.Set(dns.TypeA)
+	first := a.RRs()[0].(*dns.A)
+	first.A[3] = 99
+	first.Hdr.Ttl = 1
+	if again := a.RRs()[0].(*dns.A); again.A.String() != "192.0.2.25" || again.Hdr.Ttl != 3600 {
+		t.Fatalf("the zone changed with its caller's copy: %v", again)
+	}
+}
+
+// TestBuildRefusesWhatCannotBeAnswered: a record that cannot be written in
+// wire form is refused when the zone is built, never at query time.
+func TestBuildRefusesWhatCannotBeAnswered(t *testing.T) {
+	soa, _ := dns.NewRR("example.org. 300 SOA ns1.example.org. host.example.org. 1 2 3 4 5")
+	bad := &dns.NSEC{Hdr: dns.RR_Header{Name: "x.example.org.", Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: 300},
+		NextDomain: "y.example.org.", TypeBitMap: []uint16{dns.TypeMX, dns.TypeA}} // not in ascending order
+	_, err := Build("example.org.", []dns.RR{soa, bad})
+	var re *RecordError
+	if !errors.As(err, &re) || re.Index != 1 {
+		t.Fatalf("error %v, want a RecordError for record 1", err)
 	}
 }

@@ -1,0 +1,278 @@
+package zone
+
+import (
+	"encoding/binary"
+	"net"
+	"strings"
+	"unsafe"
+
+	"github.com/miekg/dns"
+)
+
+// AppendTo appends new records of the set, owned by owner, to dst. The
+// records belong to the caller, who may change them: the zone keeps only
+// bytes. The types answered most (A, AAAA, MX, NS, CNAME, PTR) are made a
+// whole RRset at a time, in one or two allocations; the rest go through
+// dns.UnpackRRWithHeader.
+func (s RRset) AppendTo(dst []dns.RR, owner string) []dns.RR {
+	hdr := dns.RR_Header{Name: owner, Rrtype: s.s.rtype, Class: s.s.class, Ttl: s.s.ttl}
+	switch s.s.rtype {
+	case dns.TypeA:
+		return s.appendAddresses(dst, hdr, net.IPv4len)
+	case dns.TypeAAAA:
+		return s.appendAddresses(dst, hdr, net.IPv6len)
+	case dns.TypeMX, dns.TypeNS, dns.TypeCNAME, dns.TypePTR:
+		if out, ok := s.appendNamed(dst, hdr); ok {
+			return out
+		}
+	}
+	return s.appendGeneric(dst, hdr)
+}
+
+// next returns the RDATA of the record at off in z.rdata and the offset of
+// the record after it.
+func (z *Zone) next(off int) ([]byte, int) {
+	l := int(binary.BigEndian.Uint16(z.rdata[off:]))
+	return z.rdata[off+2 : off+2+l], off + 2 + l
+}
+
+// The functions below run on every answer, on the query's goroutine,
+// whose stack starts small: they keep their frames small and take no
+// closures, so that the stack does not have to grow (a copy of the whole
+// stack each time).
+
+// aRecord and aaaaRecord hold a record and its address in one allocation.
+type aRecord struct {
+	rr dns.A
+	ip [net.IPv4len]byte
+}
+
+type aaaaRecord struct {
+	rr dns.AAAA
+	ip [net.IPv6len]byte
+}
+
+// appendAddresses makes A or AAAA records, all of them and their addresses
+// in one allocation.
+func (s RRset) appendAddresses(dst []dns.RR, hdr dns.RR_Header, size int) []dns.RR {
+	n := int(s.s.n)
+	if !s.sized(size) {
+		return s.appendGeneric(dst, hdr) // not what an address is: let miekg/dns say so
+	}
+	off := int(s.s.off)
+	var rd []byte
+	if size == net.IPv4len {
+		rrs := make([]aRecord, n)
+		for k := range rrs {
+			rd, off = s.z.next(off)
+			r := &rrs[k]
+			copy(r.ip[:], rd)
+			r.rr = dns.A{Hdr: hdr, A: r.ip[:]}
+			dst = append(dst, &r.rr)
+		}
+		return dst
+	}
+	rrs := make([]aaaaRecord, n)
+	for k := range rrs {
+		rd, off = s.z.next(off)
+		r := &rrs[k]
+		copy(r.ip[:], rd)
+		r.rr = dns.AAAA{Hdr: hdr, AAAA: r.ip[:]}
+		dst = append(dst, &r.rr)
+	}
+	return dst
+}
+
+// sized reports whether every record of the set holds size bytes of RDATA.
+func (s RRset) sized(size int) bool {
+	off := int(s.s.off)
+	var rd []byte
+	for range s.s.n {
+		if rd, off = s.z.next(off); len(rd) != size {
+			return false
+		}
+	}
+	return true
+}
+
+// appendNamed makes MX, NS, CNAME or PTR records: the structs in one slice,
+// the target names in one string. false: a target needs escapes in
+// presentation form, which dns.UnpackRRWithHeader knows how to write.
+func (s RRset) appendNamed(dst []dns.RR, hdr dns.RR_Header) ([]dns.RR, bool) {
+	n := int(s.s.n)
+	text := make([]byte, 0, s.s.wire) // longer than the names in presentation form
+	off := int(s.s.off)
+	var rd []byte
+	for range n {
+		rd, off = s.z.next(off)
+		if hdr.Rrtype == dns.TypeMX {
+			if len(rd) < 2 {
+				return dst, false
+			}
+			rd = rd[2:]
+		}
+		var ok bool
+		if text, ok = appendPlainName(text, rd); !ok {
+			return dst, false
+		}
+	}
+	// text is not changed after this: the names share its bytes.
+	names := unsafe.String(unsafe.SliceData(text), len(text))
+	off = int(s.s.off)
+	switch hdr.Rrtype {
+	case dns.TypeMX:
+		rrs := make([]dns.MX, n)
+		for k := range rrs {
+			rd, off = s.z.next(off)
+			var name string
+			name, names = cutName(names)
+			rrs[k] = dns.MX{Hdr: hdr, Preference: binary.BigEndian.Uint16(rd), Mx: name}
+			dst = append(dst, &rrs[k])
+		}
+	case dns.TypeNS:
+		rrs := make([]dns.NS, n)
+		for k := range rrs {
+			rrs[k].Hdr, rrs[k].Ns, names = hdr, firstName(names), restNames(names)
+			dst = append(dst, &rrs[k])
+		}
+	case dns.TypeCNAME:
+		rrs := make([]dns.CNAME, n)
+		for k := range rrs {
+			rrs[k].Hdr, rrs[k].Target, names = hdr, firstName(names), restNames(names)
+			dst = append(dst, &rrs[k])
+		}
+	case dns.TypePTR:
+		rrs := make([]dns.PTR, n)
+		for k := range rrs {
+			rrs[k].Hdr, rrs[k].Ptr, names = hdr, firstName(names), restNames(names)
+			dst = append(dst, &rrs[k])
+		}
+	}
+	return dst, true
+}
+
+// cutName splits names, plain names in presentation form each ended by a
+// NUL (appendPlainName writes them so; no plain name holds a NUL), into the
+// first and the rest.
+func cutName(names string) (string, string) {
+	i := strings.IndexByte(names, 0)
+	return names[:i], names[i+1:]
+}
+
+func firstName(names string) string { n, _ := cutName(names); return n }
+func restNames(names string) string { _, r := cutName(names); return r }
+
+// appendPlainName appends the presentation form of the uncompressed wire
+// name rd, which must be all of rd, and a NUL to end it, when no byte of it
+// needs an escape; false otherwise.
+func appendPlainName(text, rd []byte) ([]byte, bool) {
+	if len(rd) == 1 && rd[0] == 0 {
+		return append(text, '.', 0), true
+	}
+	off := 0
+	for off < len(rd) {
+		l := int(rd[off])
+		if l == 0 {
+			return append(text, 0), off == len(rd)-1
+		}
+		if l > 63 || off+1+l > len(rd) {
+			return text, false
+		}
+		for _, c := range rd[off+1 : off+1+l] {
+			if !plain(c) {
+				return text, false
+			}
+		}
+		text = append(append(text, rd[off+1:off+1+l]...), '.')
+		off += 1 + l
+	}
+	return text, false
+}
+
+// plain reports whether c stands for itself in a name in presentation form.
+func plain(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '*' || c == '/'
+}
+
+// appendGeneric makes each record with dns.UnpackRRWithHeader.
+func (s RRset) appendGeneric(dst []dns.RR, hdr dns.RR_Header) []dns.RR {
+	off := int(s.s.off)
+	var rd []byte
+	for range s.s.n {
+		rd, off = s.z.next(off)
+		h := hdr
+		h.Rdlength = uint16(len(rd))
+		rr, _, err := dns.UnpackRRWithHeader(h, rd, 0)
+		if err != nil {
+			// Build packed it, so it unpacks; should it not, the record
+			// is left out rather than the query failed.
+			continue
+		}
+		rr.Header().Rdlength = 0
+		dst = append(dst, rr)
+	}
+	return dst
+}
+
+// record returns the RDATA of record k of the set.
+func (s RRset) record(k int) []byte {
+	off := int(s.s.off)
+	var rd []byte
+	for range k + 1 {
+		rd, off = s.z.next(off)
+	}
+	return rd
+}
+
+// soaRecord holds an SOA record and a one-record section holding it, in one
+// allocation.
+type soaRecord struct {
+	rr      dns.SOA
+	section [1]dns.RR
+}
+
+// Negative returns a new authority section for a negative answer: the SOA
+// with the negative TTL of RFC 2308 §3, min(SOA TTL, MINIMUM). Its capacity
+// is its length. It is nil for a zone without an SOA.
+func (z *Zone) Negative() []dns.RR {
+	set, ok := z.Apex().Set(dns.TypeSOA)
+	if !ok {
+		return nil
+	}
+	rd := set.record(0)
+	r := &soaRecord{}
+	if !r.fill(rd) {
+		soa := set.RRs()[0].(*dns.SOA)
+		soa.Hdr.Ttl = min(soa.Hdr.Ttl, soa.Minttl)
+		return []dns.RR{soa}
+	}
+	r.rr.Hdr = dns.RR_Header{Name: set.Owner(), Rrtype: dns.TypeSOA, Class: set.s.class, Ttl: min(set.s.ttl, r.rr.Minttl)}
+	r.section[0] = &r.rr
+	return r.section[:1:1]
+}
+
+// fill reads the RDATA of an SOA with plain names into r; false: it is not
+// one.
+func (r *soaRecord) fill(rd []byte) bool {
+	mname := skipName(rd, 0)
+	rname := skipName(rd, mname)
+	if mname < 0 || rname < 0 || rname+20 != len(rd) {
+		return false
+	}
+	text := make([]byte, 0, rname)
+	var ok bool
+	if text, ok = appendPlainName(text, rd[:mname]); !ok {
+		return false
+	}
+	if text, ok = appendPlainName(text, rd[mname:rname]); !ok {
+		return false
+	}
+	names := unsafe.String(unsafe.SliceData(text), len(text))
+	r.rr.Ns, names = cutName(names)
+	r.rr.Mbox, _ = cutName(names)
+	f := rd[rname:]
+	r.rr.Serial, r.rr.Refresh = binary.BigEndian.Uint32(f), binary.BigEndian.Uint32(f[4:])
+	r.rr.Retry, r.rr.Expire = binary.BigEndian.Uint32(f[8:]), binary.BigEndian.Uint32(f[12:])
+	r.rr.Minttl = binary.BigEndian.Uint32(f[16:])
+	return true
+}
