@@ -16,12 +16,13 @@ const maxChain = 8
 // alone: whatever the plugins after it do to them never reaches a zone.
 type answerer struct {
 	gen      *generation
+	entry    *entry // of the zone answering
 	zone     *version
 	qtype    uint16
 	msg      *dns.Msg
 	referral bool
-	wire     int                     // upper bound of the reply's wire length so far, without header and question
-	buf      *[zone.MaxLabels]uint16 // label offsets of the name being looked up, reused
+	wire     int                    // upper bound of the reply's wire length so far, without header and question
+	buf      [zone.MaxLabels]uint16 // label offsets of the name being looked up, reused
 }
 
 // answer fills msg for qname (lower case); asked is the name as the client
@@ -130,8 +131,13 @@ func (a *answerer) additional(rrs []dns.RR) {
 			return
 		}
 		target = strings.ToLower(target)
-		starts := zone.LabelStarts(target, a.buf)
-		e := a.gen.matchStarts(target, starts)
+		starts := zone.LabelStarts(target, &a.buf)
+		var e *entry
+		if a.zone.Holds(target) {
+			e = a.gen.matchWithin(target, starts, a.entry)
+		} else {
+			e = a.gen.matchStarts(target, starts)
+		}
 		if e == nil || e.zone == nil {
 			continue
 		}

@@ -132,7 +132,7 @@ func assembleCatalog(origin string, fixed []dns.RR, ptrs []dns.RR) (*version, er
 	if err != nil {
 		return nil, err
 	}
-	return &version{Zone: z, file: "catalog zone " + origin}, nil
+	return &version{Zone: *z, file: "catalog zone " + origin}, nil
 }
 
 // catalog holds the current catalog zone. It changes on its own clock, so

@@ -60,6 +60,21 @@ func (g *generation) matchStarts(name string, starts []uint16) *entry {
 	return g.zones["."]
 }
 
+// matchWithin is matchStarts for a name known to be at or below the origin
+// of inside (the zone an answer comes from): only the zone files below
+// inside can hold it instead, so only their origins are looked up.
+func (g *generation) matchWithin(name string, starts []uint16, inside *entry) *entry {
+	for _, s := range starts {
+		if len(name)-int(s) <= len(inside.origin) {
+			return inside
+		}
+		if e := g.zones[name[s:]]; e != nil {
+			return e
+		}
+	}
+	return inside
+}
+
 // zoneOf is the look-up the cross-zone checks use: see the type zoneOf.
 func (g *generation) zoneOf(name string) (string, *version) {
 	e := g.match(name)

@@ -61,15 +61,14 @@ func (m *MXZone) Name() string { return pluginName }
 
 // ServeDNS implements plugin.Handler.
 func (m *MXZone) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
-	req := request.Request{W: w, Req: r}
 	if len(r.Question) != 1 {
 		return dns.RcodeFormatError, nil
 	}
 	asked := r.Question[0].Name
 	qname := strings.ToLower(asked) // no allocation when already lower case
 	g := m.gen.Load()
-	var buf [zone.MaxLabels]uint16
-	starts := zone.LabelStarts(qname, &buf)
+	var a answerer // on the stack, with the label buffer the whole answer reuses
+	starts := zone.LabelStarts(qname, &a.buf)
 	var e *entry
 	if g != nil {
 		e = m.entryFor(g, qname, starts)
@@ -93,14 +92,14 @@ func (m *MXZone) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg)
 	msg := &dns.Msg{Question: r.Question[:1:1]} // echoed exactly as sent
 	msg.Id, msg.Response, msg.Opcode = r.Id, true, r.Opcode
 	msg.RecursionDesired, msg.CheckingDisabled = r.RecursionDesired, r.CheckingDisabled
-	a := answerer{gen: g, zone: e.zone, qtype: r.Question[0].Qtype, msg: msg, buf: &buf}
+	a.gen, a.entry, a.zone, a.qtype, a.msg = g, e, e.zone, r.Question[0].Qtype, msg
 	a.answer(qname, asked, starts)
 	if msg.Rcode == dns.RcodeNameError && m.Fall.Through(qname) {
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
 	}
 	// Header, question, and room for the OPT record the server adds.
 	if bound := 12 + len(asked) + 6 + a.wire + optRoom(r); bound > dns.MinMsgSize {
-		fitUDP(req, msg, a.referral)
+		fitUDP(w, r, msg, a.referral)
 	}
 	if err := w.WriteMsg(msg); err != nil {
 		return dns.RcodeServerFailure, plugin.Error(pluginName, err)
@@ -141,7 +140,11 @@ func optRoom(r *dns.Msg) int {
 // drop additional records without setting TC (RFC 2181 §9: they are
 // optional), and leave truncation of required data to the server, which sets
 // TC. Glue in a referral is required (RFC 9471).
-func fitUDP(req request.Request, msg *dns.Msg, referral bool) {
+//
+// It is called only for replies that may not fit, and builds its
+// request.Request itself: ServeDNS's frame stays small (see zone.AppendTo).
+func fitUDP(w dns.ResponseWriter, r *dns.Msg, msg *dns.Msg, referral bool) {
+	req := request.Request{W: w, Req: r}
 	if req.Proto() != "udp" {
 		return
 	}

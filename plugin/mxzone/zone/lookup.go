@@ -81,7 +81,7 @@ func (z *Zone) LookupStarts(name string, starts []uint16) Match {
 	if name == z.origin {
 		return Match{Kind: Exact, Node: z.Apex()}
 	}
-	apexAt := len(starts) - z.labels
+	apexAt := len(starts) - int(z.labels)
 	if apexAt <= 0 {
 		return Match{}
 	}

@@ -14,32 +14,52 @@ import (
 // bytes. The types answered most (A, AAAA, MX, NS, CNAME, PTR) are made a
 // whole RRset at a time, in one or two allocations; the rest go through
 // dns.UnpackRRWithHeader.
+//
+// This and the functions below run on every answer, on the query's
+// goroutine, whose stack starts small: they keep their frames small and
+// take no closures, so that the stack does not have to grow (a copy of the
+// whole stack each time).
 func (s RRset) AppendTo(dst []dns.RR, owner string) []dns.RR {
-	hdr := dns.RR_Header{Name: owner, Rrtype: s.s.rtype, Class: s.s.class, Ttl: s.s.ttl}
-	switch s.s.rtype {
+	switch s.Type() {
 	case dns.TypeA:
-		return s.appendAddresses(dst, hdr, net.IPv4len)
+		if s.sized(net.IPv4len) {
+			return s.appendA(dst, owner)
+		}
 	case dns.TypeAAAA:
-		return s.appendAddresses(dst, hdr, net.IPv6len)
+		if s.sized(net.IPv6len) {
+			return s.appendAAAA(dst, owner)
+		}
 	case dns.TypeMX, dns.TypeNS, dns.TypeCNAME, dns.TypePTR:
-		if out, ok := s.appendNamed(dst, hdr); ok {
-			return out
+		if names, ok := s.plainNames(); ok {
+			return s.appendNamed(dst, owner, names)
 		}
 	}
-	return s.appendGeneric(dst, hdr)
+	return s.appendGeneric(dst, owner)
 }
 
-// next returns the RDATA of the record at off in z.rdata and the offset of
+// header is the RR header of the set's records, owned by owner.
+func (s RRset) header(owner string) dns.RR_Header {
+	return dns.RR_Header{Name: owner, Rrtype: s.Type(), Class: s.class(), Ttl: s.ttl()}
+}
+
+// next returns the RDATA of the record at off in z.data and the offset of
 // the record after it.
 func (z *Zone) next(off int) ([]byte, int) {
-	l := int(binary.BigEndian.Uint16(z.rdata[off:]))
-	return z.rdata[off+2 : off+2+l], off + 2 + l
+	l := int(binary.BigEndian.Uint16(z.data[off:]))
+	return z.data[off+2 : off+2+l], off + 2 + l
 }
 
-// The functions below run on every answer, on the query's goroutine,
-// whose stack starts small: they keep their frames small and take no
-// closures, so that the stack does not have to grow (a copy of the whole
-// stack each time).
+// sized reports whether every record of the set holds size bytes of RDATA.
+func (s RRset) sized(size int) bool {
+	off := s.off()
+	var rd []byte
+	for range s.Len() {
+		if rd, off = s.z.next(off); len(rd) != size {
+			return false
+		}
+	}
+	return true
+}
 
 // aRecord and aaaaRecord hold a record and its address in one allocation.
 type aRecord struct {
@@ -52,103 +72,100 @@ type aaaaRecord struct {
 	ip [net.IPv6len]byte
 }
 
-// appendAddresses makes A or AAAA records, all of them and their addresses
-// in one allocation.
-func (s RRset) appendAddresses(dst []dns.RR, hdr dns.RR_Header, size int) []dns.RR {
-	n := int(s.s.n)
-	if !s.sized(size) {
-		return s.appendGeneric(dst, hdr) // not what an address is: let miekg/dns say so
-	}
-	off := int(s.s.off)
+// appendA makes A records, all of them and their addresses in one
+// allocation.
+func (s RRset) appendA(dst []dns.RR, owner string) []dns.RR {
+	rrs := make([]aRecord, s.Len())
+	off := s.off()
 	var rd []byte
-	if size == net.IPv4len {
-		rrs := make([]aRecord, n)
-		for k := range rrs {
-			rd, off = s.z.next(off)
-			r := &rrs[k]
-			copy(r.ip[:], rd)
-			r.rr = dns.A{Hdr: hdr, A: r.ip[:]}
-			dst = append(dst, &r.rr)
-		}
-		return dst
-	}
-	rrs := make([]aaaaRecord, n)
 	for k := range rrs {
 		rd, off = s.z.next(off)
 		r := &rrs[k]
 		copy(r.ip[:], rd)
-		r.rr = dns.AAAA{Hdr: hdr, AAAA: r.ip[:]}
+		r.rr.Hdr, r.rr.A = s.header(owner), r.ip[:]
 		dst = append(dst, &r.rr)
 	}
 	return dst
 }
 
-// sized reports whether every record of the set holds size bytes of RDATA.
-func (s RRset) sized(size int) bool {
-	off := int(s.s.off)
+// appendAAAA is appendA for AAAA records.
+func (s RRset) appendAAAA(dst []dns.RR, owner string) []dns.RR {
+	rrs := make([]aaaaRecord, s.Len())
+	off := s.off()
 	var rd []byte
-	for range s.s.n {
-		if rd, off = s.z.next(off); len(rd) != size {
-			return false
-		}
+	for k := range rrs {
+		rd, off = s.z.next(off)
+		r := &rrs[k]
+		copy(r.ip[:], rd)
+		r.rr.Hdr, r.rr.AAAA = s.header(owner), r.ip[:]
+		dst = append(dst, &r.rr)
 	}
-	return true
+	return dst
 }
 
-// appendNamed makes MX, NS, CNAME or PTR records: the structs in one slice,
-// the target names in one string. false: a target needs escapes in
-// presentation form, which dns.UnpackRRWithHeader knows how to write.
-func (s RRset) appendNamed(dst []dns.RR, hdr dns.RR_Header) ([]dns.RR, bool) {
-	n := int(s.s.n)
-	text := make([]byte, 0, s.s.wire) // longer than the names in presentation form
-	off := int(s.s.off)
+// plainNames returns the target names of an MX, NS, CNAME or PTR set in
+// presentation form, each ended by a NUL, in one string. false: a name
+// needs escapes, which dns.UnpackRRWithHeader knows how to write.
+func (s RRset) plainNames() (string, bool) {
+	text := make([]byte, 0, s.Wire()) // longer than the names in presentation form
+	mx := s.Type() == dns.TypeMX
+	off := s.off()
 	var rd []byte
-	for range n {
+	for range s.Len() {
 		rd, off = s.z.next(off)
-		if hdr.Rrtype == dns.TypeMX {
+		if mx {
 			if len(rd) < 2 {
-				return dst, false
+				return "", false
 			}
 			rd = rd[2:]
 		}
 		var ok bool
 		if text, ok = appendPlainName(text, rd); !ok {
-			return dst, false
+			return "", false
 		}
 	}
 	// text is not changed after this: the names share its bytes.
-	names := unsafe.String(unsafe.SliceData(text), len(text))
-	off = int(s.s.off)
-	switch hdr.Rrtype {
+	return unsafe.String(unsafe.SliceData(text), len(text)), true
+}
+
+// appendNamed makes MX, NS, CNAME or PTR records, the structs in one slice,
+// with the target names from plainNames.
+func (s RRset) appendNamed(dst []dns.RR, owner, names string) []dns.RR {
+	n := s.Len()
+	switch s.Type() {
 	case dns.TypeMX:
 		rrs := make([]dns.MX, n)
+		off := s.off()
+		var rd []byte
 		for k := range rrs {
 			rd, off = s.z.next(off)
-			var name string
-			name, names = cutName(names)
-			rrs[k] = dns.MX{Hdr: hdr, Preference: binary.BigEndian.Uint16(rd), Mx: name}
+			rrs[k].Hdr, rrs[k].Preference = s.header(owner), binary.BigEndian.Uint16(rd)
+			rrs[k].Mx, names = cutName(names)
 			dst = append(dst, &rrs[k])
 		}
 	case dns.TypeNS:
 		rrs := make([]dns.NS, n)
 		for k := range rrs {
-			rrs[k].Hdr, rrs[k].Ns, names = hdr, firstName(names), restNames(names)
+			rrs[k].Hdr = s.header(owner)
+			rrs[k].Ns, names = cutName(names)
 			dst = append(dst, &rrs[k])
 		}
 	case dns.TypeCNAME:
 		rrs := make([]dns.CNAME, n)
 		for k := range rrs {
-			rrs[k].Hdr, rrs[k].Target, names = hdr, firstName(names), restNames(names)
+			rrs[k].Hdr = s.header(owner)
+			rrs[k].Target, names = cutName(names)
 			dst = append(dst, &rrs[k])
 		}
 	case dns.TypePTR:
 		rrs := make([]dns.PTR, n)
 		for k := range rrs {
-			rrs[k].Hdr, rrs[k].Ptr, names = hdr, firstName(names), restNames(names)
+			rrs[k].Hdr = s.header(owner)
+			rrs[k].Ptr, names = cutName(names)
 			dst = append(dst, &rrs[k])
 		}
 	}
-	return dst, true
+	return dst
 }
 
 // cutName splits names, plain names in presentation form each ended by a
@@ -158,9 +175,6 @@ func cutName(names string) (string, string) {
 	i := strings.IndexByte(names, 0)
 	return names[:i], names[i+1:]
 }
-
-func firstName(names string) string { n, _ := cutName(names); return n }
-func restNames(names string) string { _, r := cutName(names); return r }
 
 // appendPlainName appends the presentation form of the uncompressed wire
 // name rd, which must be all of rd, and a NUL to end it, when no byte of it
@@ -195,12 +209,12 @@ func plain(c byte) bool {
 }
 
 // appendGeneric makes each record with dns.UnpackRRWithHeader.
-func (s RRset) appendGeneric(dst []dns.RR, hdr dns.RR_Header) []dns.RR {
-	off := int(s.s.off)
+func (s RRset) appendGeneric(dst []dns.RR, owner string) []dns.RR {
+	off := s.off()
 	var rd []byte
-	for range s.s.n {
+	for range s.Len() {
 		rd, off = s.z.next(off)
-		h := hdr
+		h := s.header(owner)
 		h.Rdlength = uint16(len(rd))
 		rr, _, err := dns.UnpackRRWithHeader(h, rd, 0)
 		if err != nil {
@@ -216,7 +230,7 @@ func (s RRset) appendGeneric(dst []dns.RR, hdr dns.RR_Header) []dns.RR {
 
 // record returns the RDATA of record k of the set.
 func (s RRset) record(k int) []byte {
-	off := int(s.s.off)
+	off := s.off()
 	var rd []byte
 	for range k + 1 {
 		rd, off = s.z.next(off)
@@ -246,7 +260,8 @@ func (z *Zone) Negative() []dns.RR {
 		soa.Hdr.Ttl = min(soa.Hdr.Ttl, soa.Minttl)
 		return []dns.RR{soa}
 	}
-	r.rr.Hdr = dns.RR_Header{Name: set.Owner(), Rrtype: dns.TypeSOA, Class: set.s.class, Ttl: min(set.s.ttl, r.rr.Minttl)}
+	r.rr.Hdr = set.header(set.Owner())
+	r.rr.Hdr.Ttl = min(r.rr.Hdr.Ttl, r.rr.Minttl)
 	r.section[0] = &r.rr
 	return r.section[:1:1]
 }

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/miekg/dns"
 )
@@ -25,28 +26,30 @@ import (
 // changes, so any number of readers may use it without locks.
 type Zone struct {
 	origin string
-	labels int    // labels in origin
-	names  string // the owner names, sorted, back to back
-	// owners[i] is the offset of owner i in names; owners[len-1] is
-	// len(names). first[i] is the index of owner i's first RRset in sets;
-	// first[len-1] is len(sets).
-	owners []uint32
-	first  []uint32
-	sets   []set  // sorted by owner, then type
-	rdata  []byte // each record's RDATA in wire form, after its 2-byte length
-	count  int    // records
-	apex   int32  // index of the origin in owners
+	names  string // the owner names, sorted, back to back: the start of data
+	data   []byte // names, then each record's RDATA in wire form after its 2-byte length
+	// idx holds, for n owners: the offset of each owner in names and then
+	// len(names) (n+1 words); the index of each owner's first RRset and then
+	// the number of RRsets (n+1 words); then setWords words per RRset,
+	// sorted by owner and type (see set).
+	idx    []uint32
+	owners int32 // n
+	apex   int32 // index of the origin among the owners
+	labels int32 // labels in origin
+	count  int32 // records
 }
 
-// set is one RRset: where its records are and what they share.
-type set struct {
-	rtype uint16
-	class uint16
-	ttl   uint32
-	n     uint32 // records
-	off   uint32 // offset in rdata of the first record's length
-	wire  uint32 // uncompressed wire length of the records, owner names included
-}
+// setWords is the size of one RRset in Zone.idx: type and class, TTL,
+// number of records, offset in data of the first record's length, and
+// uncompressed wire length of the records, owner names included.
+const setWords = 5
+
+// setWord returns word w (0 to setWords-1) of RRset k.
+func (z *Zone) setWord(k, w int) uint32 { return z.idx[2*(int(z.owners)+1)+k*setWords+w] }
+
+// firstSet returns the index of owner i's first RRset (i may be the number
+// of owners: the number of RRsets).
+func (z *Zone) firstSet(i int) int { return int(z.idx[int(z.owners)+1+i]) }
 
 // RecordError says which record of those given to Build cannot be served.
 type RecordError struct {
@@ -73,37 +76,49 @@ var scratch = sync.Pool{New: func() any { b := make([]byte, dns.MaxMsgSize+512);
 func Build(origin string, rrs []dns.RR) (*Zone, error) {
 	owners, nsets := ownersOf(rrs)
 	all := withEmptyNonTerminals(origin, owners)
-	z := &Zone{origin: origin, count: len(rrs), labels: dns.CountLabel(origin)}
-	z.indexNames(all)
+	n := len(all)
+	z := &Zone{origin: origin, owners: int32(n), count: int32(len(rrs)), labels: int32(dns.CountLabel(origin))}
+	z.idx = make([]uint32, 2*(n+1)+setWords*nsets)
+	namesLen := 0
+	for _, o := range all {
+		namesLen += len(o)
+	}
 	bufp := scratch.Get().(*[]byte)
 	defer scratch.Put(bufp)
-	rdata := make([]byte, 0, 64*len(rrs))
-	z.sets = make([]set, 0, nsets)
-	z.first = make([]uint32, len(all)+1)
-	for i, oi := 0, 0; oi < len(all); oi++ {
-		z.first[oi] = uint32(len(z.sets))
+	data := make([]byte, 0, namesLen+64*len(rrs))
+	for i, o := range all {
+		z.idx[i] = uint32(len(data))
+		data = append(data, o...)
+	}
+	z.idx[n] = uint32(len(data))
+	sets := z.idx[2*(n+1):]
+	k := 0
+	for i, oi := 0, 0; oi < n; oi++ {
+		z.idx[n+1+oi] = uint32(k)
 		for i < len(rrs) && rrs[i].Header().Name == all[oi] {
 			j := i + 1
 			for j < len(rrs) && rrs[j].Header().Name == all[oi] && rrs[j].Header().Rrtype == rrs[i].Header().Rrtype {
 				j++
 			}
-			s := set{rtype: rrs[i].Header().Rrtype, class: rrs[i].Header().Class, ttl: rrs[i].Header().Ttl,
-				n: uint32(j - i), off: uint32(len(rdata))}
-			for k := i; k < j; k++ {
-				var n int
+			h := rrs[i].Header()
+			w := sets[k*setWords : (k+1)*setWords]
+			w[0], w[1], w[2], w[3] = uint32(h.Rrtype)<<16|uint32(h.Class), h.Ttl, uint32(j-i), uint32(len(data))
+			for r := i; r < j; r++ {
+				var size int
 				var err error
-				rdata, n, err = appendRecord(rdata, rrs[k], *bufp)
+				data, size, err = appendRecord(data, rrs[r], *bufp)
 				if err != nil {
-					return nil, &RecordError{Index: k, Err: err}
+					return nil, &RecordError{Index: r, Err: err}
 				}
-				s.wire += uint32(n)
+				w[4] += uint32(size)
 			}
-			z.sets = append(z.sets, s)
+			k++
 			i = j
 		}
 	}
-	z.first[len(all)] = uint32(len(z.sets))
-	z.rdata = slices.Clone(rdata) // exactly as long as needed
+	z.idx[2*n+1] = uint32(k)
+	z.data = slices.Clone(data) // exactly as long as needed
+	z.names = unsafe.String(unsafe.SliceData(z.data), namesLen)
 	i, _ := z.find(origin)
 	z.apex = int32(i)
 	return z, nil
@@ -119,23 +134,6 @@ func appendRecord(rdata []byte, rr dns.RR, buf []byte) ([]byte, int, error) {
 	rdlen := int(rr.Header().Rdlength)
 	rdata = binary.BigEndian.AppendUint16(rdata, uint16(rdlen))
 	return append(rdata, buf[end-rdlen:end]...), end, nil
-}
-
-// indexNames stores the sorted owner names back to back.
-func (z *Zone) indexNames(all []string) {
-	total := 0
-	for _, o := range all {
-		total += len(o)
-	}
-	var b strings.Builder
-	b.Grow(total)
-	z.owners = make([]uint32, len(all)+1)
-	for i, o := range all {
-		z.owners[i] = uint32(b.Len())
-		b.WriteString(o)
-	}
-	z.owners[len(all)] = uint32(b.Len())
-	z.names = b.String()
 }
 
 // ownersOf returns the distinct owners of sorted records and the number of
@@ -187,7 +185,7 @@ func withEmptyNonTerminals(origin string, owners []string) []string {
 }
 
 // owner returns owner name i.
-func (z *Zone) owner(i int) string { return z.names[z.owners[i]:z.owners[i+1]] }
+func (z *Zone) owner(i int) string { return z.names[z.idx[i]:z.idx[i+1]] }
 
 // find returns the index of owner name, and whether it is there.
 func (z *Zone) find(name string) (int, bool) {
@@ -198,7 +196,7 @@ func (z *Zone) find(name string) (int, bool) {
 // owner sorts before (< 0), at (0) or after (> 0) what is looked for. It
 // returns the first owner not before it, and whether that one is it.
 func (z *Zone) search(cmp func(owner string) int) (int, bool) {
-	lo, hi := 0, len(z.owners)-1
+	lo, hi := 0, int(z.owners)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
 		if cmp(z.owner(m)) < 0 {
@@ -207,17 +205,36 @@ func (z *Zone) search(cmp func(owner string) int) (int, bool) {
 			hi = m
 		}
 	}
-	return lo, lo < len(z.owners)-1 && cmp(z.owner(lo)) == 0
+	return lo, lo < int(z.owners) && cmp(z.owner(lo)) == 0
 }
 
 // Origin is the zone's name: lower case, fully qualified.
 func (z *Zone) Origin() string { return z.origin }
 
 // Len is the number of records.
-func (z *Zone) Len() int { return z.count }
+func (z *Zone) Len() int { return int(z.count) }
 
-// Holds reports whether name (lower case) is at or below the origin.
-func (z *Zone) Holds(name string) bool { return dns.IsSubDomain(z.origin, name) }
+// Holds reports whether name (lower case, fully qualified) is at or below
+// the origin. It allocates nothing: it runs on every answer.
+func (z *Zone) Holds(name string) bool { return Within(name, z.origin) }
+
+// Within reports whether name is at or below origin, both lower case and
+// fully qualified, in presentation form: name ends with origin, and the
+// dot before that, if any, ends a label (it is not escaped).
+func Within(name, origin string) bool {
+	if origin == "." || name == origin {
+		return true
+	}
+	cut := len(name) - len(origin)
+	if cut < 2 || name[cut:] != origin || name[cut-1] != '.' {
+		return false
+	}
+	backslashes := 0
+	for i := cut - 2; i >= 0 && name[i] == '\\'; i-- {
+		backslashes++
+	}
+	return backslashes%2 == 0
+}
 
 // Apex is the node of the origin.
 func (z *Zone) Apex() Node { return Node{z: z, i: z.apex} }
@@ -233,9 +250,9 @@ func (z *Zone) Node(owner string) (Node, bool) {
 
 // All yields every RRset of the zone, sorted by owner and type.
 func (z *Zone) All(yield func(RRset) bool) {
-	for i := range len(z.owners) - 1 {
-		for k := z.first[i]; k < z.first[i+1]; k++ {
-			if !yield(RRset{z: z, s: &z.sets[k], owner: int32(i)}) {
+	for i := range int(z.owners) {
+		for k := z.firstSet(i); k < z.firstSet(i+1); k++ {
+			if !yield(RRset{z: z, k: int32(k), owner: int32(i)}) {
 				return
 			}
 		}
@@ -302,12 +319,12 @@ func (n Node) NumSets() int {
 	if n.z == nil {
 		return 0
 	}
-	return int(n.z.first[n.i+1] - n.z.first[n.i])
+	return n.z.firstSet(int(n.i)+1) - n.z.firstSet(int(n.i))
 }
 
 // SetAt returns the k-th RRset of the node, in type order.
 func (n Node) SetAt(k int) RRset {
-	return RRset{z: n.z, s: &n.z.sets[int(n.z.first[n.i])+k], owner: n.i}
+	return RRset{z: n.z, k: int32(n.z.firstSet(int(n.i)) + k), owner: n.i}
 }
 
 // Empty reports whether the node is an empty non-terminal.
@@ -315,9 +332,12 @@ func (n Node) Empty() bool { return n.NumSets() == 0 }
 
 // Set returns the RRset of type t at n.
 func (n Node) Set(t uint16) (RRset, bool) {
-	for k := range n.NumSets() {
-		if s := n.SetAt(k); s.s.rtype == t {
-			return s, true
+	if n.z == nil {
+		return RRset{}, false
+	}
+	for k := n.z.firstSet(int(n.i)); k < n.z.firstSet(int(n.i)+1); k++ {
+		if uint16(n.z.setWord(k, 0)>>16) == t {
+			return RRset{z: n.z, k: int32(k), owner: n.i}, true
 		}
 	}
 	return RRset{}, false
@@ -332,27 +352,33 @@ func (n Node) Has(t uint16) bool {
 // HasAddress reports whether n owns an A or AAAA RRset.
 func (n Node) HasAddress() bool { return n.Has(dns.TypeA) || n.Has(dns.TypeAAAA) }
 
-// RRset is the records of one owner and type.
+// RRset is the records of one owner and type. It is small, to be passed by
+// value on the query path: its fields are read from the zone's index.
 type RRset struct {
 	z     *Zone
-	s     *set
-	owner int32
+	k     int32 // index of the RRset in the zone
+	owner int32 // index of its owner
 }
 
 // Type is the RR type of the set.
-func (s RRset) Type() uint16 { return s.s.rtype }
+func (s RRset) Type() uint16 { return uint16(s.z.setWord(int(s.k), 0) >> 16) }
+
+// class, ttl and off (of the first record's length in data) of the set.
+func (s RRset) class() uint16 { return uint16(s.z.setWord(int(s.k), 0)) }
+func (s RRset) ttl() uint32   { return s.z.setWord(int(s.k), 1) }
+func (s RRset) off() int      { return int(s.z.setWord(int(s.k), 3)) }
 
 // Len is the number of records in the set.
-func (s RRset) Len() int { return int(s.s.n) }
+func (s RRset) Len() int { return int(s.z.setWord(int(s.k), 2)) }
 
 // Wire is the uncompressed wire length of the records, owner names included.
-func (s RRset) Wire() int { return int(s.s.wire) }
+func (s RRset) Wire() int { return int(s.z.setWord(int(s.k), 4)) }
 
 // Owner is the owner name of the set, as stored (lower case).
 func (s RRset) Owner() string { return s.z.owner(int(s.owner)) }
 
 // RRs returns new records of the set, owned by Owner.
-func (s RRset) RRs() []dns.RR { return s.AppendTo(make([]dns.RR, 0, s.s.n), s.Owner()) }
+func (s RRset) RRs() []dns.RR { return s.AppendTo(make([]dns.RR, 0, s.Len()), s.Owner()) }
 
 // Target returns the host name in the data of an MX, NS, SRV, CNAME, DNAME
 // or PTR record, or "" for other types.

@@ -325,3 +325,29 @@ func TestBuildRefusesWhatCannotBeAnswered(t *testing.T) {
 		t.Fatalf("error %v, want a RecordError for record 1", err)
 	}
 }
+
+func TestWithin(t *testing.T) {
+	tests := []struct {
+		name, origin string
+		want         bool
+	}{
+		{"example.org.", "example.org.", true},
+		{"a.example.org.", "example.org.", true},
+		{"a.b.example.org.", "example.org.", true},
+		{"aexample.org.", "example.org.", false},
+		{"org.", "example.org.", false},
+		{"anything.", ".", true},
+		{`a\.example.org.`, "example.org.", false},   // the dot is part of a label
+		{`a\\.example.org.`, "example.org.", true},   // an escaped backslash, then a real dot
+		{`a\046example.org.`, "example.org.", false}, // \046 is a dot inside a label
+		{"example.com.", "example.org.", false},
+	}
+	for _, tc := range tests {
+		if got := Within(tc.name, tc.origin); got != tc.want {
+			t.Errorf("Within(%q, %q) = %v, want %v", tc.name, tc.origin, got, tc.want)
+		}
+		if got := dns.IsSubDomain(tc.origin, tc.name); got != tc.want {
+			t.Errorf("dns.IsSubDomain(%q, %q) = %v: the test is wrong", tc.origin, tc.name, got)
+		}
+	}
+}
