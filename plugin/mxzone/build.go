@@ -62,6 +62,7 @@ func (l *loader) firstBuild() (*generation, *report, error) {
 	}
 	crossCheck(next, changes, allZones(next), nil, &l.policy)
 	finish(next, rep)
+	next.below = countBelow(nil, slices.Collect(maps.Keys(next.zones)), nil)
 	return next, rep, nil
 }
 
@@ -107,6 +108,13 @@ func (l *loader) rebuild(prev *generation, hint []string, mode scanMode) (*gener
 	}
 	crossCheck(next, changes, affected(next, changes, rep.removed, prev.deps), prev.deps, &l.policy)
 	finish(next, rep)
+	var added []string
+	for _, ch := range rep.changes {
+		if prev.zones[ch.entry.origin] == nil {
+			added = append(added, ch.entry.origin)
+		}
+	}
+	next.below = countBelow(prev.below, added, rep.removed)
 	return next, rep, nil
 }
 

@@ -1,6 +1,8 @@
 package mxzone
 
 import (
+	"maps"
+
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zonefile"
 )
@@ -13,6 +15,7 @@ type generation struct {
 	zones   map[string]*entry   // origin -> entry
 	deps    map[string][]string // origin -> zones with an MX exchange that depends on it (see entry.depKeys)
 	waiting []string            // origins with a newer version held back by another zone
+	below   map[string]int      // name -> zone files strictly below it (names with none are absent)
 }
 
 // status is what the server does with one zone file.
@@ -64,6 +67,9 @@ func (g *generation) matchStarts(name string, starts []uint16) *entry {
 // of inside (the zone an answer comes from): only the zone files below
 // inside can hold it instead, so only their origins are looked up.
 func (g *generation) matchWithin(name string, starts []uint16, inside *entry) *entry {
+	if g.below[inside.origin] == 0 {
+		return inside // the usual case, without a look-up that misses
+	}
 	for _, s := range starts {
 		if len(name)-int(s) <= len(inside.origin) {
 			return inside
@@ -96,4 +102,47 @@ func (g *generation) index() {
 			g.waiting = append(g.waiting, origin)
 		}
 	}
+}
+
+// countBelow returns below with the zone files added and removed counted
+// under every name above them. It returns below itself when nothing was
+// added or removed: a published generation's map is never changed.
+func countBelow(below map[string]int, added, removed []string) map[string]int {
+	if len(added) == 0 && len(removed) == 0 {
+		return below
+	}
+	out := maps.Clone(below)
+	if out == nil {
+		out = map[string]int{}
+	}
+	for _, o := range added {
+		for a := range zone.Ancestors(o) {
+			out[a]++
+		}
+	}
+	for _, o := range removed {
+		for a := range zone.Ancestors(o) {
+			if out[a]--; out[a] <= 0 {
+				delete(out, a)
+			}
+		}
+	}
+	// Ancestors stops short of the root, which is above every other zone.
+	if n := out["."] + len(added) - len(removed) - countRoot(added) + countRoot(removed); n > 0 {
+		out["."] = n
+	} else {
+		delete(out, ".")
+	}
+	return out
+}
+
+// countRoot is 1 if origins holds the root zone, else 0: the root is not
+// below itself.
+func countRoot(origins []string) int {
+	for _, o := range origins {
+		if o == "." {
+			return 1
+		}
+	}
+	return 0
 }
