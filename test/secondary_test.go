@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coredns-mx/coredns-mx/bench/zonegen"
+	"github.com/coredns-mx/coredns-mx/internal/zonegen"
 
 	"github.com/miekg/dns"
 )

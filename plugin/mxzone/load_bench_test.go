@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/coredns-mx/coredns-mx/bench/zonegen"
+	"github.com/coredns-mx/coredns-mx/internal/zonegen"
 )
 
 var benchZones = flag.Int("zones", 1000, "zones for BenchmarkLoad")

@@ -11,7 +11,7 @@ import (
 	"github.com/coredns/coredns/plugin/file"
 	"github.com/coredns/coredns/plugin/test"
 
-	"github.com/coredns-mx/coredns-mx/bench/zonegen"
+	"github.com/coredns-mx/coredns-mx/internal/zonegen"
 
 	"github.com/miekg/dns"
 )

@@ -18,7 +18,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/coredns-mx/coredns-mx/bench/zonegen"
+	"github.com/coredns-mx/coredns-mx/internal/zonegen"
 )
 
 func main() {

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/coredns-mx/coredns-mx/bench/zonegen"
+	"github.com/coredns-mx/coredns-mx/internal/zonegen"
 )
 
 func main() {

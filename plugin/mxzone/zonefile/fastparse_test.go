@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/coredns-mx/coredns-mx/bench/zonegen"
+	"github.com/coredns-mx/coredns-mx/internal/zonegen"
 
 	"github.com/miekg/dns"
 )
