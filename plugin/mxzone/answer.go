@@ -154,17 +154,22 @@ func (a *answerer) addAddresses(name string, n zone.Node) {
 			return // two MX records naming one host (RFC 2181 §9: no duplicates)
 		}
 	}
-	if set, ok := n.Set(dns.TypeA); ok {
-		a.msg.Extra = a.appendSet(a.msg.Extra, set, name)
+	for _, t := range [...]uint16{dns.TypeA, dns.TypeAAAA} {
+		if set, ok := n.Set(t); ok {
+			a.count(set, name)
+		}
 	}
-	if set, ok := n.Set(dns.TypeAAAA); ok {
-		a.msg.Extra = a.appendSet(a.msg.Extra, set, name)
-	}
+	a.msg.Extra = n.AppendAddresses(a.msg.Extra, name)
 }
 
 // appendSet appends the records of set, owned by owner, to dst and counts
 // their wire length.
 func (a *answerer) appendSet(dst []dns.RR, set zone.RRset, owner string) []dns.RR {
-	a.wire += set.Wire() + set.Len()*max(len(owner)-len(set.Owner()), 0)
+	a.count(set, owner)
 	return set.AppendTo(dst, owner)
+}
+
+// count adds the wire length of set, owned by owner, to the reply's.
+func (a *answerer) count(set zone.RRset, owner string) {
+	a.wire += set.Wire() + set.Len()*max(len(owner)-len(set.Owner()), 0)
 }

@@ -2,13 +2,13 @@ package mxzone
 
 import (
 	"context"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
+
+	"github.com/coredns-mx/coredns-mx/internal/zonetest"
 
 	"github.com/miekg/dns"
 )
@@ -33,30 +33,9 @@ func newTestPlugin(t testing.TB, dir string, policy Policy) *MXZone {
 }
 
 // writeZones writes files (name -> contents) into a new temporary directory.
-func writeZones(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, text := range files {
-		writeFile(t, dir, name, text)
-	}
-	return dir
-}
+func writeZones(t *testing.T, files map[string]string) string { return zonetest.Dir(t, files) }
 
-func writeFile(t *testing.T, dir, name, text string) {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	// Write aside and rename, as providers do, so a reload never sees half a file.
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
+func writeFile(t *testing.T, dir, name, text string) { zonetest.WriteFile(t, dir, name, text) }
 
 // query runs one question through ServeDNS and returns the reply and rcode.
 func query(t *testing.T, m *MXZone, name string, qtype uint16) (*dns.Msg, int) {
@@ -72,13 +51,7 @@ func query(t *testing.T, m *MXZone, name string, qtype uint16) (*dns.Msg, int) {
 }
 
 // soaZone is a minimal valid zone body for origin with the given extra lines.
-func soaZone(origin string, lines ...string) string {
-	return "$TTL 3600\n" +
-		"@ SOA ns1." + origin + " hostmaster." + origin + " 1 7200 3600 1209600 300\n" +
-		"@ NS ns1." + origin + "\n" +
-		"ns1 A 192.0.2.53\n" +
-		strings.Join(lines, "\n") + "\n"
-}
+var soaZone = zonetest.SOA
 
 // findingsOf returns the findings of zone origin in the current generation.
 func findingsOf(m *MXZone, origin string) []Finding {

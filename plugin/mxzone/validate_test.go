@@ -3,19 +3,12 @@ package mxzone
 import (
 	"strings"
 	"testing"
+
+	"github.com/coredns-mx/coredns-mx/internal/zonetest"
 )
 
 // provider is the provider's zone that customer MX records point into.
-var provider = soaZone("example.net.",
-	"mx1 A 192.0.2.25",
-	"mx1 AAAA 2001:db8::25",
-	"alias CNAME mx1",
-	"txtonly TXT \"no address\"",
-	"a.ent A 192.0.2.1",
-	"*.wild A 192.0.2.2",
-	"*.wildcname CNAME mx1",
-	"sub NS ns.other.example.",
-)
+var provider = zonetest.Provider
 
 // loadCustomer serves the provider's zone and customer.example. with lines.
 func loadCustomer(t *testing.T, lines ...string) *MXZone {

@@ -103,6 +103,38 @@ func (s RRset) appendAAAA(dst []dns.RR, owner string) []dns.RR {
 	return dst
 }
 
+// hostRecord holds one A and one AAAA record, with their addresses, in one
+// allocation: the usual mail host.
+type hostRecord struct {
+	a    aRecord
+	aaaa aaaaRecord
+}
+
+// AppendAddresses appends the node's A and then its AAAA records, owned by
+// owner, to dst: the additional-section data for a host. A host with one
+// address of each family costs one allocation.
+func (n Node) AppendAddresses(dst []dns.RR, owner string) []dns.RR {
+	a, okA := n.Set(dns.TypeA)
+	aaaa, okAAAA := n.Set(dns.TypeAAAA)
+	if okA && okAAAA && a.Len() == 1 && aaaa.Len() == 1 && a.sized(net.IPv4len) && aaaa.sized(net.IPv6len) {
+		h := &hostRecord{}
+		rd, _ := n.z.next(a.off())
+		copy(h.a.ip[:], rd)
+		h.a.rr.Hdr, h.a.rr.A = a.header(owner), h.a.ip[:]
+		rd, _ = n.z.next(aaaa.off())
+		copy(h.aaaa.ip[:], rd)
+		h.aaaa.rr.Hdr, h.aaaa.rr.AAAA = aaaa.header(owner), h.aaaa.ip[:]
+		return append(dst, &h.a.rr, &h.aaaa.rr)
+	}
+	if okA {
+		dst = a.AppendTo(dst, owner)
+	}
+	if okAAAA {
+		dst = aaaa.AppendTo(dst, owner)
+	}
+	return dst
+}
+
 // plainNames returns the target names of an MX, NS, CNAME or PTR set in
 // presentation form, each ended by a NUL, in one string. false: a name
 // needs escapes, which dns.UnpackRRWithHeader knows how to write.

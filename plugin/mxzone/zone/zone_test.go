@@ -351,3 +351,52 @@ func TestWithin(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendAddresses: a host's A and then AAAA records, whatever their
+// number, owned by the name asked for.
+func TestAppendAddresses(t *testing.T) {
+	z := build(t, "example.org.", `$TTL 300
+@     SOA  ns host 1 2 3 4 5
+one   A    192.0.2.1
+one   AAAA 2001:db8::1
+two   A    192.0.2.2
+two   A    192.0.2.3
+two   AAAA 2001:db8::2
+six   AAAA 2001:db8::6
+none  TXT  "no address"
+`)
+	tests := []struct {
+		name string
+		want []string
+	}{
+		{"one.example.org.", []string{"192.0.2.1", "2001:db8::1"}},
+		{"two.example.org.", []string{"192.0.2.2", "192.0.2.3", "2001:db8::2"}},
+		{"six.example.org.", []string{"2001:db8::6"}},
+		{"none.example.org.", nil},
+	}
+	for _, tc := range tests {
+		n, _ := z.Node(tc.name)
+		got := n.AppendAddresses(nil, "Host.Example.ORG.")
+		var addrs []string
+		for _, rr := range got {
+			if rr.Header().Name != "Host.Example.ORG." || rr.Header().Ttl != 300 {
+				t.Errorf("%s: %v not owned by the name asked for", tc.name, rr)
+			}
+			switch v := rr.(type) {
+			case *dns.A:
+				addrs = append(addrs, v.A.String())
+			case *dns.AAAA:
+				addrs = append(addrs, v.AAAA.String())
+			}
+		}
+		if !slices.Equal(addrs, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, addrs, tc.want)
+		}
+		if len(got) > 0 {
+			got[0].Header().Ttl = 1 // the caller's to change
+			if again := n.AppendAddresses(nil, tc.name); again[0].Header().Ttl != 300 {
+				t.Errorf("%s: a change to a returned record reached the zone", tc.name)
+			}
+		}
+	}
+}

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/coredns-mx/coredns-mx/internal/zonegen"
+	"github.com/coredns-mx/coredns-mx/internal/zonetest"
 
 	"github.com/miekg/dns"
 )
@@ -26,25 +26,9 @@ func slowParse(t testing.TB, data []byte, origin string) ([]Record, bool) {
 	return recs, zp.Err() == nil
 }
 
-// soaZone is a minimal valid zone body for origin with the given extra lines.
-func soaZone(origin string, lines ...string) string {
-	return "$TTL 3600\n" +
-		"@ SOA ns1." + origin + " hostmaster." + origin + " 1 7200 3600 1209600 300\n" +
-		"@ NS ns1." + origin + "\n" +
-		"ns1 A 192.0.2.53\n" +
-		strings.Join(lines, "\n") + "\n"
-}
-
-// provider is a provider's zone with the shapes customer MX records point at.
-var provider = soaZone("example.net.",
-	"mx1 A 192.0.2.25",
-	"mx1 AAAA 2001:db8::25",
-	"alias CNAME mx1",
-	"txtonly TXT \"no address\"",
-	"a.ent A 192.0.2.1",
-	"*.wild A 192.0.2.2",
-	"*.wildcname CNAME mx1",
-	"sub NS ns.other.example.",
+var (
+	soaZone  = zonetest.SOA
+	provider = zonetest.Provider
 )
 
 // sameRecords fails unless fast and slow agree record by record.

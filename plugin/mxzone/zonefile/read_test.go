@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/coredns-mx/coredns-mx/internal/zonetest"
 )
 
 // TestRecordLines pins what the line tracker reports: the line on which each
@@ -75,28 +77,4 @@ func TestOrigin(t *testing.T) {
 	}
 }
 
-// writeFile writes name (made with its directories) in dir through a
-// rename, as providers do.
-func writeFile(t *testing.T, dir, name, text string) {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path+".tmp", []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(path+".tmp", path); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// writeZones writes files (name -> contents) into a new temporary directory.
-func writeZones(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, text := range files {
-		writeFile(t, dir, name, text)
-	}
-	return dir
-}
+func writeZones(t *testing.T, files map[string]string) string { return zonetest.Dir(t, files) }
