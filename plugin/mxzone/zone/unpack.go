@@ -33,6 +33,10 @@ func (s RRset) AppendTo(dst []dns.RR, owner string) []dns.RR {
 		if names, ok := s.plainNames(); ok {
 			return s.appendNamed(dst, owner, names)
 		}
+	case dns.TypeSOA:
+		if s.z.soaAt != 0 && s.owner == s.z.apex {
+			return append(dst, &s.z.soa(owner).rr)
+		}
 	}
 	return s.appendGeneric(dst, owner)
 }
@@ -277,49 +281,58 @@ type soaRecord struct {
 	section [1]dns.RR
 }
 
-// Negative returns a new authority section for a negative answer: the SOA
-// with the negative TTL of RFC 2308 §3, min(SOA TTL, MINIMUM). Its capacity
-// is its length. It is nil for a zone without an SOA.
-func (z *Zone) Negative() []dns.RR {
+// soaNames appends MNAME and RNAME of the SOA RDATA rd in presentation
+// form, each ended by a NUL; false: rd is not an SOA's RDATA or a name needs
+// escapes.
+func soaNames(text, rd []byte) ([]byte, bool) {
+	mname := skipName(rd, 0)
+	rname := skipName(rd, mname)
+	if mname < 0 || rname < 0 || rname+20 != len(rd) {
+		return text, false
+	}
+	var ok bool
+	if text, ok = appendPlainName(text, rd[:mname]); !ok {
+		return text, false
+	}
+	return appendPlainName(text, rd[mname:rname])
+}
+
+// soa returns a new SOA record of the zone, owned by owner, in one
+// allocation with a one-record section holding it; nil if the zone has
+// none.
+func (z *Zone) soa(owner string) *soaRecord {
 	set, ok := z.Apex().Set(dns.TypeSOA)
 	if !ok {
 		return nil
 	}
+	if z.soaAt == 0 {
+		r := &soaRecord{}
+		r.rr = *set.AppendTo(nil, owner)[0].(*dns.SOA)
+		r.section[0] = &r.rr
+		return r
+	}
 	rd := set.record(0)
 	r := &soaRecord{}
-	if !r.fill(rd) {
-		soa := set.RRs()[0].(*dns.SOA)
-		soa.Hdr.Ttl = min(soa.Hdr.Ttl, soa.Minttl)
-		return []dns.RR{soa}
-	}
-	r.rr.Hdr = set.header(set.Owner())
-	r.rr.Hdr.Ttl = min(r.rr.Hdr.Ttl, r.rr.Minttl)
-	r.section[0] = &r.rr
-	return r.section[:1:1]
-}
-
-// fill reads the RDATA of an SOA with plain names into r; false: it is not
-// one.
-func (r *soaRecord) fill(rd []byte) bool {
-	mname := skipName(rd, 0)
-	rname := skipName(rd, mname)
-	if mname < 0 || rname < 0 || rname+20 != len(rd) {
-		return false
-	}
-	text := make([]byte, 0, rname)
-	var ok bool
-	if text, ok = appendPlainName(text, rd[:mname]); !ok {
-		return false
-	}
-	if text, ok = appendPlainName(text, rd[mname:rname]); !ok {
-		return false
-	}
-	names := unsafe.String(unsafe.SliceData(text), len(text))
+	r.rr.Hdr = set.header(owner)
+	names := z.names[z.soaAt:]
 	r.rr.Ns, names = cutName(names)
 	r.rr.Mbox, _ = cutName(names)
-	f := rd[rname:]
+	f := rd[len(rd)-20:]
 	r.rr.Serial, r.rr.Refresh = binary.BigEndian.Uint32(f), binary.BigEndian.Uint32(f[4:])
 	r.rr.Retry, r.rr.Expire = binary.BigEndian.Uint32(f[8:]), binary.BigEndian.Uint32(f[12:])
 	r.rr.Minttl = binary.BigEndian.Uint32(f[16:])
-	return true
+	r.section[0] = &r.rr
+	return r
+}
+
+// Negative returns a new authority section for a negative answer: the SOA
+// with the negative TTL of RFC 2308 §3, min(SOA TTL, MINIMUM). Its capacity
+// is its length. It is nil for a zone without an SOA.
+func (z *Zone) Negative() []dns.RR {
+	r := z.soa(z.origin)
+	if r == nil {
+		return nil
+	}
+	r.rr.Hdr.Ttl = min(r.rr.Hdr.Ttl, r.rr.Minttl)
+	return r.section[:1:1]
 }

@@ -26,8 +26,12 @@ import (
 // changes, so any number of readers may use it without locks.
 type Zone struct {
 	origin string
-	names  string // the owner names, sorted, back to back: the start of data
-	data   []byte // names, then each record's RDATA in wire form after its 2-byte length
+	// names is the start of data: the owner names, sorted, back to back,
+	// then the apex SOA's MNAME and RNAME in presentation form, each ended
+	// by a NUL (when they need no escapes), so that the SOA of a negative
+	// answer costs no allocation of its own.
+	names string
+	data  []byte // names, then each record's RDATA in wire form after its 2-byte length
 	// idx holds, for n owners: the offset of each owner in names and then
 	// len(names) (n+1 words); the index of each owner's first RRset and then
 	// the number of RRsets (n+1 words); then setWords words per RRset,
@@ -35,6 +39,7 @@ type Zone struct {
 	idx    []uint32
 	owners int32 // n
 	apex   int32 // index of the origin among the owners
+	soaAt  int32 // offset in names of the SOA's MNAME; 0: not there
 	labels int32 // labels in origin
 	count  int32 // records
 }
@@ -117,11 +122,34 @@ func Build(origin string, rrs []dns.RR) (*Zone, error) {
 		}
 	}
 	z.idx[2*n+1] = uint32(k)
-	z.data = slices.Clone(data) // exactly as long as needed
-	z.names = unsafe.String(unsafe.SliceData(z.data), namesLen)
+	z.data, z.names = data, unsafe.String(unsafe.SliceData(data), namesLen)
 	i, _ := z.find(origin)
 	z.apex = int32(i)
+	z.data = z.withSOANames(data, namesLen)
 	return z, nil
+}
+
+// withSOANames returns data, exactly as long as needed, with the
+// presentation names of the apex SOA put between the owner names and the
+// RDATA, and sets z.names to cover both.
+func (z *Zone) withSOANames(data []byte, namesLen int) []byte {
+	var text []byte
+	if soa, ok := z.Apex().Set(dns.TypeSOA); ok {
+		if t, ok := soaNames(nil, soa.record(0)); ok {
+			text = t
+		}
+	}
+	out := make([]byte, 0, len(data)+len(text))
+	out = append(append(append(out, data[:namesLen]...), text...), data[namesLen:]...)
+	if len(text) > 0 {
+		z.soaAt = int32(namesLen)
+		sets := z.idx[2*(int(z.owners)+1):]
+		for k := 3; k < len(sets); k += setWords {
+			sets[k] += uint32(len(text)) // the RDATA moved up
+		}
+	}
+	z.names = unsafe.String(unsafe.SliceData(out), namesLen+len(text))
+	return out
 }
 
 // appendRecord appends the 2-byte length and the RDATA of rr to rdata and
