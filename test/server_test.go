@@ -2,6 +2,8 @@ package test
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -252,5 +254,53 @@ func TestTruncationOverUDP(t *testing.T) {
 	tcp := ask(t, s.addr, "tcp", "big.big.example.", dns.TypeTXT)
 	if tcp.Truncated || len(tcp.Answer) != 30 {
 		t.Fatalf("TCP: TC=%v, %d records, want all 30", tcp.Truncated, len(tcp.Answer))
+	}
+}
+
+// TestShippedCorefile runs the Corefile README.md starts with, on ports and
+// directories of the test's own: it serves the example zones and answers
+// ANY queries the RFC 8482 way (one HINFO record), as the stock any plugin
+// does.
+func TestShippedCorefile(t *testing.T) {
+	dig := requireTool(t, "dig")
+	text, err := os.ReadFile("../Corefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, healthPort, readyPort, promPort := freePort(t), freePort(t), freePort(t), freePort(t)
+	conf := strings.NewReplacer(
+		".:1053", fmt.Sprintf(".:%d", port),
+		"127.0.0.1:8080", fmt.Sprintf("127.0.0.1:%d", healthPort),
+		"127.0.0.1:8181", fmt.Sprintf("127.0.0.1:%d", readyPort),
+		"127.0.0.1:9153", fmt.Sprintf("127.0.0.1:%d", promPort),
+		"mxzone zones", "mxzone "+copyDir(t, "../zones"),
+		"state .state", "state "+filepath.Join(t.TempDir(), "state"),
+	).Replace(string(text))
+	if !strings.Contains(conf, fmt.Sprintf(".:%d", port)) || !strings.Contains(conf, "state "+os.TempDir()) {
+		t.Fatalf("the shipped Corefile changed shape; adjust this test:\n%s", conf)
+	}
+	path := filepath.Join(t.TempDir(), "Corefile")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	startProcess(t, "server", binary, "-conf", path)
+	waitFor(t, 20*time.Second, "ready endpoint", func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/ready", readyPort))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	if mx := ask(t, addr, "udp", "example.com.", dns.TypeMX); mx.Rcode != dns.RcodeSuccess || len(mx.Answer) != 3 {
+		t.Fatalf("MX:\n%v", mx)
+	}
+	out, err := exec.Command(dig, "@127.0.0.1", "-p", fmt.Sprint(port), "example.com", "ANY", "+norec").CombinedOutput()
+	if err != nil {
+		t.Fatalf("dig: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "ANSWER: 1") || !strings.Contains(string(out), `HINFO	"ANY obsoleted" "See RFC 8482"`) {
+		t.Fatalf("ANY is not answered the RFC 8482 way:\n%s", out)
 	}
 }

@@ -82,6 +82,18 @@ func (m *MXZone) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg)
 		}
 		return dns.RcodeRefused, nil
 	}
+	if malformed(r) {
+		return dns.RcodeFormatError, nil
+	}
+	switch r.Opcode {
+	case dns.OpcodeQuery:
+	case dns.OpcodeNotify:
+		// This server is the primary of its zones: a NOTIFY for one is not
+		// for it to act on (RFC 1996 §3.10), and Knot says NOTAUTH too.
+		return writeRcode(w, r, dns.RcodeNotAuth)
+	default:
+		return dns.RcodeNotImplemented, nil
+	}
 	if e.zone == nil {
 		return dns.RcodeServerFailure, nil // the file never had a valid version
 	}
@@ -102,6 +114,37 @@ func (m *MXZone) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg)
 		fitUDP(w, r, msg, a.referral)
 	}
 	if err := w.WriteMsg(msg); err != nil {
+		return dns.RcodeServerFailure, plugin.Error(pluginName, err)
+	}
+	return dns.RcodeSuccess, nil
+}
+
+// malformed reports whether r breaks RFC 6891 §6.1.1: more than one OPT
+// record, or one outside the additional section.
+func malformed(r *dns.Msg) bool {
+	for _, section := range [...][]dns.RR{r.Answer, r.Ns} {
+		for _, rr := range section {
+			if rr.Header().Rrtype == dns.TypeOPT {
+				return true
+			}
+		}
+	}
+	opts := 0
+	for _, rr := range r.Extra {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			opts++
+		}
+	}
+	return opts > 1
+}
+
+// writeRcode answers r with rcode and nothing else. The server writes the
+// replies for SERVFAIL, REFUSED, FORMERR and NOTIMP itself; others are the
+// plugin's to write.
+func writeRcode(w dns.ResponseWriter, r *dns.Msg, rcode int) (int, error) {
+	m := new(dns.Msg)
+	m.SetRcode(r, rcode)
+	if err := w.WriteMsg(m); err != nil {
 		return dns.RcodeServerFailure, plugin.Error(pluginName, err)
 	}
 	return dns.RcodeSuccess, nil
