@@ -15,7 +15,7 @@ import (
 // returns the records that may be served, sorted by owner and type, owners
 // lower-cased. Records that fail tenant isolation or are duplicates are
 // never served, whatever the severity.
-func checkLocal(origin, file string, recs []zonefile.Record, fs *findings) []zonefile.Record {
+func checkLocal(origin, file string, recs []zonefile.Record, limits *Limits, fs *findings) []zonefile.Record {
 	inside := recs[:0]
 	for _, r := range recs {
 		h := r.RR.Header()
@@ -34,7 +34,7 @@ func checkLocal(origin, file string, recs []zonefile.Record, fs *findings) []zon
 		}
 		return int(a.RR.Header().Rrtype) - int(b.RR.Header().Rrtype)
 	})
-	st := &localCheck{origin: origin, fs: fs, out: make([]zonefile.Record, 0, len(inside))}
+	st := &localCheck{origin: origin, fs: fs, limits: limits, out: make([]zonefile.Record, 0, len(inside))}
 	for i := 0; i < len(inside); {
 		owner := inside[i].RR.Header().Name
 		j := i + 1
@@ -60,6 +60,7 @@ func checkLocal(origin, file string, recs []zonefile.Record, fs *findings) []zon
 type localCheck struct {
 	origin string
 	fs     *findings
+	limits *Limits
 	out    []zonefile.Record
 	soas   int
 	apexNS bool
@@ -72,6 +73,7 @@ func (st *localCheck) checkOwner(group []zonefile.Record) {
 	if why := unsafeName(group[0].RR.Header().Name); why != "" {
 		st.fs.add(RuleIntegrity, group[0].File, group[0].Line, group[0].RR.Header().Name, "owner name %s", why)
 	}
+	st.checkTypes(group)
 	for i := 0; i < len(group); {
 		t := group[i].RR.Header().Rrtype
 		j := i + 1
@@ -82,6 +84,7 @@ func (st *localCheck) checkOwner(group []zonefile.Record) {
 		st.addUnique(group[i:j])
 		set := st.out[start:]
 		checkTTLs(set, st.fs)
+		st.checkSetSize(set)
 		switch t {
 		case dns.TypeSOA:
 			st.checkSOA(set)
@@ -113,6 +116,38 @@ func (st *localCheck) checkOwner(group []zonefile.Record) {
 	for _, extra := range cnames[1:] {
 		st.fs.add(RuleIntegrity, extra.File, extra.Line, extra.RR.Header().Name,
 			"second CNAME at the same name (first at line %d); a name has at most one (RFC 2181 section 10.1)", first.Line)
+	}
+}
+
+// checkSetSize applies max_rrset_records: every answer with the RRset costs
+// time in its size, so a customer's file must not make one arbitrarily large
+// (BIND bounds it the same way since CVE-2024-1737).
+func (st *localCheck) checkSetSize(set []zonefile.Record) {
+	if max := st.limits.RRsetRecords; max > 0 && len(set) > max {
+		r := set[max]
+		st.fs.add(RuleSyntax, r.File, r.Line, r.RR.Header().Name,
+			"%d %s records at one name exceed the limit of %d per RRset (max_rrset_records)",
+			len(set), dns.TypeToString[r.RR.Header().Rrtype], max)
+	}
+}
+
+// checkTypes applies max_types_per_name to the records of one owner, sorted
+// by type.
+func (st *localCheck) checkTypes(group []zonefile.Record) {
+	max := st.limits.TypesPerName
+	if max <= 0 {
+		return
+	}
+	types := 0
+	for i, r := range group {
+		if i > 0 && r.RR.Header().Rrtype == group[i-1].RR.Header().Rrtype {
+			continue
+		}
+		if types++; types == max+1 {
+			st.fs.add(RuleSyntax, r.File, r.Line, r.RR.Header().Name,
+				"more than %d record types at one name (max_types_per_name)", max)
+			return
+		}
 	}
 }
 

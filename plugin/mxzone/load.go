@@ -13,15 +13,18 @@ import (
 // Limits bound what customer files may make the server hold, so that a
 // hostile or broken file becomes a finding and never an out-of-memory.
 type Limits struct {
-	FileBytes int64 // bytes in one zone file and its includes together
-	Records   int   // records in one zone
-	Zones     int   // zone files served; files beyond are refused
+	FileBytes    int64 // bytes in one zone file and its includes together
+	Records      int   // records in one zone
+	Zones        int   // zone files served; files beyond are refused
+	RRsetRecords int   // records in one RRset
+	TypesPerName int   // RR types at one owner name
 }
 
 // DefaultLimits are generous for customer zones and safe for the server: a
-// zone of 200,000 records takes about 30 MB.
+// zone of 200,000 records takes about 30 MB; 100 records per RRset and 100
+// types per name are BIND's defaults since CVE-2024-1737.
 func DefaultLimits() Limits {
-	return Limits{FileBytes: 64 << 20, Records: 200_000, Zones: 2_000_000}
+	return Limits{FileBytes: 64 << 20, Records: 200_000, Zones: 2_000_000, RRsetRecords: 100, TypesPerName: 100}
 }
 
 // version is one version of a zone that passed reading: its index, and what
@@ -108,7 +111,7 @@ type parsed struct {
 // parseZone reads one zone file with its includes (zonefile), applies the
 // rules that need only this zone (checkLocal) and indexes what may be
 // served (newVersion). The cross-zone checks come later (crossCheck).
-func parseZone(src zonefile.Source, policy *Policy) (p parsed) {
+func parseZone(src zonefile.Source, policy *Policy, limits *Limits) (p parsed) {
 	file := src.Display(src.Rel)
 	fs := &findings{policy: policy, zone: src.Origin}
 	defer func() {
@@ -134,7 +137,7 @@ func parseZone(src zonefile.Source, policy *Policy) (p parsed) {
 		p.findings = fs.list
 		return p
 	}
-	keep := checkLocal(src.Origin, file, res.Records, fs)
+	keep := checkLocal(src.Origin, file, res.Records, limits, fs)
 	var includes []string
 	for _, inc := range res.Includes {
 		includes = append(includes, inc.File)

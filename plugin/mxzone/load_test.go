@@ -189,6 +189,45 @@ func TestLimits(t *testing.T) {
 			}
 		}
 	})
+	t.Run("records per RRset and types per name", func(t *testing.T) {
+		var big, many []string
+		for i := range 6 {
+			big = append(big, "@ MX "+strconv.Itoa(i)+" mx"+strconv.Itoa(i)+".example.net.")
+		}
+		for _, typ := range []string{"TXT \"a\"", "HINFO a b", "LOC 0 0 0 N 0 0 0 E 0", "RP . .", "SPF \"v=spf1\""} {
+			many = append(many, "w "+typ)
+		}
+		limits := DefaultLimits()
+		limits.RRsetRecords, limits.TypesPerName = 5, 4
+		tests := []struct {
+			name, zone, line, want string
+		}{
+			{"six MX at the apex", soaZone("x.example.", big...), "x.example.zone:10", "6 MX records at one name exceed the limit of 5 per RRset (max_rrset_records)"},
+			{"five types at one name", soaZone("x.example.", many...), "x.example.zone:9", "more than 4 record types at one name (max_types_per_name)"},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				dir := writeZones(t, map[string]string{"x.example.zone": tc.zone})
+				res, err := Check([]string{dir}, DefaultPolicy(), limits)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var hit bool
+				for _, f := range res.Findings {
+					hit = hit || f.Severity == SeverityFail && strings.HasSuffix(fmt.Sprintf("%s:%d", f.File, f.Line), tc.line) && f.Message == tc.want
+				}
+				if !hit || res.Zones[0].Served {
+					t.Fatalf("no refusing finding %q at %s in %v", tc.want, tc.line, res.Findings)
+				}
+				// At the limit the zone is served.
+				limits := limits
+				limits.RRsetRecords, limits.TypesPerName = 6, 5
+				if res, _ := Check([]string{dir}, DefaultPolicy(), limits); res.Errors() != 0 {
+					t.Fatalf("refused at the limit: %v", res.Findings)
+				}
+			})
+		}
+	})
 	t.Run("zones", func(t *testing.T) {
 		dir := writeZones(t, map[string]string{"example.net.zone": provider})
 		m := newTestPlugin(t, dir, DefaultPolicy())

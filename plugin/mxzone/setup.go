@@ -50,6 +50,8 @@ func setup(c *caddy.Controller) error {
 //	    max_file_size SIZE
 //	    max_records COUNT
 //	    max_zones COUNT
+//	    max_rrset_records COUNT
+//	    max_types_per_name COUNT
 //	    state DIR
 //	    catalog NAME
 //	}
@@ -113,7 +115,7 @@ func parseProperty(c *caddy.Controller, m *MXZone, prop string) error {
 		return parseCatalog(c, m)
 	case "state":
 		return parseState(c, m)
-	case "max_file_size", "max_records", "max_zones":
+	case "max_file_size", "max_records", "max_zones", "max_rrset_records", "max_types_per_name":
 		return parseLimit(c, &m.loader.limits, prop)
 	}
 	rule, ok := ruleByName(prop)
@@ -215,10 +217,15 @@ func parseLimit(c *caddy.Controller, limits *Limits, prop string) error {
 	if err != nil || n <= 0 {
 		return c.Errf("%s: %q is not a positive number", prop, arg)
 	}
-	if prop == "max_records" {
+	switch prop {
+	case "max_records":
 		limits.Records = n
-	} else {
+	case "max_zones":
 		limits.Zones = n
+	case "max_rrset_records":
+		limits.RRsetRecords = n
+	default:
+		limits.TypesPerName = n
 	}
 	return nil
 }

@@ -117,7 +117,7 @@ func (s *stateDir) load(origin string, policy *Policy, limits Limits) *version {
 		return nil
 	}
 	p := parseZone(zonefile.Source{Root: root, DirFD: -1, Dir: s.dir, Rel: name, Origin: origin,
-		MaxBytes: limits.FileBytes, MaxRecords: limits.Records}, policy)
+		MaxBytes: limits.FileBytes, MaxRecords: limits.Records}, policy, &limits)
 	if !p.ok {
 		return nil
 	}
