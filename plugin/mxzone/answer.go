@@ -20,10 +20,17 @@ type answerer struct {
 	zone     *version
 	qtype    uint16
 	msg      *dns.Msg
+	room     int // the largest reply the client takes: its UDP size, or 65535 over TCP
 	referral bool
 	wire     int                    // upper bound of the reply's wire length so far, without header and question
+	extra    map[string]bool        // hosts in the additional section, once it holds many
 	buf      [zone.MaxLabels]uint16 // label offsets of the name being looked up, reused
 }
+
+// maxMessage is the largest DNS message (RFC 1035 §4.2.2: a 2-byte length
+// over TCP). No RRset is made into records beyond what fits in one: the
+// work of an answer is bounded by what can be sent, whatever the zone holds.
+const maxMessage = dns.MaxMsgSize
 
 // answer fills msg for qname (lower case); asked is the name as the client
 // wrote it, used as the owner of the records of the first name.
@@ -75,6 +82,16 @@ func (a *answerer) answer(qname, asked string, starts []uint16) {
 			return
 		}
 		start := len(a.msg.Answer)
+		if a.wire+a.size(set, owner) > maxMessage {
+			fit := set.Fit(owner, maxMessage-a.wire)
+			// Not even a message of the largest size holds it: send what
+			// fits and say so (RFC 2181 §9); the additional section would
+			// be dropped anyway.
+			a.msg.Answer = set.AppendFirst(a.msg.Answer, owner, fit)
+			a.wire = maxMessage
+			a.msg.Truncated = true
+			return
+		}
 		if a.msg.Answer == nil {
 			a.msg.Answer = make([]dns.RR, 0, set.Len())
 		}
@@ -124,8 +141,14 @@ func (a *answerer) additional(rrs []dns.RR) {
 	if t := rrs[0].Header().Rrtype; t != dns.TypeMX && t != dns.TypeNS && t != dns.TypeSRV {
 		return
 	}
-	a.msg.Extra = make([]dns.RR, 0, 2*len(rrs)+1) // A and AAAA per target, and the OPT
+	a.msg.Extra = make([]dns.RR, 0, min(2*len(rrs)+1, 64)) // A and AAAA per target, and the OPT
 	for _, rr := range rrs {
+		if a.wire > 2*a.room {
+			// What is added from here on is dropped before the reply goes
+			// out (fitUDP, or the server's limit over TCP); even with
+			// name compression, twice the room is more than fits.
+			return
+		}
 		target := zone.Target(rr)
 		if target == "" {
 			return
@@ -149,10 +172,8 @@ func (a *answerer) additional(rrs []dns.RR) {
 
 // addAddresses adds the A and AAAA records of n, owned by name, once.
 func (a *answerer) addAddresses(name string, n zone.Node) {
-	for _, rr := range a.msg.Extra {
-		if rr.Header().Name == name {
-			return // two MX records naming one host (RFC 2181 §9: no duplicates)
-		}
+	if a.hasHost(name) {
+		return // two MX records naming one host (RFC 2181 §9: no duplicates)
 	}
 	for _, t := range [...]uint16{dns.TypeA, dns.TypeAAAA} {
 		if set, ok := n.Set(t); ok {
@@ -160,6 +181,31 @@ func (a *answerer) addAddresses(name string, n zone.Node) {
 		}
 	}
 	a.msg.Extra = n.AppendAddresses(a.msg.Extra, name)
+}
+
+// hasHost reports whether the additional section holds records of name,
+// and remembers it for the next call: a scan while the section is short, a
+// set once it is long, so that many targets cost linear time.
+func (a *answerer) hasHost(name string) bool {
+	if a.extra == nil && len(a.msg.Extra) < 16 {
+		for _, rr := range a.msg.Extra {
+			if rr.Header().Name == name {
+				return true
+			}
+		}
+		return false
+	}
+	if a.extra == nil {
+		a.extra = make(map[string]bool, 2*len(a.msg.Extra))
+		for _, rr := range a.msg.Extra {
+			a.extra[rr.Header().Name] = true
+		}
+	}
+	if a.extra[name] {
+		return true
+	}
+	a.extra[name] = true
+	return false
 }
 
 // appendSet appends the records of set, owned by owner, to dst and counts
@@ -170,6 +216,10 @@ func (a *answerer) appendSet(dst []dns.RR, set zone.RRset, owner string) []dns.R
 }
 
 // count adds the wire length of set, owned by owner, to the reply's.
-func (a *answerer) count(set zone.RRset, owner string) {
-	a.wire += set.Wire() + set.Len()*max(len(owner)-len(set.Owner()), 0)
+func (a *answerer) count(set zone.RRset, owner string) { a.wire += a.size(set, owner) }
+
+// size is the uncompressed wire length of set, owned by owner (an upper
+// bound: the client's spelling of a name can only differ in case).
+func (a *answerer) size(set zone.RRset, owner string) int {
+	return set.Wire() + set.Len()*max(len(owner)-len(set.Owner()), 0)
 }

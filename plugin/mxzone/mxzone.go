@@ -11,6 +11,7 @@ package mxzone
 
 import (
 	"context"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -104,7 +105,7 @@ func (m *MXZone) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg)
 	msg := &dns.Msg{Question: r.Question[:1:1]} // echoed exactly as sent
 	msg.Id, msg.Response, msg.Opcode = r.Id, true, r.Opcode
 	msg.RecursionDesired, msg.CheckingDisabled = r.RecursionDesired, r.CheckingDisabled
-	a.gen, a.entry, a.zone, a.qtype, a.msg = g, e, e.zone, r.Question[0].Qtype, msg
+	a.gen, a.entry, a.zone, a.qtype, a.msg, a.room = g, e, e.zone, r.Question[0].Qtype, msg, replyRoom(w, r)
 	a.answer(qname, asked, starts)
 	if msg.Rcode == dns.RcodeNameError && m.Fall.Through(qname) {
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
@@ -170,6 +171,18 @@ func (m *MXZone) entryFor(g *generation, qname string, starts []uint16) *entry {
 	return e
 }
 
+// replyRoom is the largest reply the client takes: 65535 bytes over TCP,
+// its EDNS UDP size (at least 512) over UDP.
+func replyRoom(w dns.ResponseWriter, r *dns.Msg) int {
+	if _, tcp := w.RemoteAddr().(*net.TCPAddr); tcp {
+		return maxMessage
+	}
+	if opt := r.IsEdns0(); opt != nil {
+		return max(int(opt.UDPSize()), dns.MinMsgSize)
+	}
+	return dns.MinMsgSize
+}
+
 // optRoom bounds the OPT record of the reply: the server copies the
 // request's options.
 func optRoom(r *dns.Msg) int {
@@ -197,6 +210,9 @@ func fitUDP(w dns.ResponseWriter, r *dns.Msg, msg *dns.Msg, referral bool) {
 		return
 	}
 	msg.Compress = true
+	if referral {
+		return
+	}
 	var opt []dns.RR
 	extra := make([]dns.RR, 0, len(msg.Extra))
 	for _, rr := range msg.Extra {
@@ -206,10 +222,21 @@ func fitUDP(w dns.ResponseWriter, r *dns.Msg, msg *dns.Msg, referral bool) {
 			extra = append(extra, rr)
 		}
 	}
-	for !referral && len(extra) > 0 && msg.Len() > size {
-		extra = extra[:len(extra)-1]
-		msg.Extra = append(extra[:len(extra):len(extra)], opt...)
+	// Keep the longest first part of the additional records that fits:
+	// a binary search, so that many records cost few Len calls.
+	keep := func(n int) {
+		msg.Extra = append(append(make([]dns.RR, 0, n+len(opt)), extra[:n]...), opt...)
 	}
+	lo, hi := 0, len(extra)-1 // all of extra does not fit; extra[:hi+1] does not either, once hi is known
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if keep(mid); msg.Len() <= size {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	keep(lo)
 }
 
 // OnStartup loads the zones, then starts the reload loop. Calling it again

@@ -12,6 +12,7 @@ import (
 	"github.com/coredns/coredns/plugin/test"
 
 	"github.com/coredns-mx/coredns-mx/internal/zonegen"
+	"github.com/coredns-mx/coredns-mx/internal/zonetest"
 
 	"github.com/miekg/dns"
 )
@@ -81,5 +82,48 @@ func BenchmarkServeDNS(b *testing.B) {
 				benchServe(b, f, fmt.Sprintf(q.qname, 0), q.qtype)
 			})
 		}
+	}
+}
+
+// largeApex serves a zone whose apex holds n MX records, each naming a host
+// of the zone with an address, with the RRset limit raised to fit.
+func largeApex(b testing.TB, n int) *MXZone {
+	var lines []string
+	for i := range n {
+		h := fmt.Sprintf("h%d", i)
+		lines = append(lines, fmt.Sprintf("@ MX %d %s", i%65536, h), h+" A 192.0.2.1")
+	}
+	dir := b.TempDir()
+	zonetest.WriteFile(b, dir, "big.example.zone", zonetest.SOA("big.example.", lines...))
+	limits := DefaultLimits()
+	limits.RRsetRecords = n
+	m := &MXZone{Origins: []string{"."}, server: "dns://bench",
+		loader: &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), limits: limits}}
+	if err := m.reloadWith(nil, scanAll); err != nil {
+		b.Fatal(err)
+	}
+	if e := m.gen.Load().zones["big.example."]; e == nil || e.status != statusServed {
+		b.Fatalf("zone not served: %v", e)
+	}
+	return m
+}
+
+// BenchmarkLargeRRset is an MX query at an apex of 50,000 MX records over
+// UDP and TCP: the work must be bounded by what fits in the reply.
+func BenchmarkLargeRRset(b *testing.B) {
+	m := largeApex(b, 50000)
+	for _, tcp := range []bool{false, true} {
+		b.Run(map[bool]string{false: "udp", true: "tcp"}[tcp], func(b *testing.B) {
+			req := new(dns.Msg)
+			req.SetQuestion("big.example.", dns.TypeMX)
+			req.SetEdns0(1232, false)
+			w := &discard{ResponseWriter: test.ResponseWriter{TCP: tcp}}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := m.ServeDNS(context.Background(), w, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

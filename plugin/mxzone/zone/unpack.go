@@ -20,25 +20,47 @@ import (
 // take no closures, so that the stack does not have to grow (a copy of the
 // whole stack each time).
 func (s RRset) AppendTo(dst []dns.RR, owner string) []dns.RR {
+	return s.AppendFirst(dst, owner, s.Len())
+}
+
+// AppendFirst is AppendTo for the first n records of the set (see Fit).
+func (s RRset) AppendFirst(dst []dns.RR, owner string, n int) []dns.RR {
+	n = min(max(n, 0), s.Len())
 	switch s.Type() {
 	case dns.TypeA:
 		if s.sized(net.IPv4len) {
-			return s.appendA(dst, owner)
+			return s.appendA(dst, owner, n)
 		}
 	case dns.TypeAAAA:
 		if s.sized(net.IPv6len) {
-			return s.appendAAAA(dst, owner)
+			return s.appendAAAA(dst, owner, n)
 		}
 	case dns.TypeMX, dns.TypeNS, dns.TypeCNAME, dns.TypePTR:
-		if names, ok := s.plainNames(); ok {
-			return s.appendNamed(dst, owner, names)
+		if names, ok := s.plainNames(n); ok {
+			return s.appendNamed(dst, owner, names, n)
 		}
 	case dns.TypeSOA:
-		if s.z.soaAt != 0 && s.owner == s.z.apex {
+		if s.z.soaAt != 0 && s.owner == s.z.apex && n > 0 {
 			return append(dst, &s.z.soa(owner).rr)
 		}
 	}
-	return s.appendGeneric(dst, owner)
+	return s.appendGeneric(dst, owner, n)
+}
+
+// Fit returns how many of the set's first records, owned by owner, fit in
+// room bytes of a message without name compression. It reads only the
+// records' lengths.
+func (s RRset) Fit(owner string, room int) int {
+	fixed := len(owner) + 1 + 10 // owner (an upper bound with escapes), type, class, TTL, length
+	off := s.off()
+	for k := range s.Len() {
+		l := int(binary.BigEndian.Uint16(s.z.data[off:]))
+		if room -= fixed + l; room < 0 {
+			return k
+		}
+		off += 2 + l
+	}
+	return s.Len()
 }
 
 // header is the RR header of the set's records, owned by owner.
@@ -78,8 +100,8 @@ type aaaaRecord struct {
 
 // appendA makes A records, all of them and their addresses in one
 // allocation.
-func (s RRset) appendA(dst []dns.RR, owner string) []dns.RR {
-	rrs := make([]aRecord, s.Len())
+func (s RRset) appendA(dst []dns.RR, owner string, n int) []dns.RR {
+	rrs := make([]aRecord, n)
 	off := s.off()
 	var rd []byte
 	for k := range rrs {
@@ -93,8 +115,8 @@ func (s RRset) appendA(dst []dns.RR, owner string) []dns.RR {
 }
 
 // appendAAAA is appendA for AAAA records.
-func (s RRset) appendAAAA(dst []dns.RR, owner string) []dns.RR {
-	rrs := make([]aaaaRecord, s.Len())
+func (s RRset) appendAAAA(dst []dns.RR, owner string, n int) []dns.RR {
+	rrs := make([]aaaaRecord, n)
 	off := s.off()
 	var rd []byte
 	for k := range rrs {
@@ -142,12 +164,12 @@ func (n Node) AppendAddresses(dst []dns.RR, owner string) []dns.RR {
 // plainNames returns the target names of an MX, NS, CNAME or PTR set in
 // presentation form, each ended by a NUL, in one string. false: a name
 // needs escapes, which dns.UnpackRRWithHeader knows how to write.
-func (s RRset) plainNames() (string, bool) {
-	text := make([]byte, 0, s.Wire()) // longer than the names in presentation form
+func (s RRset) plainNames(n int) (string, bool) {
+	text := make([]byte, 0, min(s.Wire(), n*256)) // room for the names in presentation form
 	mx := s.Type() == dns.TypeMX
 	off := s.off()
 	var rd []byte
-	for range s.Len() {
+	for range n {
 		rd, off = s.z.next(off)
 		if mx {
 			if len(rd) < 2 {
@@ -166,8 +188,7 @@ func (s RRset) plainNames() (string, bool) {
 
 // appendNamed makes MX, NS, CNAME or PTR records, the structs in one slice,
 // with the target names from plainNames.
-func (s RRset) appendNamed(dst []dns.RR, owner, names string) []dns.RR {
-	n := s.Len()
+func (s RRset) appendNamed(dst []dns.RR, owner, names string, n int) []dns.RR {
 	switch s.Type() {
 	case dns.TypeMX:
 		rrs := make([]dns.MX, n)
@@ -245,10 +266,10 @@ func plain(c byte) bool {
 }
 
 // appendGeneric makes each record with dns.UnpackRRWithHeader.
-func (s RRset) appendGeneric(dst []dns.RR, owner string) []dns.RR {
+func (s RRset) appendGeneric(dst []dns.RR, owner string, n int) []dns.RR {
 	off := s.off()
 	var rd []byte
-	for range s.Len() {
+	for range n {
 		rd, off = s.z.next(off)
 		h := s.header(owner)
 		h.Rdlength = uint16(len(rd))

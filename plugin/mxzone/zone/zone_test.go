@@ -400,3 +400,29 @@ none  TXT  "no address"
 		}
 	}
 }
+
+// TestFit: how many records fit in a given room, counted without name
+// compression, and AppendFirst makes exactly those.
+func TestFit(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString("$TTL 300\n@ SOA ns host 1 2 3 4 5\n")
+	for i := range 10 {
+		sb.WriteString("@ A 192.0.2." + strconv.Itoa(i) + "\n")
+	}
+	z := build(t, "example.org.", sb.String())
+	set, _ := z.Apex().Set(dns.TypeA)
+	one := len("example.org.") + 1 + 10 + 4 // owner, type/class/TTL/length, address
+	for _, tc := range []struct{ room, want int }{
+		{0, 0}, {one - 1, 0}, {one, 1}, {3*one + 5, 3}, {10 * one, 10}, {1 << 20, 10},
+	} {
+		if got := set.Fit("example.org.", tc.room); got != tc.want {
+			t.Errorf("Fit(%d) = %d, want %d", tc.room, got, tc.want)
+		}
+		if got := len(set.AppendFirst(nil, "example.org.", tc.want)); got != tc.want {
+			t.Errorf("AppendFirst(%d) made %d records", tc.want, got)
+		}
+	}
+	if dns.Len(set.RRs()[0]) != one {
+		t.Fatalf("one record is %d bytes, not %d: the test is wrong", dns.Len(set.RRs()[0]), one)
+	}
+}
