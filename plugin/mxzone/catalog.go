@@ -128,7 +128,7 @@ func assembleCatalog(origin string, fixed []dns.RR, ptrs []dns.RR) (*version, er
 			recs[j-1], recs[j] = recs[j], recs[j-1]
 		}
 	}
-	z, err := zone.Build(origin, recs)
+	z, err := zone.Build(origin, recs, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -226,6 +227,22 @@ func TestLimits(t *testing.T) {
 					t.Fatalf("refused at the limit: %v", res.Findings)
 				}
 			})
+		}
+	})
+	t.Run("names, empty non-terminals included", func(t *testing.T) {
+		// Four owners, and eight empty non-terminals between two of them and the apex: twelve names.
+		dir := writeZones(t, map[string]string{"x.example.zone": soaZone("x.example.", "a.b.c.d.e A 192.0.2.1", "f.g.h.i.j A 192.0.2.1")})
+		limits := DefaultLimits()
+		for names, refused := range map[int]bool{12: false, 11: true} {
+			limits.Names = names
+			res, err := Check([]string{dir}, DefaultPolicy(), limits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := fmt.Sprintf("zone has more than the limit of %d names, empty non-terminals included (max_names)", names)
+			if hit := slices.ContainsFunc(res.Findings, func(f Finding) bool { return f.Message == want }); hit != refused || res.Zones[0].Served == refused {
+				t.Fatalf("max_names %d: findings %v, served %v", names, res.Findings, res.Zones[0].Served)
+			}
 		}
 	})
 	t.Run("zones", func(t *testing.T) {

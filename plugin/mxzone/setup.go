@@ -52,6 +52,7 @@ func setup(c *caddy.Controller) error {
 //	    max_zones COUNT
 //	    max_rrset_records COUNT
 //	    max_types_per_name COUNT
+//	    max_names COUNT
 //	    state DIR
 //	    catalog NAME
 //	}
@@ -115,7 +116,7 @@ func parseProperty(c *caddy.Controller, m *MXZone, prop string) error {
 		return parseCatalog(c, m)
 	case "state":
 		return parseState(c, m)
-	case "max_file_size", "max_records", "max_zones", "max_rrset_records", "max_types_per_name":
+	case "max_file_size", "max_records", "max_zones", "max_rrset_records", "max_types_per_name", "max_names":
 		return parseLimit(c, &m.loader.limits, prop)
 	}
 	rule, ok := ruleByName(prop)
@@ -224,6 +225,8 @@ func parseLimit(c *caddy.Controller, limits *Limits, prop string) error {
 		limits.Zones = n
 	case "max_rrset_records":
 		limits.RRsetRecords = n
+	case "max_names":
+		limits.Names = n
 	default:
 		limits.TypesPerName = n
 	}

@@ -110,12 +110,12 @@ func TestParseRelativeToRoot(t *testing.T) {
 
 func TestParseLimits(t *testing.T) {
 	c := caddy.NewTestController("dns", "mxzone "+t.TempDir()+
-		" {\n max_file_size 8M\n max_records 5000\n max_zones 100\n max_rrset_records 50000\n max_types_per_name 20\n}")
+		" {\n max_file_size 8M\n max_records 5000\n max_zones 100\n max_rrset_records 50000\n max_types_per_name 20\n max_names 1000\n}")
 	m, err := parse(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Limits{FileBytes: 8 << 20, Records: 5000, Zones: 100, RRsetRecords: 50000, TypesPerName: 20}); m.loader.limits != want {
+	if want := (Limits{FileBytes: 8 << 20, Records: 5000, Zones: 100, RRsetRecords: 50000, TypesPerName: 20, Names: 1000}); m.loader.limits != want {
 		t.Fatalf("limits %+v, want %+v", m.loader.limits, want)
 	}
 }

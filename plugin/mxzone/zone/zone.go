@@ -13,6 +13,7 @@ package zone
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -75,12 +76,16 @@ var scratch = sync.Pool{New: func() any { b := make([]byte, dns.MaxMsgSize+512);
 // qualified). rrs must be sorted by owner and then type, owners lower case
 // and at or below origin, without duplicates, and the records of one RRset
 // must share its TTL (the first record's is kept). Every name between an
-// owner and the apex becomes an empty non-terminal. A record that cannot be
-// put in wire form (its RDATA is invalid) is a *RecordError: a zone never
-// holds a record it cannot answer with.
-func Build(origin string, rrs []dns.RR) (*Zone, error) {
+// owner and the apex becomes an empty non-terminal; more names than
+// maxNames (0: no limit) is ErrTooManyNames. A record that cannot be put in
+// wire form (its RDATA is invalid) is a *RecordError: a zone never holds a
+// record it cannot answer with. The cost is linear in the names and records.
+func Build(origin string, rrs []dns.RR, maxNames int) (*Zone, error) {
 	owners, nsets := ownersOf(rrs)
-	all := withEmptyNonTerminals(origin, owners)
+	all, err := withEmptyNonTerminals(origin, owners, maxNames)
+	if err != nil {
+		return nil, err
+	}
 	n := len(all)
 	z := &Zone{origin: origin, owners: int32(n), count: int32(len(rrs)), labels: int32(dns.CountLabel(origin))}
 	z.idx = make([]uint32, 2*(n+1)+setWords*nsets)
@@ -179,28 +184,47 @@ func ownersOf(rrs []dns.RR) (owners []string, sets int) {
 	return owners, sets
 }
 
+// ErrTooManyNames says a zone would hold more names (empty non-terminals
+// included) than Build was allowed to make.
+var ErrTooManyNames = errors.New("too many names")
+
 // withEmptyNonTerminals returns the sorted owners with every name between
-// an owner and origin added, and origin itself.
-func withEmptyNonTerminals(origin string, owners []string) []string {
+// an owner and origin added, and origin itself; ErrTooManyNames when that
+// would be more than maxNames (0: no limit), found before they are made.
+// Its cost is linear in the names it returns: each ancestor of an owner is
+// looked at until one that is already known.
+func withEmptyNonTerminals(origin string, owners []string, maxNames int) ([]string, error) {
+	known := make(map[string]struct{}, len(owners))
+	for _, o := range owners {
+		known[o] = struct{}{}
+	}
 	var ents []string
+	add := func(name string) bool {
+		if _, ok := known[name]; ok {
+			return false
+		}
+		known[name] = struct{}{}
+		ents = append(ents, name)
+		return true
+	}
 	for _, owner := range owners {
 		for a := range Ancestors(owner) {
-			if len(a) < len(origin) {
+			if len(a) < len(origin) || !add(a) {
 				break
 			}
-			if _, ok := slices.BinarySearch(owners, a); ok || slices.Contains(ents, a) {
-				break
-			}
-			ents = append(ents, a)
+		}
+		if maxNames > 0 && len(owners)+len(ents) > maxNames {
+			return nil, ErrTooManyNames
 		}
 	}
-	if _, ok := slices.BinarySearch(owners, origin); !ok && !slices.Contains(ents, origin) {
-		ents = append(ents, origin)
+	add(origin)
+	if maxNames > 0 && len(owners)+len(ents) > maxNames {
+		return nil, ErrTooManyNames
 	}
 	if len(ents) == 0 {
-		return owners
+		return owners, nil
 	}
-	// Merge the few empty non-terminals in: owners is already sorted.
+	// Merge the empty non-terminals in: owners is already sorted.
 	slices.Sort(ents)
 	out := make([]string, 0, len(owners)+len(ents))
 	for _, o := range owners {
@@ -209,7 +233,7 @@ func withEmptyNonTerminals(origin string, owners []string) []string {
 		}
 		out = append(out, o)
 	}
-	return append(out, ents...)
+	return append(out, ents...), nil
 }
 
 // owner returns owner name i.
@@ -238,6 +262,9 @@ func (z *Zone) search(cmp func(owner string) int) (int, bool) {
 
 // Origin is the zone's name: lower case, fully qualified.
 func (z *Zone) Origin() string { return z.origin }
+
+// Names is the number of names in the zone, empty non-terminals included.
+func (z *Zone) Names() int { return int(z.owners) }
 
 // Len is the number of records.
 func (z *Zone) Len() int { return int(z.count) }

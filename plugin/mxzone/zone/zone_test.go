@@ -2,6 +2,7 @@ package zone
 
 import (
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,7 +31,7 @@ func build(t testing.TB, origin, text string) *Zone {
 		}
 		return int(a.Header().Rrtype) - int(b.Header().Rrtype)
 	})
-	z, err := Build(origin, rrs)
+	z, err := Build(origin, rrs, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func TestApexAndNegative(t *testing.T) {
 	if z.Len() != 15 {
 		t.Fatalf("Len %d, want 15", z.Len())
 	}
-	if z, err := Build("empty.example.", nil); err != nil || z.Negative() != nil || z.Serial() != 0 {
+	if z, err := Build("empty.example.", nil, 0); err != nil || z.Negative() != nil || z.Serial() != 0 {
 		t.Fatalf("a zone without SOA: %v", err)
 	}
 }
@@ -242,7 +243,7 @@ func BenchmarkBuild(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Build("example.org.", rrs); err != nil {
+		if _, err := Build("example.org.", rrs, 0); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -319,7 +320,7 @@ func TestBuildRefusesWhatCannotBeAnswered(t *testing.T) {
 	soa, _ := dns.NewRR("example.org. 300 SOA ns1.example.org. host.example.org. 1 2 3 4 5")
 	bad := &dns.NSEC{Hdr: dns.RR_Header{Name: "x.example.org.", Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: 300},
 		NextDomain: "y.example.org.", TypeBitMap: []uint16{dns.TypeMX, dns.TypeA}} // not in ascending order
-	_, err := Build("example.org.", []dns.RR{soa, bad})
+	_, err := Build("example.org.", []dns.RR{soa, bad}, 0)
 	var re *RecordError
 	if !errors.As(err, &re) || re.Index != 1 {
 		t.Fatalf("error %v, want a RecordError for record 1", err)
@@ -425,4 +426,32 @@ func TestFit(t *testing.T) {
 	if dns.Len(set.RRs()[0]) != one {
 		t.Fatalf("one record is %d bytes, not %d: the test is wrong", dns.Len(set.RRs()[0]), one)
 	}
+}
+
+// BenchmarkBuildDeep indexes 2,000 random names 118 labels deep below the
+// apex, which make some 230,000 names with their empty non-terminals: the
+// cost must be linear in the names (issue 10: it was quadratic).
+func BenchmarkBuildDeep(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	soa, _ := dns.NewRR("example.org. 300 SOA ns1.example.org. host.example.org. 1 2 3 4 5")
+	rrs := []dns.RR{soa}
+	for range 2000 {
+		labels := make([]string, 118)
+		for i := range labels {
+			labels[i] = string(rune('a' + rng.IntN(10)))
+		}
+		rr, _ := dns.NewRR(strings.Join(labels, ".") + ".example.org. 300 A 192.0.2.1")
+		rrs = append(rrs, rr)
+	}
+	slices.SortStableFunc(rrs, func(a, b dns.RR) int { return strings.Compare(a.Header().Name, b.Header().Name) })
+	var names int
+	for b.Loop() {
+		z, err := Build("example.org.", rrs, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		names = z.Names()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(names), "ns/name")
+	b.ReportMetric(float64(names), "names")
 }
