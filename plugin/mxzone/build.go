@@ -17,15 +17,16 @@ import (
 
 // change is a zone whose file was (re)read in this build.
 type change struct {
-	entry *entry
-	last  *version // the version served before; nil if none
-	next  *version // the new version, if it passed the checks of its own
-	draft *version // the new version as parsed, even if it failed them
-	local []Finding
-	cross []targetFinding
-	blame []Finding // findings on this edit caused by zones that depend on it
-	retry bool      // the file did not change; its held-back version was tried again
-	busy  bool      // the file was being written: not read, the zone stays as it was
+	entry  *entry
+	last   *version // the version served before; nil if none
+	next   *version // the new version, if it passed the checks of its own
+	draft  *version // the new version as parsed, even if it failed them
+	local  []Finding
+	cross  []targetFinding
+	broken []dependent // findings of other zones this edit would cause
+	blame  []Finding   // the finding on this edit made of them (blameFinding)
+	retry  bool        // the file did not change; its held-back version was tried again
+	busy   bool        // the file was being written: not read, the zone stays as it was
 }
 
 // report says what a build did.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
 )
@@ -75,6 +76,9 @@ func crossCheck(g *generation, changes map[string]*change, scope map[string]bool
 		}
 	}
 	for _, ch := range changes {
+		if len(ch.broken) > 0 {
+			ch.blame = []Finding{ch.blameFinding()}
+		}
 		if ch.next == nil && ch.draft != nil {
 			// Refused on its own: still report its MX targets, so that one
 			// run shows the customer every mistake.
@@ -148,7 +152,7 @@ func checkRound(g *generation, changes map[string]*change, scope map[string]bool
 	return held
 }
 
-// blame makes the finding f of the unchanged zone origin a finding on the
+// blame records the finding f of the unchanged zone origin against the
 // edit of the zone f's exchange lies in, if that zone was edited in this
 // build; it reports whether it did.
 func blame(g *generation, changes map[string]*change, origin string, f targetFinding) bool {
@@ -156,12 +160,43 @@ func blame(g *generation, changes map[string]*change, origin string, f targetFin
 	if tc == nil || tc.next == nil || g.zones[f.target].zone != tc.next {
 		return false
 	}
-	tc.blame = append(tc.blame, Finding{
-		File: tc.entry.file, Zone: tc.entry.origin, Owner: f.Finding.Owner, Rule: f.Rule, Severity: SeverityFail,
-		Message: fmt.Sprintf("edit refused: zone %s depends on it: %s:%d: %s",
-			origin, f.File, f.Line, f.Message),
-	})
+	tc.broken = append(tc.broken, dependent{origin: origin, finding: f})
 	return true
+}
+
+// dependent is a finding of another zone that an edit would cause.
+type dependent struct {
+	origin  string
+	finding targetFinding
+}
+
+// maxNamed is how many dependent zones a refused edit's finding names.
+const maxNamed = 3
+
+// blameFinding is the one finding on an edit refused because of the zones
+// in broken: it names the first few of them, counts the rest and quotes one
+// of their findings, so that a provider edit that would break 20,000
+// customers is one line in the log, not 20,000.
+func (ch *change) blameFinding() Finding {
+	slices.SortStableFunc(ch.broken, func(a, b dependent) int { return strings.Compare(a.origin, b.origin) })
+	var zones []string
+	for _, d := range ch.broken {
+		if len(zones) == 0 || zones[len(zones)-1] != d.origin {
+			zones = append(zones, d.origin)
+		}
+	}
+	f := ch.broken[0].finding
+	who := "zone " + zones[0] + " depends on it"
+	if len(zones) > 1 {
+		named := zones[:min(len(zones), maxNamed)]
+		who = fmt.Sprintf("%d zones depend on it (%s", len(zones), strings.Join(named, ", "))
+		if more := len(zones) - len(named); more > 0 {
+			who += fmt.Sprintf(" and %d more", more)
+		}
+		who += ")"
+	}
+	return Finding{File: ch.entry.file, Zone: ch.entry.origin, Owner: f.Finding.Owner, Rule: f.Rule, Severity: SeverityFail,
+		Message: fmt.Sprintf("edit refused: %s: %s:%d: %s", who, f.File, f.Line, f.Message)}
 }
 
 // checked is the outcome of checkTargets for one zone.

@@ -2,6 +2,7 @@ package mxzone
 
 import (
 	"maps"
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -66,5 +67,33 @@ func TestAdditionalFromAChildZone(t *testing.T) {
 				t.Fatalf("additional address %q, want %q:\n%v", got, tc.want, msg)
 			}
 		})
+	}
+}
+
+// TestRefusedEditNamesFewDependents: a provider edit that would break many
+// customers is refused with one finding that names the first few and counts
+// the rest, not one finding (and log line) per customer.
+func TestRefusedEditNamesFewDependents(t *testing.T) {
+	files := map[string]string{"example.net.zone": provider}
+	for _, c := range []string{"a", "b", "c", "d", "e"} {
+		files[c+".example.zone"] = soaZone(c+".example.", "@ MX 10 mx1.example.net.")
+	}
+	dir := writeZones(t, files)
+	m := newTestPlugin(t, dir, DefaultPolicy())
+	writeFile(t, dir, "example.net.zone", strings.Replace(provider, "mx1 A 192.0.2.25\nmx1 AAAA 2001:db8::25\n", "", 1))
+	if err := m.reloadNames([]string{"example.net.zone"}); err != nil {
+		t.Fatal(err)
+	}
+	e := m.gen.Load().zones["example.net."]
+	var refusals []Finding
+	for _, f := range e.findings {
+		if strings.HasPrefix(f.Message, "edit refused") {
+			refusals = append(refusals, f)
+		}
+	}
+	want := "edit refused: 5 zones depend on it (a.example., b.example., c.example. and 2 more): "
+	if e.status != statusLastGood || len(refusals) != 1 || !strings.HasPrefix(refusals[0].Message, want) ||
+		!strings.Contains(refusals[0].Message, "a.example.zone:5: exchange mx1.example.net. does not exist in zone example.net.") {
+		t.Fatalf("status %s, refusals %v; want one starting %q", e.status, refusals, want)
 	}
 }
