@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/miekg/dns"
 )
 
 // TestHostileFiles: every one of these is a finding and a refused zone, never
@@ -260,4 +262,45 @@ func TestLimits(t *testing.T) {
 			t.Fatalf("zones served: %d, want example.net. and a.example. only", len(g.zones))
 		}
 	})
+}
+
+// TestPublicSuffixZones: a zone file for an ICANN public suffix would answer
+// for every domain under it (and feed its addresses into other zones' MX
+// answers); it is refused unless the provider allows it by name.
+func TestPublicSuffixZones(t *testing.T) {
+	files := map[string]string{
+		"com.zone":          soaZone("com.", "mail.victim A 192.0.2.66"),
+		"co.uk.zone":        soaZone("co.uk."),
+		"example.com.zone":  soaZone("example.com."),
+		"shop.example.zone": soaZone("shop.example.", "@ MX 10 mail.victim.com."),
+	}
+	for _, tc := range []struct {
+		name    string
+		allow   []string
+		refused []string
+	}{
+		{"refused by default", nil, []string{"com.", "co.uk."}},
+		{"allowed by name", []string{"com."}, []string{"co.uk."}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &MXZone{Origins: []string{"."}, server: "dns://test", loader: &loader{dir: writeZones(t, files),
+				origins: []string{"."}, policy: DefaultPolicy(), limits: DefaultLimits(), publicSuffixes: tc.allow}}
+			if err := m.reload(); err != nil {
+				t.Fatal(err)
+			}
+			g := m.gen.Load()
+			for _, o := range []string{"com.", "co.uk."} {
+				if refused := slices.Contains(tc.refused, o); (g.zones[o] == nil) != refused {
+					t.Errorf("%s: served %v, want refused %v", o, g.zones[o] != nil, refused)
+				}
+			}
+			if g.zones["example.com."] == nil {
+				t.Fatal("example.com. is not a public suffix and must be served")
+			}
+			msg, _ := query(t, m, "shop.example.", dns.TypeMX)
+			if fromCom := len(msg.Extra) > 0; fromCom == slices.Contains(tc.refused, "com.") {
+				t.Fatalf("additional addresses from com.: %v, want %v", fromCom, !fromCom)
+			}
+		})
+	}
 }

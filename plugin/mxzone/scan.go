@@ -6,12 +6,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/coredns/coredns/plugin"
 
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zonefile"
 
+	"golang.org/x/net/publicsuffix"
 	"golang.org/x/sys/unix"
 )
 
@@ -22,6 +24,9 @@ type loader struct {
 	policy  Policy
 	limits  Limits
 	catalog string // the catalog zone's name, never read from a file; "": none
+	// publicSuffixes are the public suffixes (see publicSuffix) whose zone
+	// files are served all the same (allow_public_suffix).
+	publicSuffixes []string
 
 	// What the last full listing found, reused while the directory itself
 	// is unchanged (no file added, removed or renamed), and where the
@@ -122,6 +127,12 @@ func (l *loader) candidate(name string, mode fs.FileMode) (f zoneFile, problem *
 	}
 	if len(l.origins) > 0 && plugin.Zones(l.origins).Matches(origin) == "" {
 		return f, nil, false
+	}
+	if publicSuffix(origin) && !slices.Contains(l.publicSuffixes, origin) {
+		return f, &Finding{File: filepath.Join(l.dir, name), Zone: origin, Owner: origin, Rule: RuleIsolation,
+			Severity: SeverityFail, Message: "is a public suffix (ICANN section of the Public Suffix List): a zone for it " +
+				"would answer for every domain under it and hand its addresses to other zones' MX answers; " +
+				"list it in allow_public_suffix if this server is meant to serve it"}, false
 	}
 	if origin == l.catalog {
 		return f, &Finding{File: filepath.Join(l.dir, name), Zone: origin, Owner: origin, Rule: RuleIsolation,
@@ -232,6 +243,18 @@ func (l *loader) scanNames(d *zoneDir, names []string) ([]zoneFile, []Finding) {
 		}
 	}
 	return files, problems
+}
+
+// publicSuffix reports whether origin is a public suffix in the ICANN
+// section of the Public Suffix List ("com.", "co.uk."): a registry's zone,
+// never a customer's.
+func publicSuffix(origin string) bool {
+	domain := strings.TrimSuffix(origin, ".")
+	if domain == "" {
+		return true
+	}
+	suffix, icann := publicsuffix.PublicSuffix(domain)
+	return icann && suffix == domain
 }
 
 // fileMode turns the type bits of a stat mode into an fs.FileMode.

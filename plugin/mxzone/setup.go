@@ -55,6 +55,7 @@ func setup(c *caddy.Controller) error {
 //	    max_names COUNT
 //	    state DIR
 //	    catalog NAME
+//	    allow_public_suffix ZONES...
 //	}
 func parse(c *caddy.Controller) (*MXZone, error) {
 	m := &MXZone{interval: defaultReload}
@@ -114,6 +115,18 @@ func parseProperty(c *caddy.Controller, m *MXZone, prop string) error {
 		return nil
 	case "catalog":
 		return parseCatalog(c, m)
+	case "allow_public_suffix":
+		args := c.RemainingArgs()
+		if len(args) == 0 {
+			return c.ArgErr()
+		}
+		for _, a := range args {
+			if _, ok := dns.IsDomainName(a); !ok {
+				return c.Errf("allow_public_suffix: %q is not a domain name", a)
+			}
+			m.loader.publicSuffixes = append(m.loader.publicSuffixes, dns.Fqdn(strings.ToLower(a)))
+		}
+		return nil
 	case "state":
 		return parseState(c, m)
 	case "max_file_size", "max_records", "max_zones", "max_rrset_records", "max_types_per_name", "max_names":
