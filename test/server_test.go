@@ -340,3 +340,36 @@ func TestLargeRRsetOverUDPAndTCP(t *testing.T) {
 		t.Fatalf("the zone's other names: %v", mx)
 	}
 }
+
+// TestZoneNameConflict: a second file spelling a served zone's name another
+// way ("Example.Com.zone") never takes the zone over, whatever the order in
+// which the files appear, and not across a restart either.
+func TestZoneNameConflict(t *testing.T) {
+	soa := "$TTL 3600\n@ SOA ns1 host 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.53\n"
+	dir := t.TempDir()
+	writeAtomic(t, filepath.Join(dir, "Example.Com.zone"), soa+"www A 203.0.113.66\n")
+	writeAtomic(t, filepath.Join(dir, "example.com.zone"), soa+"www A 192.0.2.1\n")
+	www := func(s *server) string {
+		msg := ask(t, s.addr, "udp", "www.example.com.", dns.TypeA)
+		if len(msg.Answer) != 1 {
+			return fmt.Sprint(msg.Answer)
+		}
+		return msg.Answer[0].(*dns.A).A.String()
+	}
+	s := startServer(t, dir, "reload 1s")
+	if got := www(s); got != "192.0.2.1" {
+		t.Fatalf("www %s, want the canonical file's 192.0.2.1", got)
+	}
+	if !strings.Contains(s.log.String(), "Example.Com.zone:0: error: example.com.: names zone example.com.") {
+		t.Fatalf("no finding for the second file in the log:\n%s", s.log.String())
+	}
+	// The impostor is edited: still nothing of it is served.
+	writeAtomic(t, filepath.Join(dir, "Example.Com.zone"), soa+"www A 203.0.113.67\n")
+	writeAtomic(t, filepath.Join(dir, "example.com.zone"), soa+"www A 192.0.2.2\n")
+	waitFor(t, 10*time.Second, "the canonical file's edit", func() bool { return www(s) == "192.0.2.2" })
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.cmd.Wait()
+	if got := www(startServer(t, dir, "reload 1s")); got != "192.0.2.2" {
+		t.Fatalf("after a restart: www %s", got)
+	}
+}

@@ -61,6 +61,11 @@ func (l *loader) firstBuild() (*generation, *report, error) {
 		next.zones[ch.entry.origin] = ch.entry
 		rep.changes = append(rep.changes, ch)
 	}
+	for _, origin := range l.held {
+		// Named by several files, none canonical: nothing is read, and the
+		// copy in the state directory, if any, serves (restore).
+		next.zones[origin] = &entry{origin: origin, file: filepath.Join(l.dir, origin+"zone"), status: statusRejected}
+	}
 	crossCheck(next, changes, allZones(next), nil, &l.policy)
 	finish(next, rep)
 	next.below = countBelow(nil, slices.Collect(maps.Keys(next.zones)), nil)
@@ -127,8 +132,18 @@ func (l *loader) plan(d *zoneDir, prev *generation, hint []string, mode scanMode
 	relisted := true
 	switch mode {
 	case scanNamed:
-		files, problems = l.scanNames(d, hint)
+		var relist bool
+		files, problems, relist = l.scanNames(d, hint, prev)
 		check = files
+		if relist {
+			// Judge the named files against all the others: only the
+			// files that are their zone's are read.
+			var err error
+			if files, problems, _, err = l.listing(d); err != nil {
+				return nil, nil, err
+			}
+			check = namedIn(files, hint)
+		}
 	default:
 		var err error
 		if files, problems, relisted, err = l.listing(d); err != nil {
@@ -155,6 +170,17 @@ func (l *loader) plan(d *zoneDir, prev *generation, hint []string, mode scanMode
 	}
 	sort.Strings(rep.removed)
 	return l.withinZoneLimit(prev, toRead, rep), rep, nil
+}
+
+// namedIn returns the files of files whose names are in names.
+func namedIn(files []zoneFile, names []string) []zoneFile {
+	var out []zoneFile
+	for _, f := range files {
+		if slices.Contains(names, f.name) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // finish records the findings of every changed file and indexes next.

@@ -27,6 +27,9 @@ type loader struct {
 	// publicSuffixes are the public suffixes (see publicSuffix) whose zone
 	// files are served all the same (allow_public_suffix).
 	publicSuffixes []string
+	// held are the zones that the last scan found named by several files,
+	// none spelt canonically (resolveNames): they keep what they serve.
+	held []string
 
 	// What the last full listing found, reused while the directory itself
 	// is unchanged (no file added, removed or renamed), and where the
@@ -110,7 +113,9 @@ func (l *loader) scan(d *zoneDir) ([]zoneFile, []Finding, error) {
 			files = append(files, f)
 		}
 	}
-	return files, problems, nil
+	files, held, conflicts := l.resolveNames(files)
+	l.held = held
+	return files, append(problems, conflicts...), nil
 }
 
 // candidate says what the directory entry name (of type mode) is: a zone
@@ -162,9 +167,12 @@ func (e *entry) unchanged(d *zoneDir, name string) bool {
 // gone lists the origins of prev whose files are no longer there: all of
 // them after a full listing (hint nil), or among the hinted names.
 func (l *loader) gone(prev *generation, hint []string, files []zoneFile) []string {
-	present := make(map[string]bool, len(files))
+	present := make(map[string]bool, len(files)+len(l.held))
 	for _, f := range files {
 		present[f.origin] = true
+	}
+	for _, o := range l.held {
+		present[o] = true
 	}
 	var out []string
 	if hint == nil {
@@ -176,7 +184,13 @@ func (l *loader) gone(prev *generation, hint []string, files []zoneFile) []strin
 		return out
 	}
 	for _, name := range hint {
-		if origin, err := zonefile.Origin(name); err == nil && prev.zones[origin] != nil && !present[origin] {
+		origin, err := zonefile.Origin(name)
+		if err != nil || present[origin] {
+			continue
+		}
+		// Only the zone's own file takes it away: not a second file of
+		// the same zone that was refused.
+		if e := prev.zones[origin]; e != nil && filepath.Base(e.file) == name {
 			out = append(out, origin)
 		}
 	}
@@ -221,9 +235,10 @@ func (l *loader) rotate(files []zoneFile) []zoneFile {
 }
 
 // scanNames is scan for the given file names only (from file-system events).
-func (l *loader) scanNames(d *zoneDir, names []string) ([]zoneFile, []Finding) {
-	var files []zoneFile
-	var problems []Finding
+// relist says the names need the whole directory to be judged: a file not
+// spelt canonically, or a file of a zone served from a file of another name
+// (resolveNames).
+func (l *loader) scanNames(d *zoneDir, names []string, prev *generation) (files []zoneFile, problems []Finding, relist bool) {
 	seen := map[string]bool{}
 	for _, name := range names {
 		if seen[name] || !strings.HasSuffix(name, zonefile.Suffix) || strings.HasPrefix(name, ".#") {
@@ -239,10 +254,12 @@ func (l *loader) scanNames(d *zoneDir, names []string) ([]zoneFile, []Finding) {
 		case problem != nil:
 			problems = append(problems, *problem)
 		case ok:
+			e := prev.zones[f.origin]
+			relist = relist || !zonefile.Canonical(f.name, f.origin) || e != nil && filepath.Base(e.file) != f.name
 			files = append(files, f)
 		}
 	}
-	return files, problems
+	return files, problems, relist
 }
 
 // publicSuffix reports whether origin is a public suffix in the ICANN

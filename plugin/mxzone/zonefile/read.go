@@ -23,18 +23,58 @@ import (
 // Suffix marks the files of a zone directory that are zones.
 const Suffix = ".zone"
 
-// Origin turns the file name "example.com.zone" into "example.com.".
+// Origin turns the file name "example.com.zone" into "example.com.": the
+// name compared as DNS names are (RFC 4343: case does not matter, escapes
+// stand for what they escape), in canonical form: lower case, escaped only
+// where it must be. "Example.COM.zone" and "ex\097mple.com.zone" give the
+// same origin; "example.com..zone" (an empty label) none.
 func Origin(name string) (string, error) {
 	base, ok := strings.CutSuffix(name, Suffix)
 	if !ok || base == "" {
 		return "", fmt.Errorf("file name %q does not end in %q after a domain name", name, Suffix)
 	}
-	origin := dns.Fqdn(strings.ToLower(base))
-	if _, ok := dns.IsDomainName(origin); !ok || strings.Contains(base, "..") || strings.HasPrefix(base, ".") {
-		return "", fmt.Errorf("file name %q does not name a valid domain", name)
+	bad := fmt.Errorf("file name %q does not name a valid domain (write it as ORIGIN.zone, ORIGIN without its final dot)", name)
+	if strings.HasPrefix(base, ".") || strings.Contains(base, "..") || endsInDot(base) {
+		return "", bad
+	}
+	var wire [256]byte
+	n, err := dns.PackDomainName(dns.Fqdn(base), wire[:], 0, nil, false)
+	if err != nil {
+		return "", bad
+	}
+	for i := 0; i < n; {
+		l := int(wire[i])
+		for j := i + 1; j <= i+l; j++ {
+			if c := wire[j]; c >= 'A' && c <= 'Z' {
+				wire[j] = c + 'a' - 'A'
+			}
+		}
+		i += l + 1
+	}
+	origin, _, err := dns.UnpackDomainName(wire[:n], 0)
+	if err != nil {
+		return "", bad
 	}
 	return origin, nil
 }
+
+// endsInDot reports whether s ends in a dot that is not escaped.
+func endsInDot(s string) bool {
+	if !strings.HasSuffix(s, ".") {
+		return false
+	}
+	backslashes := 0
+	for i := len(s) - 2; i >= 0 && s[i] == '\\'; i-- {
+		backslashes++
+	}
+	return backslashes%2 == 0
+}
+
+// Canonical reports whether name is the canonical file name of its zone:
+// its origin as Origin gives it, without the final dot, then ".zone". It is
+// what a provider's tooling writes; any other spelling of the same zone is
+// a second file for it.
+func Canonical(name, origin string) bool { return name == origin+Suffix[1:] }
 
 // Source describes one zone file to read.
 type Source struct {

@@ -3,6 +3,7 @@ package zonefile
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/coredns-mx/coredns-mx/internal/zonetest"
@@ -66,12 +67,22 @@ func TestOrigin(t *testing.T) {
 		{".zone", ""},
 		{"example.com.zone.bak", ""},
 		{"a..b.zone", ""},
+		{"example.com..zone", ""},                       // an empty label: not example.com.
+		{`ex\097mple.com.zone`, "example.com."},         // \097 is "a"
+		{`EX\065MPLE.com.zone`, "example.com."},         // \065 is "A": case does not matter either
+		{`a\.b.example.zone`, `a\.b.example.`},          // a dot inside a label stays escaped
+		{`example.com\..zone`, `example.com\..`},        // the last label ends in an escaped dot
+		{strings.Repeat("a", 64) + ".example.zone", ""}, // a label of 64 bytes
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Origin(tc.name)
 			if (err != nil) != (tc.want == "") || got != tc.want {
 				t.Fatalf("got %q, %v; want %q", got, err, tc.want)
+			}
+			// Canonical: exactly the name a provider's tooling writes.
+			if canonical := tc.want != "" && tc.name == strings.TrimSuffix(tc.want, ".")+".zone"; Canonical(tc.name, got) != canonical {
+				t.Fatalf("Canonical(%q) = %v, want %v", tc.name, !canonical, canonical)
 			}
 		})
 	}
