@@ -373,3 +373,30 @@ func TestZoneNameConflict(t *testing.T) {
 		t.Fatalf("after a restart: www %s", got)
 	}
 }
+
+// TestIncludeOfAnotherTenantsFile: a customer's $INCLUDE of another
+// tenant's zone file, or of a file the provider keeps beside the zones, is
+// refused; the finding in the log names the file and never shows its text.
+func TestIncludeOfAnotherTenantsFile(t *testing.T) {
+	const secret = "mysql://root:Pa55w0rd@db.internal:3306/prod"
+	soa := "$TTL 3600\n@ SOA ns1 host 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.53\n"
+	dir := t.TempDir()
+	writeAtomic(t, filepath.Join(dir, "victim.example.zone"), soa+"www A 192.0.2.1\n")
+	writeAtomic(t, filepath.Join(dir, "db.conf"), "www "+secret+"\n")
+	writeAtomic(t, filepath.Join(dir, "thief.example.zone"), soa+"$INCLUDE victim.example.zone\n")
+	writeAtomic(t, filepath.Join(dir, "snoop.example.zone"), soa+"$INCLUDE db.conf\n")
+	s := startServer(t, dir, "reload 0")
+	for _, zone := range []string{"thief.example.", "snoop.example."} {
+		if msg := ask(t, s.addr, "udp", zone, dns.TypeSOA); msg.Rcode != dns.RcodeServerFailure {
+			t.Errorf("%s served (%s) although its $INCLUDE is refused", zone, dns.RcodeToString[msg.Rcode])
+		}
+	}
+	log := s.log.String()
+	if !strings.Contains(log, `thief.example.zone:5: error: thief.example.: $INCLUDE "victim.example.zone" refused`) ||
+		!strings.Contains(log, "db.conf:1: error: snoop.example.: syntax error") {
+		t.Fatalf("the log does not name the refused files:\n%s", log)
+	}
+	if strings.Contains(log, "Pa55w0rd") {
+		t.Fatalf("the log quotes the included file:\n%s", log)
+	}
+}

@@ -284,7 +284,7 @@ func (l *loader) read(d *zoneDir, f zoneFile, old *entry, settle time.Duration) 
 		e.stamp, e.includes = old.stamp, old.includes
 	} else {
 		src := zonefile.Source{Root: d.root, DirFD: d.fd(), Dir: l.dir, Rel: f.name, File: e.file, Origin: f.origin,
-			MaxBytes: l.limits.FileBytes, MaxRecords: l.limits.Records, Settle: settle}
+			MaxBytes: l.limits.FileBytes, MaxRecords: l.limits.Records, Includable: l.includable, Settle: settle}
 		p := parseZone(src, &l.policy, &l.limits)
 		if p.busy {
 			ch.busy = true

@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -27,6 +28,10 @@ type loader struct {
 	// publicSuffixes are the public suffixes (see publicSuffix) whose zone
 	// files are served all the same (allow_public_suffix).
 	publicSuffixes []string
+	// includes are the patterns (path.Match, or a directory ending in "/")
+	// of the files inside the directory that $INCLUDE may read; none: every
+	// fragment zonefile.DefaultIncludable allows.
+	includes []string
 	// held are the zones that the last scan found named by several files,
 	// none spelt canonically (resolveNames): they keep what they serve.
 	held []string
@@ -260,6 +265,27 @@ func (l *loader) scanNames(d *zoneDir, names []string, prev *generation) (files 
 		}
 	}
 	return files, problems, relist
+}
+
+// includable says whether $INCLUDE may read rel: a fragment
+// (zonefile.DefaultIncludable: never a zone file, never a hidden file) that
+// matches one of the includes patterns, if there are any.
+func (l *loader) includable(rel string) bool {
+	if !zonefile.DefaultIncludable(rel) {
+		return false
+	}
+	if len(l.includes) == 0 {
+		return true
+	}
+	for _, p := range l.includes {
+		if dir, ok := strings.CutSuffix(p, "/"); ok && strings.HasPrefix(rel, dir+"/") {
+			return true
+		}
+		if ok, _ := path.Match(p, rel); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // publicSuffix reports whether origin is a public suffix in the ICANN

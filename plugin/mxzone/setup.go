@@ -3,6 +3,7 @@ package mxzone
 import (
 	"net"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -56,6 +57,7 @@ func setup(c *caddy.Controller) error {
 //	    state DIR
 //	    catalog NAME
 //	    allow_public_suffix ZONES...
+//	    includes PATTERN...
 //	}
 func parse(c *caddy.Controller) (*MXZone, error) {
 	m := &MXZone{interval: defaultReload}
@@ -115,6 +117,18 @@ func parseProperty(c *caddy.Controller, m *MXZone, prop string) error {
 		return nil
 	case "catalog":
 		return parseCatalog(c, m)
+	case "includes":
+		args := c.RemainingArgs()
+		if len(args) == 0 {
+			return c.ArgErr()
+		}
+		for _, p := range args {
+			if _, err := path.Match(p, ""); err != nil || path.IsAbs(p) || strings.Contains(p, "..") {
+				return c.Errf("includes: %q is not a pattern of files inside the zone directory (for example fragments/ or *.inc)", p)
+			}
+		}
+		m.loader.includes = args
+		return nil
 	case "allow_public_suffix":
 		args := c.RemainingArgs()
 		if len(args) == 0 {

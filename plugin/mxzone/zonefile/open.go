@@ -79,6 +79,10 @@ func (e *limitError) Error() string {
 // errEscapes refuses a symlink that leaves the zone directory.
 var errEscapes = errors.New("is a symbolic link that leads outside the zone directory or in a loop")
 
+// errNotIncludable refuses an $INCLUDE of a file that is not a fragment
+// the provider allows: another zone's file, a hidden file.
+var errNotIncludable = errors.New("is not a file that may be included (a zone file, a hidden file, or outside the includable fragments)")
+
 // errNotRegular refuses directories, FIFOs, devices and sockets.
 var errNotRegular = errors.New("is not a regular file")
 
@@ -91,6 +95,15 @@ var errTooLarge = errors.New("too large")
 // openat on the directory, one fstat, one read.
 func (t *tracker) open(rel string) (*lineReader, error) {
 	include := rel != t.src.Rel
+	if include {
+		includable := t.src.Includable
+		if includable == nil {
+			includable = DefaultIncludable
+		}
+		if !includable(rel) {
+			return nil, errNotIncludable
+		}
+	}
 	var data []byte
 	var stamp Stamp
 	var err error

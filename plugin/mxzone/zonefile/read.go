@@ -86,6 +86,9 @@ type Source struct {
 	Origin     string   // lower case, fully qualified
 	MaxBytes   int64    // bytes in the file and its includes together
 	MaxRecords int      // 0: no limit
+	// Includable says whether $INCLUDE may read rel (a slash-separated path
+	// inside Root); nil: DefaultIncludable.
+	Includable func(rel string) bool
 	// Settle, when set, is how long a zone file without a final newline
 	// must have been left alone before it is read: until then it is taken
 	// to be in the middle of being written, and Read returns ErrBusy. With
@@ -99,6 +102,22 @@ func (s Source) Display(rel string) string {
 		return s.File
 	}
 	return filepath.Join(s.Dir, filepath.FromSlash(rel))
+}
+
+// DefaultIncludable is which files $INCLUDE may read unless the caller
+// says otherwise: fragments, not zone files (no name ending in ".zone", so
+// no tenant's zone can be read into another's), and nothing hidden (no path
+// element starting with a dot: no ".git", ".htpasswd" or ".env").
+func DefaultIncludable(rel string) bool {
+	if strings.HasSuffix(rel, Suffix) {
+		return false
+	}
+	for _, elem := range strings.Split(rel, "/") {
+		if strings.HasPrefix(elem, ".") {
+			return false
+		}
+	}
+	return true
 }
 
 // Record is a parsed record with the file and line it starts on.
@@ -249,7 +268,9 @@ func (t *tracker) parseError(err error) error {
 		return &Error{Kind: KindOutside, File: file, Line: line,
 			Msg: fmt.Sprintf("$INCLUDE %s refused: %s", token, refused.reason)}
 	}
-	if token != "" {
+	if token != "" && file == t.src.Display(t.src.Rel) {
+		// Only the zone file's own text is quoted: an included file may
+		// be anything the provider keeps beside the zones.
 		msg += ": " + token
 	}
 	if col != "" {
