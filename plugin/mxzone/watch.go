@@ -11,8 +11,10 @@ import (
 	"github.com/fsnotify/fsnotify"
 )
 
-// debounce is how long the watch waits after a file-system event for more:
-// an editor or a provider's script often writes several files at once.
+// debounce is how long the watch waits after a file-system event on a file
+// for more on the same file: an editor or a provider's script often writes
+// a file in several steps. Each file waits on its own: a file that changes
+// all the time never holds back another.
 const debounce = 50 * time.Millisecond
 
 // settleTime is how long a zone file that ends without a newline must be
@@ -87,9 +89,10 @@ func (d *dirWatch) follow() (present, moved bool, err error) {
 type watcher struct {
 	m        *MXZone
 	interval time.Duration
-	d        *dirWatch // nil: no notifications, rescans only
-	changed  map[string]bool
-	flush    *time.Timer // fires debounce after the last event
+	d        *dirWatch            // nil: no notifications, rescans only
+	changed  map[string]time.Time // file -> its last event, until it is read
+	flush    *time.Timer          // fires when the first changed file has been quiet for debounce
+	armed    bool                 // flush is running
 	busy     map[string]bool
 	again    *time.Timer // fires settleTime after a file was found being written
 	seek     *time.Timer // looks for a replaced DIR
@@ -99,7 +102,7 @@ type watcher struct {
 // run watches the zone directory until ctx ends. d is nil when
 // notifications could not be set up (werr says why).
 func (m *MXZone) run(ctx context.Context, interval time.Duration, d *dirWatch, werr error) {
-	w := &watcher{m: m, interval: interval, d: d, changed: map[string]bool{}, busy: map[string]bool{},
+	w := &watcher{m: m, interval: interval, d: d, changed: map[string]time.Time{}, busy: map[string]bool{},
 		flush: stoppedTimer(), again: stoppedTimer(), seek: stoppedTimer()}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -127,7 +130,11 @@ func (m *MXZone) run(ctx context.Context, interval time.Duration, d *dirWatch, w
 				w.overflow(err)
 			}
 		case <-w.flush.C:
-			m.reloadWith(takeNames(w.changed), scanNamed)
+			w.armed = false
+			if names := w.quiet(time.Now()); len(names) > 0 {
+				m.reloadWith(names, scanNamed)
+			}
+			w.arm(time.Now())
 		case <-w.again.C:
 			m.reloadWith(takeNames(w.busy), scanNamed)
 		case <-w.seek.C:
@@ -175,8 +182,38 @@ func (w *watcher) event(ev fsnotify.Event) {
 		}
 		return
 	}
-	w.changed[filepath.Base(ev.Name)] = true
-	w.flush.Reset(debounce)
+	now := time.Now()
+	w.changed[filepath.Base(ev.Name)] = now
+	w.arm(now)
+}
+
+// quiet takes the changed files that have had no event for debounce.
+func (w *watcher) quiet(now time.Time) []string {
+	var names []string
+	for name, last := range w.changed {
+		if now.Sub(last) >= debounce {
+			names = append(names, name)
+			delete(w.changed, name)
+		}
+	}
+	return names
+}
+
+// arm sets the flush timer for the changed file that will be quiet first,
+// unless it is set already: the timer is not pushed back by later events,
+// so one busy file cannot keep the others waiting.
+func (w *watcher) arm(now time.Time) {
+	if w.armed || len(w.changed) == 0 {
+		return
+	}
+	first := now
+	for _, last := range w.changed {
+		if last.Before(first) {
+			first = last
+		}
+	}
+	w.flush.Reset(max(first.Add(debounce).Sub(now), time.Millisecond))
+	w.armed = true
 }
 
 // overflow handles an error of the notifications: most likely a queue
