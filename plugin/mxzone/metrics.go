@@ -45,6 +45,13 @@ var (
 		Help:      "NOTIFY messages for changed zones, by result: sent (every secondary of the transfer plugin accepted it) or failed.",
 	}, []string{"server", "result"})
 
+	unsavedGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "unsaved_zones",
+		Help:      "Served zones whose copy in the state directory could not be saved yet (retried with back-off).",
+	}, []string{"server"})
+
 	reloadDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,

@@ -53,6 +53,7 @@ type MXZone struct {
 	busy        []string          // zone files found being written, to read again
 	state       *stateDir         // validated copies of served zones; nil: off
 	stateWrites sync.WaitGroup    // the first load's copies being written
+	unsaved     map[string]bool   // origins whose served version has no saved copy yet
 	notify      *notifier         // NOTIFY through the transfer plugin; nil: no transfer plugin
 	clock       func() time.Time  // for the catalog serial; nil: time.Now
 }
@@ -270,6 +271,9 @@ func (m *MXZone) OnStartup() error {
 	}
 	if m.catalog != nil {
 		go m.buildCatalogs(ctx)
+	}
+	if m.state != nil {
+		go m.retrySaves(ctx)
 	}
 	if m.interval > 0 {
 		go m.run(ctx, m.interval, d, werr)

@@ -171,12 +171,14 @@ func (m *MXZone) restore(g *generation) {
 func (m *MXZone) saveFirstLoad(g *generation) []string {
 	s := m.state
 	var saved []string
+	var failed error
 	for origin, e := range g.zones {
 		if e.status != statusServed || s.fresh(origin, e.stamp) {
 			continue
 		}
 		if err := s.save(e.zone, false); err != nil {
-			log.Errorf("state: %v", err)
+			failed = err
+			m.markUnsaved(origin)
 			continue
 		}
 		saved = append(saved, origin)
@@ -184,6 +186,10 @@ func (m *MXZone) saveFirstLoad(g *generation) []string {
 	if err := s.syncAll(); err != nil {
 		log.Errorf("state: %v", err)
 	}
+	if failed != nil {
+		log.Errorf("state: %d zone copies not saved, retried later; for example: %v", len(m.unsaved), failed)
+	}
+	unsavedGauge.WithLabelValues(m.server).Set(float64(len(m.unsaved)))
 	log.Infof("state: %d zone copies saved in %s", len(saved), s.dir)
 	return saved
 }
@@ -195,15 +201,20 @@ func (m *MXZone) saveChanges(rep *report) {
 	for _, ch := range rep.changes {
 		if e := ch.entry; e.status == statusServed && ch.next != nil && e.zone == ch.next {
 			if err := s.save(e.zone, true); err != nil {
-				log.Errorf("state: %v", err)
+				log.Errorf("state: %v; retried later", err)
+				m.markUnsaved(e.origin)
+				continue
 			}
+			delete(m.unsaved, e.origin)
 		}
 	}
 	for _, origin := range rep.removed {
+		delete(m.unsaved, origin)
 		if err := s.remove(origin); err != nil {
 			log.Errorf("state: %v", err)
 		}
 	}
+	unsavedGauge.WithLabelValues(m.server).Set(float64(len(m.unsaved)))
 }
 
 // fresh reports whether origin's copy is at least as new as its zone file.

@@ -137,3 +137,33 @@ func TestCatalogSerialSurvivesRestart(t *testing.T) {
 		t.Fatalf("catalog serial after a restart: %d, not newer than %d", got, ahead)
 	}
 }
+
+// TestFailedSavesAreRetried: a copy that cannot be saved (here a directory
+// stands where its temporary file goes: root ignores permissions) is counted
+// and saved again once it can be, without another edit.
+func TestFailedSavesAreRetried(t *testing.T) {
+	dir := writeZones(t, map[string]string{"example.net.zone": provider, "a.example.zone": customer("a.example.", "1")})
+	state := filepath.Join(t.TempDir(), "state")
+	m := startWithState(t, dir, state)
+	blocker := filepath.Join(state, "a.example.zone.tmp")
+	if err := os.Mkdir(blocker, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "a.example.zone", customer("a.example.", "2"))
+	if err := m.reloadNames([]string{"a.example.zone"}); err != nil {
+		t.Fatal(err)
+	}
+	unsaved := func() float64 { return testutil.ToFloat64(unsavedGauge.WithLabelValues(m.server)) }
+	if e := m.gen.Load().zones["a.example."]; e.zone.Serial() != 2 || unsaved() != 1 {
+		t.Fatalf("serial %d served, unsaved %v: want 2 served and 1 unsaved", e.zone.Serial(), unsaved())
+	}
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	saved := func() bool {
+		data, err := os.ReadFile(filepath.Join(state, "a.example.zone"))
+		return err == nil && strings.Contains(string(data), " 2 7200 ")
+	}
+	eventually(t, 5*time.Second, "the copy of serial 2 saved", saved)
+	eventually(t, time.Second, "the unsaved gauge back to 0", func() bool { return unsaved() == 0 })
+}
