@@ -400,3 +400,33 @@ func TestIncludeOfAnotherTenantsFile(t *testing.T) {
 		t.Fatalf("the log quotes the included file:\n%s", log)
 	}
 }
+
+// TestDeletedZoneNotResurrected: a customer's zone deleted and made again
+// at once with a broken file by a new owner serves nothing of the old
+// owner's, neither now nor after a restart (issue 10: the state copy came
+// back).
+func TestDeletedZoneNotResurrected(t *testing.T) {
+	soa := "$TTL 3600\n@ SOA ns1 host 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.53\n"
+	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state")
+	path := filepath.Join(dir, "shop.example.zone")
+	writeAtomic(t, path, soa+"www A 192.0.2.1\n")
+	block := "reload 1s\n        state " + state
+	s := startServer(t, dir, block)
+	waitFor(t, 10*time.Second, "the copy in the state directory", func() bool {
+		_, err := os.Stat(filepath.Join(state, "shop.example.zone"))
+		return err == nil
+	})
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	writeAtomic(t, path, soa+"www CNAME elsewhere\nwww A 203.0.113.66\n") // CNAME beside data: refused
+	waitFor(t, 10*time.Second, "the new owner's broken file refused", func() bool {
+		return ask(t, s.addr, "udp", "www.shop.example.", dns.TypeA).Rcode == dns.RcodeServerFailure
+	})
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.cmd.Wait()
+	s = startServer(t, dir, block)
+	if msg := ask(t, s.addr, "udp", "www.shop.example.", dns.TypeA); msg.Rcode != dns.RcodeServerFailure {
+		t.Fatalf("after a restart: %s %v: the deleted zone came back", dns.RcodeToString[msg.Rcode], msg.Answer)
+	}
+}

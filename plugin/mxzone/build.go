@@ -77,7 +77,7 @@ func (l *loader) firstBuild() (*generation, *report, error) {
 // its own, then the zones they can affect are checked together and any edit
 // that breaks a zone is held back, newest first, until the set is
 // consistent. It returns prev itself when nothing changed.
-func (l *loader) rebuild(prev *generation, hint []string, mode scanMode) (*generation, *report, error) {
+func (l *loader) rebuild(prev *generation, hint []string, mode scanMode, deleted []string) (*generation, *report, error) {
 	d, err := openZoneDir(l.dir)
 	if err != nil {
 		return nil, nil, err
@@ -87,6 +87,8 @@ func (l *loader) rebuild(prev *generation, hint []string, mode scanMode) (*gener
 	if err != nil {
 		return nil, nil, err
 	}
+	fresh := recreated(prev, toRead, deleted)
+	rep.removed = append(rep.removed, fresh...)
 	if len(toRead) == 0 && len(rep.removed) == 0 {
 		return prev, rep, nil
 	}
@@ -98,7 +100,7 @@ func (l *loader) rebuild(prev *generation, hint []string, mode scanMode) (*gener
 	nChanged := len(toRead)
 	toRead = append(toRead, l.waitingFiles(prev, next, toRead)...)
 	changes := make(map[string]*change, len(toRead))
-	for i, ch := range l.readAll(d, toRead, prev, settleTime) {
+	for i, ch := range l.readAll(d, toRead, withoutZones(prev, fresh), settleTime) {
 		if ch.busy {
 			// Its writer is not done: the zone stays as it is for now.
 			rep.busy = append(rep.busy, toRead[i].name)
@@ -122,6 +124,33 @@ func (l *loader) rebuild(prev *generation, hint []string, mode scanMode) (*gener
 	}
 	next.below = countBelow(prev.below, added, rep.removed)
 	return next, rep, nil
+}
+
+// recreated returns the origins of the files to read that were deleted and
+// made again since the zone's version was read: a new zone, perhaps of
+// another owner, that must inherit nothing (no last good version, no copy
+// in the state directory).
+func recreated(prev *generation, toRead []zoneFile, deleted []string) []string {
+	var out []string
+	for _, f := range toRead {
+		if e := prev.zones[f.origin]; e != nil && slices.Contains(deleted, f.name) && filepath.Base(e.file) == f.name {
+			out = append(out, f.origin)
+		}
+	}
+	return out
+}
+
+// withoutZones returns prev without the zones origins, for reading their
+// files as new ones; prev itself when there are none.
+func withoutZones(prev *generation, origins []string) *generation {
+	if len(origins) == 0 {
+		return prev
+	}
+	g := &generation{zones: maps.Clone(prev.zones)}
+	for _, o := range origins {
+		delete(g.zones, o)
+	}
+	return g
 }
 
 // plan finds the zone files to read again and the zones whose files are

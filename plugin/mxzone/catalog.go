@@ -52,7 +52,7 @@ func membershipDelta(prev, next *generation, rep *report) (added, dropped []stri
 		return e != nil && e.zone != nil
 	}
 	for _, origin := range rep.removed {
-		if served(prev, origin) {
+		if served(prev, origin) && !served(next, origin) { // not deleted and made again
 			dropped = append(dropped, origin)
 		}
 	}

@@ -52,7 +52,7 @@ func BenchmarkRescanUnchanged(b *testing.B) {
 	for _, mode := range []scanMode{scanRotating, scanAll} {
 		b.Run([]string{"all", "rotating"}[mode], func(b *testing.B) {
 			for b.Loop() {
-				next, _, err := l.rebuild(g, nil, mode)
+				next, _, err := l.rebuild(g, nil, mode, nil)
 				if err != nil || next != g {
 					b.Fatalf("%v: a new generation for nothing", err)
 				}
@@ -73,7 +73,7 @@ func BenchmarkEditOne(b *testing.B) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			b.Fatal(err)
 		}
-		next, rep, err := l.rebuild(g, []string{name}, scanNamed)
+		next, rep, err := l.rebuild(g, []string{name}, scanNamed, nil)
 		if err != nil || len(rep.changes) != 1 || next.zones[origin].status != statusServed {
 			b.Fatalf("%v: %d changes", err, len(rep.changes))
 		}

@@ -1,5 +1,7 @@
 package mxzone
 
+import "slices"
+
 // logReport logs what a build found: each finding once per change of its
 // file, and one line per zone whose fate changed.
 func (m *MXZone) logReport(rep *report, first bool) {
@@ -49,6 +51,10 @@ func (m *MXZone) logReport(rep *report, first bool) {
 		}
 	}
 	for _, origin := range rep.removed {
+		if slices.ContainsFunc(rep.changes, func(ch *change) bool { return ch.entry.origin == origin }) {
+			log.Infof("zone %s: its file was deleted and made again; the zone starts afresh, with nothing of the deleted one", origin)
+			continue
+		}
 		log.Infof("zone %s removed: its file is gone", origin)
 	}
 	if first {

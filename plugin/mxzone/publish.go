@@ -46,23 +46,25 @@ func (m *MXZone) load() error {
 
 // reloadWith rebuilds from the files named in hint (mode scanNamed) or from
 // a scan of the directory, and publishes the result if anything changed.
+// The files named in deleted were deleted since they were read: if they are
+// there again, their zones start afresh, with nothing of the deleted one.
 // Until a first load has succeeded, it is the first load. Errors reading
 // the directory keep the current generation serving.
-func (m *MXZone) reloadWith(hint []string, mode scanMode) error {
+func (m *MXZone) reloadWith(hint []string, mode scanMode, deleted ...string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.gen.Load() == nil {
 		return m.load()
 	}
-	return m.update(hint, mode)
+	return m.update(hint, mode, deleted)
 }
 
 // update publishes the generation after the current one. The caller holds
 // m.mu.
-func (m *MXZone) update(hint []string, mode scanMode) error {
+func (m *MXZone) update(hint []string, mode scanMode, deleted []string) error {
 	prev := m.gen.Load()
 	start := time.Now()
-	next, rep, err := m.loader.rebuild(prev, hint, mode)
+	next, rep, err := m.loader.rebuild(prev, hint, mode, deleted)
 	if err != nil {
 		reloads.WithLabelValues(m.server, "error").Inc()
 		log.Errorf("%s: %v; keeping the zones being served", m.loader.dir, err)

@@ -45,6 +45,7 @@ func (s *stateDir) save(v *version, sync bool) error {
 	if err := s.write(s.path(v.Origin()), render(v), sync); err != nil {
 		return fmt.Errorf("save state copy of %s: %w", v.Origin(), err)
 	}
+	os.Remove(s.tombstone(v.Origin())) // the copy is the new zone's now
 	return nil
 }
 
@@ -96,12 +97,30 @@ func (s *stateDir) syncAll() error {
 	return unix.Syncfs(int(d.Fd()))
 }
 
-// remove deletes origin's copy: its zone file was deleted on purpose.
+// tombstone marks origin's copy as belonging to a deleted zone, for when
+// the copy itself cannot be removed.
+func (s *stateDir) tombstone(origin string) string { return s.path(origin) + ".deleted" }
+
+// remove deletes origin's copy: its zone file was deleted on purpose. If
+// the copy cannot be removed, a tombstone beside it says so durably, and a
+// restart does not serve it (restore).
 func (s *stateDir) remove(origin string) error {
-	if err := os.Remove(s.path(origin)); err != nil && !os.IsNotExist(err) {
-		return err
+	err := os.Remove(s.path(origin))
+	if err == nil || os.IsNotExist(err) {
+		os.Remove(s.tombstone(origin))
+		return nil
 	}
-	return nil
+	if terr := s.write(s.tombstone(origin), []byte("deleted\n"), true); terr != nil {
+		return fmt.Errorf("the copy of deleted zone %s can be neither removed (%w) nor marked deleted (%v): remove %s by hand, "+
+			"or a restart may serve it", origin, err, terr, s.path(origin))
+	}
+	return fmt.Errorf("the copy of deleted zone %s cannot be removed (%w); it is marked deleted and will not be served", origin, err)
+}
+
+// deleted reports whether origin's copy belongs to a deleted zone.
+func (s *stateDir) deleted(origin string) bool {
+	_, err := os.Stat(s.tombstone(origin))
+	return err == nil
 }
 
 // load reads origin's copy and checks it on its own; nil if there is none
@@ -148,6 +167,13 @@ func (m *MXZone) restore(g *generation) {
 	s := m.state
 	for _, origin := range s.origins() {
 		e := g.zones[origin]
+		if s.deleted(origin) {
+			// The zone was deleted while its copy could not be removed.
+			if err := s.remove(origin); err != nil {
+				log.Errorf("state: %v", err)
+			}
+			continue
+		}
 		if e == nil {
 			if err := s.remove(origin); err != nil {
 				log.Errorf("state: %v", err)
@@ -198,6 +224,14 @@ func (m *MXZone) saveFirstLoad(g *generation) []string {
 // changed and drops the copies of removed zones.
 func (m *MXZone) saveChanges(rep *report) {
 	s := m.state
+	// Removals first: a zone deleted and made again is in both lists, and
+	// its new copy must be the one that stays.
+	for _, origin := range rep.removed {
+		delete(m.unsaved, origin)
+		if err := s.remove(origin); err != nil {
+			log.Errorf("state: %v", err)
+		}
+	}
 	for _, ch := range rep.changes {
 		if e := ch.entry; e.status == statusServed && ch.next != nil && e.zone == ch.next {
 			if err := s.save(e.zone, true); err != nil {
@@ -206,12 +240,6 @@ func (m *MXZone) saveChanges(rep *report) {
 				continue
 			}
 			delete(m.unsaved, e.origin)
-		}
-	}
-	for _, origin := range rep.removed {
-		delete(m.unsaved, origin)
-		if err := s.remove(origin); err != nil {
-			log.Errorf("state: %v", err)
 		}
 	}
 	unsavedGauge.WithLabelValues(m.server).Set(float64(len(m.unsaved)))

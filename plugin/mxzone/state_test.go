@@ -167,3 +167,49 @@ func TestFailedSavesAreRetried(t *testing.T) {
 	eventually(t, 5*time.Second, "the copy of serial 2 saved", saved)
 	eventually(t, time.Second, "the unsaved gauge back to 0", func() bool { return unsaved() == 0 })
 }
+
+// TestDeletedMeansDeleted: a zone deleted and made again with a broken file
+// (within the debounce, or while the copy could not be removed) never
+// serves the deleted zone's records.
+func TestDeletedMeansDeleted(t *testing.T) {
+	owner := customer("a.example.", "1", "www A 192.0.2.1")
+	broken := customer("a.example.", "2", "www CNAME x", "www A 192.0.2.66") // CNAME beside data
+	t.Run("deleted and made again at once", func(t *testing.T) {
+		dir := writeZones(t, map[string]string{"example.net.zone": provider, "a.example.zone": owner})
+		state := filepath.Join(t.TempDir(), "state")
+		m := startConfigured(t, &MXZone{Origins: []string{"."}, server: "dns://deleted", interval: time.Hour,
+			loader: &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), limits: DefaultLimits()},
+			state:  &stateDir{dir: state}})
+		if err := os.Remove(filepath.Join(dir, "a.example.zone")); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, dir, "a.example.zone", broken)
+		eventually(t, 5*time.Second, "the new file read", func() bool {
+			e := m.gen.Load().zones["a.example."]
+			return e != nil && e.status == statusRejected
+		})
+		if _, rcode := query(t, m, "www.a.example.", dns.TypeA); rcode != dns.RcodeServerFailure {
+			t.Fatalf("rcode %s: the deleted zone's records are served", dns.RcodeToString[rcode])
+		}
+		if _, err := os.Stat(filepath.Join(state, "a.example.zone")); !os.IsNotExist(err) {
+			t.Fatalf("the deleted zone's copy is still there: %v", err)
+		}
+	})
+	t.Run("a copy marked deleted is not served at start", func(t *testing.T) {
+		dir := writeZones(t, map[string]string{"example.net.zone": provider, "a.example.zone": owner})
+		state := filepath.Join(t.TempDir(), "state")
+		startWithState(t, dir, state).OnShutdown()
+		// What remove leaves when the copy cannot be removed.
+		if err := os.WriteFile(filepath.Join(state, "a.example.zone.deleted"), []byte("deleted\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, dir, "a.example.zone", broken)
+		m := startWithState(t, dir, state)
+		if e := m.gen.Load().zones["a.example."]; e.status != statusRejected {
+			t.Fatalf("status %s: a copy marked deleted was served", e.status)
+		}
+		if _, err := os.Stat(filepath.Join(state, "a.example.zone")); !os.IsNotExist(err) {
+			t.Fatalf("the deleted zone's copy is still there: %v", err)
+		}
+	})
+}

@@ -91,6 +91,7 @@ type watcher struct {
 	interval time.Duration
 	d        *dirWatch            // nil: no notifications, rescans only
 	changed  map[string]time.Time // file -> its last event, until it is read
+	deleted  map[string]bool      // changed files that were deleted on the way
 	flush    *time.Timer          // fires when the first changed file has been quiet for debounce
 	armed    bool                 // flush is running
 	busy     map[string]bool
@@ -102,7 +103,8 @@ type watcher struct {
 // run watches the zone directory until ctx ends. d is nil when
 // notifications could not be set up (werr says why).
 func (m *MXZone) run(ctx context.Context, interval time.Duration, d *dirWatch, werr error) {
-	w := &watcher{m: m, interval: interval, d: d, changed: map[string]time.Time{}, busy: map[string]bool{},
+	w := &watcher{m: m, interval: interval, d: d, changed: map[string]time.Time{}, deleted: map[string]bool{},
+		busy:  map[string]bool{},
 		flush: stoppedTimer(), again: stoppedTimer(), seek: stoppedTimer()}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -132,7 +134,7 @@ func (m *MXZone) run(ctx context.Context, interval time.Duration, d *dirWatch, w
 		case <-w.flush.C:
 			w.armed = false
 			if names := w.quiet(time.Now()); len(names) > 0 {
-				m.reloadWith(names, scanNamed)
+				m.reloadWith(names, scanNamed, w.takeDeleted(names)...)
 			}
 			w.arm(time.Now())
 		case <-w.again.C:
@@ -183,8 +185,25 @@ func (w *watcher) event(ev fsnotify.Event) {
 		return
 	}
 	now := time.Now()
-	w.changed[filepath.Base(ev.Name)] = now
+	name := filepath.Base(ev.Name)
+	w.changed[name] = now
+	if ev.Has(fsnotify.Remove) {
+		w.deleted[name] = true
+	}
 	w.arm(now)
+}
+
+// takeDeleted returns, and forgets, which of names were deleted since they
+// were last read.
+func (w *watcher) takeDeleted(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if w.deleted[n] {
+			out = append(out, n)
+			delete(w.deleted, n)
+		}
+	}
+	return out
 }
 
 // quiet takes the changed files that have had no event for debounce.
