@@ -430,3 +430,34 @@ func TestDeletedZoneNotResurrected(t *testing.T) {
 		t.Fatalf("after a restart: %s %v: the deleted zone came back", dns.RcodeToString[msg.Rcode], msg.Answer)
 	}
 }
+
+// TestNoPinningBetweenTenants: a tenant's MX naming another tenant's host
+// does not stop that tenant from removing it (only protected zones, the
+// provider's, are held back); the provider's protected zone is.
+func TestNoPinningBetweenTenants(t *testing.T) {
+	soa := "$TTL 3600\n@ SOA ns1 host 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 192.0.2.53\n"
+	dir := t.TempDir()
+	writeAtomic(t, filepath.Join(dir, "example.net.zone"), soa+"mx1 A 192.0.2.25\n")
+	writeAtomic(t, filepath.Join(dir, "example.com.zone"), soa+"mail1 A 192.0.2.26\n")
+	writeAtomic(t, filepath.Join(dir, "shop.example.zone"), soa+"@ MX 10 mail1.example.com.\n@ MX 20 mx1.example.net.\n")
+	s := startServer(t, dir, "reload 1s\n        protect example.net")
+	// The provider's edit that would break shop.example. is refused.
+	writeAtomic(t, filepath.Join(dir, "example.net.zone"), strings.Replace(soa, " 1 7200", " 2 7200", 1))
+	waitFor(t, 10*time.Second, "the provider's edit refused", func() bool {
+		return strings.Contains(s.log.String(), "edit refused: zone shop.example. depends on it")
+	})
+	if msg := ask(t, s.addr, "udp", "mx1.example.net.", dns.TypeA); len(msg.Answer) != 1 {
+		t.Fatalf("the provider's mx1 went: %v", msg)
+	}
+	// The other tenant's edit is applied: nobody can pin its records.
+	writeAtomic(t, filepath.Join(dir, "example.com.zone"), strings.Replace(soa, " 1 7200", " 2 7200", 1))
+	waitFor(t, 10*time.Second, "the tenant's edit applied", func() bool {
+		return ask(t, s.addr, "udp", "mail1.example.com.", dns.TypeA).Rcode == dns.RcodeNameError
+	})
+	if msg := ask(t, s.addr, "udp", "shop.example.", dns.TypeMX); msg.Rcode != dns.RcodeSuccess || len(msg.Answer) != 2 {
+		t.Fatalf("shop.example. stopped serving: %v", msg)
+	}
+	waitFor(t, 5*time.Second, "shop.example. told", func() bool {
+		return strings.Contains(s.log.String(), "exchange mail1.example.com. does not exist in zone example.com. (mx_target_address) (after another zone's change")
+	})
+}

@@ -36,6 +36,7 @@ type report struct {
 	problems []Finding // files that could not be zones at all
 	removed  []string  // origins whose files disappeared
 	busy     []string  // names of files being written, to read again after settleTime
+	touched  []string  // unchanged zones whose findings changed: another zone's edit broke or fixed them
 }
 
 // firstBuild reads every zone file of the directory, checks each on its
@@ -66,7 +67,7 @@ func (l *loader) firstBuild() (*generation, *report, error) {
 		// copy in the state directory, if any, serves (restore).
 		next.zones[origin] = &entry{origin: origin, file: filepath.Join(l.dir, origin+"zone"), status: statusRejected}
 	}
-	crossCheck(next, changes, allZones(next), nil, &l.policy)
+	crossCheck(next, changes, allZones(next), nil, &l.policy, l.protects)
 	finish(next, rep)
 	next.below = countBelow(nil, slices.Collect(maps.Keys(next.zones)), nil)
 	return next, rep, nil
@@ -87,14 +88,24 @@ func (l *loader) rebuild(prev *generation, hint []string, mode scanMode, deleted
 	if err != nil {
 		return nil, nil, err
 	}
-	fresh := recreated(prev, toRead, deleted)
-	rep.removed = append(rep.removed, fresh...)
-	if len(toRead) == 0 && len(rep.removed) == 0 {
+	if len(toRead) == 0 && len(rep.removed) == 0 && len(prev.deleting) == 0 {
 		return prev, rep, nil
 	}
-	next := &generation{zones: maps.Clone(prev.zones)}
+	fresh := recreated(prev, toRead, deleted)
+	rep.removed = append(rep.removed, fresh...)
+	deleting := l.holdDeletions(d, prev, rep)
+	if len(toRead) == 0 && len(rep.removed) == 0 && slices.Equal(deleting, prev.deleting) {
+		return prev, rep, nil
+	}
+	next := &generation{zones: maps.Clone(prev.zones), deleting: deleting}
 	for _, origin := range rep.removed {
 		delete(next.zones, origin)
+	}
+	for _, origin := range deleting {
+		// The file is gone; its last version serves, and says why.
+		e := *prev.zones[origin]
+		e.status, e.findings = statusLastGood, findingsFor(rep.problems, origin)
+		next.zones[origin] = &e
 	}
 	// Something changed: a version held back before may fit now.
 	nChanged := len(toRead)
@@ -111,10 +122,10 @@ func (l *loader) rebuild(prev *generation, hint []string, mode scanMode, deleted
 		next.zones[ch.entry.origin] = ch.entry
 		rep.changes = append(rep.changes, ch)
 	}
-	if len(rep.changes) == 0 && len(rep.removed) == 0 {
+	if len(rep.changes) == 0 && len(rep.removed) == 0 && slices.Equal(deleting, prev.deleting) {
 		return prev, rep, nil
 	}
-	crossCheck(next, changes, affected(next, changes, rep.removed, prev.deps), prev.deps, &l.policy)
+	rep.touched = crossCheck(next, changes, affected(next, changes, rep.removed, prev.deps), prev.deps, &l.policy, l.protects)
 	finish(next, rep)
 	var added []string
 	for _, ch := range rep.changes {
@@ -124,6 +135,59 @@ func (l *loader) rebuild(prev *generation, hint []string, mode scanMode, deleted
 	}
 	next.below = countBelow(prev.below, added, rep.removed)
 	return next, rep, nil
+}
+
+// holdDeletions keeps the protected zones whose files are gone but that
+// other zones depend on: such a deletion is held like a breaking edit, with
+// a finding, and tried again at every build (the deletions held before
+// included) until nothing depends on the zone. It takes them out of
+// rep.removed and returns them.
+func (l *loader) holdDeletions(d *zoneDir, prev *generation, rep *report) []string {
+	for _, origin := range prev.deleting {
+		e := prev.zones[origin]
+		if _, err := d.stat(filepath.Base(e.file)); err != nil && !slices.Contains(rep.removed, origin) {
+			rep.removed = append(rep.removed, origin) // still gone: try again
+		}
+	}
+	var held []string
+	rep.removed = slices.DeleteFunc(rep.removed, func(origin string) bool {
+		e := prev.zones[origin]
+		if !l.protects(origin) || len(prev.deps[origin]) == 0 || e == nil || e.zone == nil {
+			return false
+		}
+		held = append(held, origin)
+		rep.problems = append(rep.problems, Finding{File: e.file, Zone: origin, Owner: origin, Rule: RuleMXAddress,
+			Severity: SeverityFail, Message: "deletion refused: " + dependents(prev.deps[origin]) +
+				"; the zone keeps serving: move their MX records first, or restore the file"})
+		return true
+	})
+	slices.Sort(held)
+	return held
+}
+
+// findingsFor returns the findings in list of the zone origin.
+func findingsFor(list []Finding, origin string) []Finding {
+	var out []Finding
+	for _, f := range list {
+		if f.Zone == origin {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// dependents says which zones depend on a zone: the first few, and how many.
+func dependents(zones []string) string {
+	zones = slices.Sorted(slices.Values(zones))
+	if len(zones) == 1 {
+		return "zone " + zones[0] + " depends on it"
+	}
+	named := zones[:min(len(zones), maxNamed)]
+	s := fmt.Sprintf("%d zones depend on it (%s", len(zones), strings.Join(named, ", "))
+	if more := len(zones) - len(named); more > 0 {
+		s += fmt.Sprintf(" and %d more", more)
+	}
+	return s + ")"
 }
 
 // recreated returns the origins of the files to read that were deleted and
@@ -351,11 +415,16 @@ func (ch *change) allFindings() []Finding {
 		list = append(list, f.Finding)
 	}
 	list = append(list, ch.blame...)
+	sortFindings(list)
+	return list
+}
+
+// sortFindings puts findings in file order.
+func sortFindings(list []Finding) {
 	slices.SortStableFunc(list, func(a, b Finding) int {
 		if c := strings.Compare(a.File, b.File); c != 0 {
 			return c
 		}
 		return a.Line - b.Line
 	})
-	return list
 }

@@ -55,7 +55,7 @@ func Check(paths []string, policy Policy, limits Limits) (*CheckResult, error) {
 			return nil, err
 		}
 	}
-	crossCheck(g, changes, allZones(g), nil, &policy)
+	crossCheck(g, changes, allZones(g), nil, &policy, nil)
 	for _, e := range g.zones {
 		ch := changes[e.origin]
 		res.Zones = append(res.Zones, ZoneStatus{Zone: e.origin, File: e.file, Served: e.status == statusServed})

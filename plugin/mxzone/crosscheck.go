@@ -2,6 +2,7 @@ package mxzone
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -52,13 +53,18 @@ func affected(g *generation, changes map[string]*change, removed []string, deps 
 
 // crossCheck runs the cross-zone checks over scope until no served version
 // fails them. A new version that fails is replaced by its zone's last good
-// version; a version that did not change but now fails makes the edit of the
-// zone it points into the failing one. When an edit is held back, the zones
-// that depend on it (deps; every zone when deps is nil, at the first load)
-// are checked again. Then every changed zone gets its status.
-func crossCheck(g *generation, changes map[string]*change, scope map[string]bool, deps map[string][]string, policy *Policy) {
+// version. A version that did not change but now fails because of an edit
+// in this build holds that edit back when the edited zone is protected
+// (protects; nil: every zone is); otherwise the edit stands and the zone it
+// broke keeps serving as it is, with the findings that say so. When an edit
+// is held back, the zones that depend on it (deps; every zone when deps is
+// nil, at the first load) are checked again. Then every changed zone gets
+// its status. It returns the unchanged zones whose findings changed.
+func crossCheck(g *generation, changes map[string]*change, scope map[string]bool, deps map[string][]string,
+	policy *Policy, protects func(origin string) bool) []string {
+	r := &crossRun{g: g, changes: changes, policy: policy, protects: protects, owned: map[string]bool{}, touched: map[string]bool{}}
 	for len(scope) > 0 {
-		held := checkRound(g, changes, scope, policy)
+		held := r.round(scope)
 		scope = map[string]bool{}
 		for origin := range held {
 			ch := changes[origin]
@@ -88,7 +94,35 @@ func crossCheck(g *generation, changes map[string]*change, scope map[string]bool
 			ch.entry.heldBack = nil
 		}
 	}
+	return slices.Sorted(maps.Keys(r.touched))
 }
+
+// crossRun is one crossCheck.
+type crossRun struct {
+	g        *generation
+	changes  map[string]*change
+	policy   *Policy
+	protects func(origin string) bool
+	owned    map[string]bool // unchanged zones whose entry this run copied (it may change them)
+	touched  map[string]bool // unchanged zones whose findings changed
+}
+
+// own returns the entry of the unchanged zone origin, copied on first use:
+// it is shared with the previous generation, which never changes.
+func (r *crossRun) own(origin string) *entry {
+	e := r.g.zones[origin]
+	if !r.owned[origin] {
+		clone := *e
+		e = &clone
+		r.g.zones[origin] = e
+		r.owned[origin] = true
+	}
+	return e
+}
+
+// protected reports whether edits of origin that break other zones are
+// held back.
+func (r *crossRun) protected(origin string) bool { return r.protects == nil || r.protects(origin) }
 
 // status is what the checks made of a changed zone.
 func (ch *change) status() status {
@@ -105,9 +139,10 @@ func (ch *change) status() status {
 	}
 }
 
-// checkRound checks the served versions of scope once and returns the
-// zones whose edit must be held back.
-func checkRound(g *generation, changes map[string]*change, scope map[string]bool, policy *Policy) map[string]bool {
+// round checks the served versions of scope once and returns the zones
+// whose edit must be held back.
+func (r *crossRun) round(scope map[string]bool) map[string]bool {
+	g := r.g
 	held := map[string]bool{}
 	origins := make([]string, 0, len(scope))
 	for o := range scope {
@@ -116,40 +151,57 @@ func checkRound(g *generation, changes map[string]*change, scope map[string]bool
 		}
 	}
 	sort.Strings(origins)
-	results := checkAll(g, origins, policy)
+	results := checkAll(g, origins, r.policy)
 	for i, origin := range origins {
 		e := g.zones[origin]
 		if e.zone == nil {
 			continue
 		}
 		cross, keys := results[i].cross, results[i].keys
-		ch := changes[origin]
+		ch := r.changes[origin]
 		if ch != nil && e.zone == ch.next {
 			ch.cross = cross
 		}
 		if !slices.Equal(keys, e.depKeys) {
 			if ch == nil {
-				clone := *e // shared with the previous generation: copy, never modify
-				e = &clone
-				g.zones[origin] = e
+				e = r.own(origin)
 			}
 			e.depKeys = keys
 		}
 		failing := failingTargets(cross)
-		if len(failing) == 0 {
-			continue
-		}
 		if ch != nil && e.zone == ch.next {
-			held[origin] = true
+			if len(failing) > 0 {
+				held[origin] = true
+			}
 			continue
 		}
 		for _, f := range failing {
-			if blame(g, changes, origin, f) {
+			if r.protected(f.target) && blame(g, r.changes, origin, f) {
 				held[f.target] = true
 			}
 		}
+		if ch == nil {
+			r.setFindings(origin, cross)
+		}
 	}
 	return held
+}
+
+// setFindings gives the unchanged zone origin the findings of its file with
+// cross, the findings of its MX targets as they are now: an edit of another
+// zone may have broken them, or fixed them.
+func (r *crossRun) setFindings(origin string, cross []targetFinding) {
+	e := r.g.zones[origin]
+	want := localFindings(e.findings)
+	for _, f := range cross {
+		want = append(want, f.Finding)
+	}
+	sortFindings(want)
+	if slices.Equal(want, e.findings) {
+		return
+	}
+	r.own(origin).findings = want
+	r.touched[origin] = true
 }
 
 // blame records the finding f of the unchanged zone origin against the
@@ -186,15 +238,7 @@ func (ch *change) blameFinding() Finding {
 		}
 	}
 	f := ch.broken[0].finding
-	who := "zone " + zones[0] + " depends on it"
-	if len(zones) > 1 {
-		named := zones[:min(len(zones), maxNamed)]
-		who = fmt.Sprintf("%d zones depend on it (%s", len(zones), strings.Join(named, ", "))
-		if more := len(zones) - len(named); more > 0 {
-			who += fmt.Sprintf(" and %d more", more)
-		}
-		who += ")"
-	}
+	who := dependents(zones)
 	return Finding{File: ch.entry.file, Zone: ch.entry.origin, Owner: f.Finding.Owner, Rule: f.Rule, Severity: SeverityFail,
 		Message: fmt.Sprintf("edit refused: %s: %s:%d: %s", who, f.File, f.Line, f.Message)}
 }

@@ -16,6 +16,9 @@ type generation struct {
 	deps    map[string][]string // origin -> zones with an MX exchange that depends on it (see entry.depKeys)
 	waiting []string            // origins with a newer version held back by another zone
 	below   map[string]int      // name -> zone files strictly below it (names with none are absent)
+	// deleting are protected zones whose files are gone but whose deletion
+	// is held: other zones depend on them (loader.holdDeletions).
+	deleting []string
 }
 
 // status is what the server does with one zone file.

@@ -80,6 +80,7 @@ func TestRefusedEditNamesFewDependents(t *testing.T) {
 	}
 	dir := writeZones(t, files)
 	m := newTestPlugin(t, dir, DefaultPolicy())
+	m.loader.protected = map[string]bool{"example.net.": true}
 	writeFile(t, dir, "example.net.zone", strings.Replace(provider, "mx1 A 192.0.2.25\nmx1 AAAA 2001:db8::25\n", "", 1))
 	if err := m.reloadNames([]string{"example.net.zone"}); err != nil {
 		t.Fatal(err)

@@ -61,3 +61,25 @@ func (m *MXZone) logReport(rep *report, first bool) {
 		log.Infof("%s: zone files loaded: %d served, %d refused", m.loader.dir, served, refused)
 	}
 }
+
+// logTouched logs the findings of the zones whose findings an edit of
+// another zone changed: a zone it broke (it keeps serving as it is: the edit
+// was not of a protected zone) is told here, once.
+func (m *MXZone) logTouched(g *generation, rep *report) {
+	for _, origin := range rep.touched {
+		e := g.zones[origin]
+		if e == nil {
+			continue
+		}
+		broken := false
+		for _, f := range e.findings {
+			if f.Severity == SeverityFail && (f.Rule == RuleMXCNAME || f.Rule == RuleMXAddress) {
+				log.Errorf("%s (after another zone's change; this zone keeps serving as it is)", f)
+				broken = true
+			}
+		}
+		if !broken {
+			log.Infof("%s: zone %s: the MX targets another zone's change had broken are fine again", e.file, origin)
+		}
+	}
+}

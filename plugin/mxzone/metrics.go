@@ -82,6 +82,15 @@ func (m *MXZone) recordGeneration(g *generation, rep *report, took time.Duration
 			result = "refused"
 		}
 	}
+	for _, origin := range rep.touched {
+		if e := g.zones[origin]; e != nil {
+			for _, f := range e.findings {
+				if f.Rule == RuleMXCNAME || f.Rule == RuleMXAddress {
+					findingsCounter.WithLabelValues(m.server, f.Rule.String(), f.Severity.String()).Inc()
+				}
+			}
+		}
+	}
 	reloads.WithLabelValues(m.server, result).Inc()
 	lastReload.WithLabelValues(m.server).Set(float64(time.Now().Unix()))
 	reloadDuration.WithLabelValues(m.server).Observe(took.Seconds())

@@ -82,6 +82,7 @@ func (m *MXZone) update(hint []string, mode scanMode, deleted []string) error {
 	}
 	m.gen.Store(next)
 	m.recordGeneration(next, rep, time.Since(start))
+	m.logTouched(next, rep)
 	if m.catalog != nil {
 		m.queueCatalog(prev, next, rep)
 	}

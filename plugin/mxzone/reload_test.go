@@ -50,6 +50,7 @@ func testReload(t *testing.T, events bool) {
 		"a.example.zone":   customer("a.example.", "1"),
 	})
 	m := newTestPlugin(t, dir, DefaultPolicy())
+	m.loader.protected = map[string]bool{"example.net.": true} // the provider's zones: their breaking edits are held
 	served := func(origin string) *version {
 		if e := m.gen.Load().zones[origin]; e != nil {
 			return e.zone
@@ -207,6 +208,7 @@ func TestReloadNewZoneCapturingAnExchange(t *testing.T) {
 		"c.example.zone":   soaZone("c.example.", "@ MX 10 mx.sub.example.net."),
 	})
 	m := newTestPlugin(t, dir, DefaultPolicy())
+	m.loader.protected = map[string]bool{"example.net.": true, "sub.example.net.": true} // the provider's zones: their breaking edits are held
 	writeFile(t, dir, "sub.example.net.zone", soaZone("sub.example.net."))
 	if err := m.reloadNames([]string{"sub.example.net.zone"}); err != nil {
 		t.Fatal(err)

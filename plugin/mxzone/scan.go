@@ -28,6 +28,10 @@ type loader struct {
 	// publicSuffixes are the public suffixes (see publicSuffix) whose zone
 	// files are served all the same (allow_public_suffix).
 	publicSuffixes []string
+	// protected are the zones whose edits and deletions are held back when
+	// they would break other zones (protect): the provider's. Other
+	// tenants' edits are applied, and the zones they break are told.
+	protected map[string]bool
 	// includes are the patterns (path.Match, or a directory ending in "/")
 	// of the files inside the directory that $INCLUDE may read; none: every
 	// fragment zonefile.DefaultIncludable allows.
@@ -266,6 +270,9 @@ func (l *loader) scanNames(d *zoneDir, names []string, prev *generation) (files 
 	}
 	return files, problems, relist
 }
+
+// protects reports whether origin is a protected zone.
+func (l *loader) protects(origin string) bool { return l.protected[origin] }
 
 // includable says whether $INCLUDE may read rel: a fragment
 // (zonefile.DefaultIncludable: never a zone file, never a hidden file) that

@@ -58,6 +58,7 @@ func setup(c *caddy.Controller) error {
 //	    catalog NAME
 //	    allow_public_suffix ZONES...
 //	    includes PATTERN...
+//	    protect ZONES...
 //	}
 func parse(c *caddy.Controller) (*MXZone, error) {
 	m := &MXZone{interval: defaultReload}
@@ -117,6 +118,19 @@ func parseProperty(c *caddy.Controller, m *MXZone, prop string) error {
 		return nil
 	case "catalog":
 		return parseCatalog(c, m)
+	case "protect":
+		args := c.RemainingArgs()
+		if len(args) == 0 {
+			return c.ArgErr()
+		}
+		m.loader.protected = map[string]bool{}
+		for _, a := range args {
+			if _, ok := dns.IsDomainName(a); !ok {
+				return c.Errf("protect: %q is not a domain name", a)
+			}
+			m.loader.protected[dns.Fqdn(strings.ToLower(a))] = true
+		}
+		return nil
 	case "includes":
 		args := c.RemainingArgs()
 		if len(args) == 0 {

@@ -29,6 +29,8 @@ func TestParse(t *testing.T) {
 		{"bad size", "mxzone " + dir + " {\n max_file_size lots\n}", "not a size"},
 		{"zero records", "mxzone " + dir + " {\n max_records 0\n}", "not a positive number"},
 		{"zero names", "mxzone " + dir + " {\n max_names 0\n}", "not a positive number"},
+		{"protect", "mxzone " + dir + " {\n protect example.net provider.example.\n}", ""},
+		{"protect nothing", "mxzone " + dir + " {\n protect\n}", "Wrong argument count"},
 		{"includes", "mxzone " + dir + " {\n includes fragments/ *.inc\n}", ""},
 		{"includes outside", "mxzone " + dir + " {\n includes ../secrets/*\n}", "not a pattern of files inside"},
 		{"includes bad pattern", "mxzone " + dir + " {\n includes [a-\n}", "not a pattern of files inside"},
