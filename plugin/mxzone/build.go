@@ -378,6 +378,9 @@ func (l *loader) read(d *zoneDir, f zoneFile, old *entry, settle time.Duration) 
 	} else {
 		src := zonefile.Source{Root: d.root, DirFD: d.fd(), Dir: l.dir, Rel: f.name, File: e.file, Origin: f.origin,
 			MaxBytes: l.limits.FileBytes, MaxRecords: l.limits.Records, Includable: l.includable, Settle: settle}
+		if old != nil && filepath.Base(old.file) == f.name {
+			src.PrevIno = old.stamp.Ino
+		}
 		p := parseZone(src, &l.policy, &l.limits)
 		if p.busy {
 			ch.busy = true

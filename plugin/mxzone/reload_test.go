@@ -248,7 +248,7 @@ func TestRotatingRescanFindsMissedEdits(t *testing.T) {
 	if err := os.WriteFile(path, []byte(customer("d.example.", "2", "www A 192.0.2.4")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	bumpMtime(t, path, time.Second)
+	bumpMtime(t, path, -2*settleTime) // written in place a while ago: settled
 	for scans := 1; ; scans++ {
 		if err := m.reloadWith(nil, scanRotating); err != nil {
 			t.Fatal(err)
@@ -291,10 +291,18 @@ func TestReloadMidWrite(t *testing.T) {
 	if got, busy := www(), m.takeBusy(); got != "192.0.2.5" || len(busy) != 1 || busy[0] != "a.example.zone" {
 		t.Fatalf("half-written file: www %s, busy %v; want the last good 192.0.2.5 and the file to read again", got, busy)
 	}
-	// The writer finishes: the whole file is read.
+	// The writer finishes: the whole file is read once it has been still
+	// for settleTime (written in place: a writer may pause between lines).
 	if err := os.WriteFile(path, []byte(whole), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := m.reloadNames([]string{"a.example.zone"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := www(); got != "192.0.2.5" || len(m.takeBusy()) != 1 {
+		t.Fatalf("a file written in place a moment ago was taken: www %s", got)
+	}
+	bumpMtime(t, path, -2*settleTime)
 	if err := m.reloadNames([]string{"a.example.zone"}); err != nil {
 		t.Fatal(err)
 	}

@@ -132,10 +132,13 @@ func (t *tracker) open(rel string) (*lineReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !include && t.src.Settle > 0 && len(data) > 0 && data[len(data)-1] != '\n' &&
-		time.Since(time.Unix(0, stamp.Mtime)) < t.src.Settle {
-		// Most likely cut off by a writer that is not done yet.
-		return nil, ErrBusy
+	if !include && t.src.Settle > 0 && time.Since(time.Unix(0, stamp.Mtime)) < t.src.Settle {
+		// Written in place a moment ago, or cut off without its last
+		// newline: most likely a writer that is not done yet, perhaps one
+		// that pauses between lines. A file renamed into place is whole.
+		if stamp.Ino == t.src.PrevIno || len(data) > 0 && data[len(data)-1] != '\n' {
+			return nil, ErrBusy
+		}
 	}
 	t.read += int64(len(data))
 	file := t.src.Display(rel)

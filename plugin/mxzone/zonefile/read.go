@@ -89,11 +89,15 @@ type Source struct {
 	// Includable says whether $INCLUDE may read rel (a slash-separated path
 	// inside Root); nil: DefaultIncludable.
 	Includable func(rel string) bool
-	// Settle, when set, is how long a zone file without a final newline
-	// must have been left alone before it is read: until then it is taken
-	// to be in the middle of being written, and Read returns ErrBusy. With
-	// Settle set, a file that changes while it is read is ErrBusy too.
-	Settle time.Duration
+	// Settle, when set, is how long a zone file must have been left alone
+	// before it is read when it was written in place (the inode is PrevIno,
+	// the file's inode when it was read before) or ends without a newline:
+	// until then it is taken to be in the middle of being written, and Read
+	// returns ErrBusy. A file renamed into place (a new inode) is read at
+	// once. With Settle set, a file that changes while it is read is ErrBusy
+	// too.
+	Settle  time.Duration
+	PrevIno uint64
 }
 
 // Display is the path of rel as the operator knows it.
