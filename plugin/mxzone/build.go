@@ -111,7 +111,11 @@ func (l *loader) rebuild(prev *generation, hint []string, mode scanMode, deleted
 	nChanged := len(toRead)
 	toRead = append(toRead, l.waitingFiles(prev, next, toRead)...)
 	changes := make(map[string]*change, len(toRead))
-	for i, ch := range l.readAll(d, toRead, withoutZones(prev, fresh), settleTime) {
+	read := l.readAll(d, toRead, withoutZones(prev, fresh), settleTime)
+	for _, f := range toRead {
+		delete(l.preparsed, f.name) // used, or out of date
+	}
+	for i, ch := range read {
 		if ch.busy {
 			// Its writer is not done: the zone stays as it is for now.
 			rep.busy = append(rep.busy, toRead[i].name)
@@ -381,7 +385,10 @@ func (l *loader) read(d *zoneDir, f zoneFile, old *entry, settle time.Duration) 
 		if old != nil && filepath.Base(old.file) == f.name {
 			src.PrevIno = old.stamp.Ino
 		}
-		p := parseZone(src, &l.policy, &l.limits)
+		p, ok := l.readBefore(d, f.name)
+		if !ok {
+			p = parseZone(src, &l.policy, &l.limits)
+		}
 		if p.busy {
 			ch.busy = true
 			return ch
@@ -402,6 +409,19 @@ func (l *loader) read(d *zoneDir, f zoneFile, old *entry, settle time.Duration) 
 		e.zone = ch.last
 	}
 	return ch
+}
+
+// readBefore returns what was read aside of the file name (readAside), if
+// the file is still as it was read then.
+func (l *loader) readBefore(d *zoneDir, name string) (parsed, bool) {
+	pre, ok := l.preparsed[name]
+	if !ok {
+		return parsed{}, false
+	}
+	if st, err := d.stat(name); err != nil || st != pre.stamp {
+		return parsed{}, false
+	}
+	return pre.p, true
 }
 
 // localFindings keeps the findings that came from the file itself.

@@ -54,6 +54,7 @@ type MXZone struct {
 	state       *stateDir         // validated copies of served zones; nil: off
 	stateWrites sync.WaitGroup    // the first load's copies being written
 	unsaved     map[string]bool   // origins whose served version has no saved copy yet
+	aside       chan struct{}     // one file read aside at a time (readAside)
 	notify      *notifier         // NOTIFY through the transfer plugin; nil: no transfer plugin
 	clock       func() time.Time  // for the catalog serial; nil: time.Now
 }
@@ -258,6 +259,7 @@ func (m *MXZone) OnStartup() error {
 	var werr error
 	if m.interval > 0 {
 		d, werr = newDirWatch(m.loader.dir)
+		m.aside = make(chan struct{}, 1)
 	}
 	if err := m.load(); err != nil {
 		// The directory went away between setup and start: answer SERVFAIL

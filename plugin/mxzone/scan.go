@@ -36,6 +36,8 @@ type loader struct {
 	// of the files inside the directory that $INCLUDE may read; none: every
 	// fragment zonefile.DefaultIncludable allows.
 	includes []string
+	// preparsed are files read aside (readAside), for the next reload.
+	preparsed map[string]preparsed
 	// held are the zones that the last scan found named by several files,
 	// none spelt canonically (resolveNames): they keep what they serve.
 	held []string

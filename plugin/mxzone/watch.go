@@ -134,11 +134,11 @@ func (m *MXZone) run(ctx context.Context, interval time.Duration, d *dirWatch, w
 		case <-w.flush.C:
 			w.armed = false
 			if names := w.quiet(time.Now()); len(names) > 0 {
-				m.reloadWith(names, scanNamed, w.takeDeleted(names)...)
+				w.reload(names)
 			}
 			w.arm(time.Now())
 		case <-w.again.C:
-			m.reloadWith(takeNames(w.busy), scanNamed)
+			w.reload(takeNames(w.busy))
 		case <-w.seek.C:
 			w.seekDir()
 		case <-tick.C:
@@ -204,6 +204,23 @@ func (w *watcher) takeDeleted(names []string) []string {
 		}
 	}
 	return out
+}
+
+// reload reloads the files names: the large ones each read aside, on its own
+// goroutine (asideBytes), the others at once.
+func (w *watcher) reload(names []string) {
+	deleted := w.takeDeleted(names)
+	small := names[:0:0]
+	for _, n := range names {
+		if w.m.loader.large(n) {
+			go w.m.readAside(n, slices.Contains(deleted, n))
+		} else {
+			small = append(small, n)
+		}
+	}
+	if len(small) > 0 {
+		w.m.reloadWith(small, scanNamed, deleted...)
+	}
 }
 
 // quiet takes the changed files that have had no event for debounce.

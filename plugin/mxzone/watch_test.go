@@ -2,6 +2,7 @@ package mxzone
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -52,4 +53,44 @@ func TestBusyFileDoesNotHoldBackOthers(t *testing.T) {
 	start := time.Now()
 	eventually(t, time.Second, "the quiet zone's edit", func() bool { return serial("quiet.example.") == 2 })
 	t.Logf("edit live after %v while another file changed every 10 ms", time.Since(start).Round(time.Millisecond))
+}
+
+// TestLargeFileReadAside: while a large zone file (over asideBytes) is being
+// read, an edit of another zone goes live: the large file is read outside
+// the reload lock, and its new version is published when it is ready.
+func TestLargeFileReadAside(t *testing.T) {
+	dir := writeZones(t, map[string]string{
+		"big.example.zone":   customer("big.example.", "1"),
+		"small.example.zone": customer("small.example.", "1"),
+	})
+	m := &MXZone{Origins: []string{"."}, server: "dns://aside", interval: time.Hour,
+		loader: &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), limits: DefaultLimits()}}
+	if err := m.OnStartup(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.OnShutdown() })
+	// A file the general parser reads (TTL units), large enough to take a
+	// while: 150,000 records, about 10 MB.
+	lines := make([]string, 0, 150000)
+	for i := range 150000 {
+		lines = append(lines, "t"+strconv.Itoa(i)+" 1h TXT \""+strings.Repeat("x", 40)+"\"")
+	}
+	m.loader.limits.Records = 200000
+	big := customer("big.example.", "2", lines...)
+	if len(big) <= asideBytes {
+		t.Fatalf("the big file is only %d bytes", len(big))
+	}
+	serial := func(origin string) uint32 {
+		if e := m.gen.Load().zones[origin]; e != nil && e.zone != nil {
+			return e.zone.Serial()
+		}
+		return 0
+	}
+	writeFile(t, dir, "big.example.zone", big)
+	writeFile(t, dir, "small.example.zone", customer("small.example.", "2"))
+	eventually(t, 10*time.Second, "the small edit", func() bool { return serial("small.example.") == 2 })
+	if serial("big.example.") != 1 {
+		t.Fatal("the small edit went live only with the large file: it waited for it to be read")
+	}
+	eventually(t, 60*time.Second, "the large file's new version", func() bool { return serial("big.example.") == 2 })
 }

@@ -1,0 +1,76 @@
+package mxzone
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zonefile"
+)
+
+// asideBytes is the size from which a changed zone file is read aside: on
+// a goroutine of its own, outside the reload lock, so that other zones'
+// edits go live meanwhile. Reading takes 15-30 ms a megabyte here (a 64 MB
+// file, the default limit, about 2 s); smaller files are read in the reload
+// itself.
+const asideBytes = 1 << 20
+
+// preparsed is a zone file read aside, waiting for the reload that uses
+// it: only while the file is still as it was read.
+type preparsed struct {
+	stamp zonefile.Stamp
+	p     parsed
+}
+
+// readAside reads the zone file name outside the reload lock, one file at a
+// time, then has it reloaded with what was read. deleted says the file was
+// deleted since it was last read (reloadWith).
+func (m *MXZone) readAside(name string, deleted bool) {
+	m.aside <- struct{}{}
+	defer func() { <-m.aside }()
+	l := m.loader
+	if p, ok := m.parseAside(name); ok {
+		m.mu.Lock()
+		if l.preparsed == nil {
+			l.preparsed = map[string]preparsed{}
+		}
+		l.preparsed[name] = preparsed{stamp: p.stamp, p: p}
+		m.mu.Unlock()
+	}
+	var gone []string
+	if deleted {
+		gone = []string{name}
+	}
+	m.reloadWith([]string{name}, scanNamed, gone...)
+}
+
+// parseAside reads and checks the zone file name on its own, as a reload
+// would; it uses only what does not change after setup.
+func (m *MXZone) parseAside(name string) (parsed, bool) {
+	l := m.loader
+	origin, err := zonefile.Origin(name)
+	if err != nil {
+		return parsed{}, false
+	}
+	d, err := openZoneDir(l.dir)
+	if err != nil {
+		return parsed{}, false
+	}
+	defer d.Close()
+	src := zonefile.Source{Root: d.root, DirFD: d.fd(), Dir: l.dir, Rel: name, File: filepath.Join(l.dir, name),
+		Origin: origin, MaxBytes: l.limits.FileBytes, MaxRecords: l.limits.Records, Includable: l.includable,
+		Settle: settleTime}
+	if g := m.gen.Load(); g != nil {
+		if e := g.zones[origin]; e != nil && filepath.Base(e.file) == name {
+			src.PrevIno = e.stamp.Ino
+		}
+	}
+	p := parseZone(src, &l.policy, &l.limits)
+	return p, !p.busy
+}
+
+// large reports whether the file name in the zone directory is to be read
+// aside.
+func (l *loader) large(name string) bool {
+	fi, err := os.Stat(filepath.Join(l.dir, name))
+	return err == nil && fi.Size() > asideBytes
+}
