@@ -122,15 +122,21 @@ func startServer(t *testing.T, zoneDir, mxBlock string, extra ...string) *server
 	}
 	s := &server{addr: fmt.Sprintf("127.0.0.1:%d", port), metrics: fmt.Sprintf("127.0.0.1:%d", promPort)}
 	s.cmd, s.log = startProcess(t, "server", binary, "-conf", conf)
+	waitReady(t, readyPort)
+	return s
+}
+
+// waitReady waits for the ready plugin on port to say the server is ready.
+func waitReady(t *testing.T, port int) {
+	t.Helper()
 	waitFor(t, 20*time.Second, "ready endpoint", func() bool {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/ready", readyPort))
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/ready", port))
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return s
 }
 
 // startProcess runs a program with its output collected, and stops it when

@@ -3,7 +3,6 @@ package test
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -284,14 +283,7 @@ func TestShippedCorefile(t *testing.T) {
 		t.Fatal(err)
 	}
 	startProcess(t, "server", binary, "-conf", path)
-	waitFor(t, 20*time.Second, "ready endpoint", func() bool {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/ready", readyPort))
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitReady(t, readyPort)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	if mx := ask(t, addr, "udp", "example.com.", dns.TypeMX); mx.Rcode != dns.RcodeSuccess || len(mx.Answer) != 3 {
 		t.Fatalf("MX:\n%v", mx)

@@ -74,3 +74,16 @@ func (l *loader) large(name string) bool {
 	fi, err := os.Stat(filepath.Join(l.dir, name))
 	return err == nil && fi.Size() > asideBytes
 }
+
+// readBefore returns what was read aside of the file name (readAside), if
+// the file is still as it was read then.
+func (l *loader) readBefore(d *zoneDir, name string) (parsed, bool) {
+	pre, ok := l.preparsed[name]
+	if !ok {
+		return parsed{}, false
+	}
+	if st, err := d.stat(name); err != nil || st != pre.stamp {
+		return parsed{}, false
+	}
+	return pre.p, true
+}
