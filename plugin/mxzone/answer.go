@@ -1,6 +1,7 @@
 package mxzone
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
@@ -38,7 +39,9 @@ func (a *answerer) answer(qname, asked string, starts []uint16) {
 	a.msg.Authoritative = true
 	z := a.zone
 	name, owner := qname, asked
+	var seen [maxChain]string // the names of the chain: each record goes out once (RFC 2181 §5)
 	for hop := 0; ; hop++ {
+		seen[hop] = name
 		var m zone.Match
 		if hop == 0 {
 			m = z.LookupStarts(name, starts)
@@ -60,11 +63,11 @@ func (a *answerer) answer(qname, asked string, starts []uint16) {
 			return
 		}
 		n := m.Node
-		if set, ok := n.Set(dns.TypeCNAME); ok && a.qtype != dns.TypeCNAME {
+		if set, ok := n.Set(dns.TypeCNAME); ok && a.followsCNAME(n) {
 			a.msg.Answer = a.appendSet(a.msg.Answer, set, owner)
 			target := a.msg.Answer[len(a.msg.Answer)-1].(*dns.CNAME).Target
 			lower := strings.ToLower(target)
-			if hop+1 >= maxChain || !z.Holds(lower) || lower == name {
+			if hop+1 >= maxChain || !z.Holds(lower) || slices.Contains(seen[:hop+1], lower) {
 				return
 			}
 			name, owner = lower, target
@@ -99,6 +102,19 @@ func (a *answerer) answer(qname, asked string, starts []uint16) {
 		a.additional(a.msg.Answer[start:])
 		return
 	}
+}
+
+// followsCNAME reports whether the answer goes on at the CNAME's target:
+// not for a CNAME query, and not for the NSEC or RRSIG stored at the CNAME's
+// own name, which answer for themselves (RFC 2181 §10.1, RFC 4035 §2.5).
+func (a *answerer) followsCNAME(n zone.Node) bool {
+	switch a.qtype {
+	case dns.TypeCNAME:
+		return false
+	case dns.TypeNSEC, dns.TypeRRSIG:
+		return !n.Has(a.qtype)
+	}
+	return true
 }
 
 // negative puts the SOA in the authority section, with the negative TTL of

@@ -74,7 +74,7 @@ func (m *MXZone) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg)
 	starts := zone.LabelStarts(qname, &a.buf)
 	var e *entry
 	if g != nil {
-		e = m.entryFor(g, qname, starts)
+		e = m.entryFor(g, qname, starts, r.Question[0].Qtype)
 	}
 	if e == nil {
 		if plugin.Zones(m.Origins).Matches(qname) == "" || m.Fall.Through(qname) {
@@ -154,9 +154,18 @@ func writeRcode(w dns.ResponseWriter, r *dns.Msg, rcode int) (int, error) {
 }
 
 // entryFor returns the zone that holds qname: the zone file with the
-// longest origin, or the catalog zone when it is longer still.
-func (m *MXZone) entryFor(g *generation, qname string, starts []uint16) *entry {
+// longest origin, or the catalog zone when it is longer still. A DS query
+// for the apex of a zone whose parent is served too goes to the parent: DS
+// lives on the parent side of the cut (RFC 4035 §3.1.4.1).
+func (m *MXZone) entryFor(g *generation, qname string, starts []uint16, qtype uint16) *entry {
 	e := g.matchStarts(qname, starts)
+	if qtype == dns.TypeDS && e != nil && e.origin == qname && len(starts) > 1 {
+		if parent := g.matchStarts(qname, starts[1:]); parent != nil && parent.zone != nil {
+			if cut, ok := parent.zone.Node(qname); ok && cut.Has(dns.TypeNS) {
+				e = parent // the parent delegates to this zone
+			}
+		}
+	}
 	if m.catalog == nil {
 		return e
 	}

@@ -1,0 +1,66 @@
+package mxzone
+
+import (
+	"testing"
+
+	"github.com/coredns/coredns/plugin/test"
+
+	"github.com/miekg/dns"
+)
+
+// TestAnswersRFC: answers the RFCs (and Knot, BIND, NSD) give that this
+// server got wrong (issue 11), each named after its section.
+func TestAnswersRFC(t *testing.T) {
+	dir := writeZones(t, map[string]string{
+		"parent.example.zone": soaZone("parent.example.",
+			"a CNAME b", "b CNAME c", "c CNAME a", // a loop
+			"alias CNAME ns1",
+			"alias NSEC alias2.parent.example. CNAME RRSIG NSEC",
+			"child NS ns.child",
+			"ns.child A 192.0.2.77",
+			"child DS 12345 13 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE5A1D8D86B9F3C7B4E0A2E8C1",
+		),
+		"child.parent.example.zone": soaZone("child.parent.example.", "www A 192.0.2.1"),
+	})
+	m := newTestPlugin(t, dir, DefaultPolicy())
+	cases := []test.Case{
+		{ // RFC 2181 §5 (each record once) and §10.1: a CNAME loop is answered once round, no record twice.
+			Qname: "a.parent.example.", Qtype: dns.TypeA,
+			Answer: []dns.RR{
+				test.CNAME("a.parent.example. 3600 IN CNAME b.parent.example."),
+				test.CNAME("b.parent.example. 3600 IN CNAME c.parent.example."),
+				test.CNAME("c.parent.example. 3600 IN CNAME a.parent.example."),
+			},
+		},
+		{ // RFC 4035 §2.5: the NSEC at a CNAME's name answers for itself.
+			Qname: "alias.parent.example.", Qtype: dns.TypeNSEC,
+			Answer: []dns.RR{test.NSEC("alias.parent.example. 3600 IN NSEC alias2.parent.example. CNAME RRSIG NSEC")},
+		},
+		{ // ... and any other type follows the CNAME.
+			Qname: "alias.parent.example.", Qtype: dns.TypeA,
+			Answer: []dns.RR{
+				test.CNAME("alias.parent.example. 3600 IN CNAME ns1.parent.example."),
+				test.A("ns1.parent.example. 3600 IN A 192.0.2.53"),
+			},
+		},
+		{ // RFC 4035 §3.1.4.1: DS comes from the parent side of the cut, also when the child is served here.
+			Qname: "child.parent.example.", Qtype: dns.TypeDS,
+			Answer: []dns.RR{test.DS("child.parent.example. 3600 IN DS 12345 13 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE5A1D8D86B9F3C7B4E0A2E8C1")},
+		},
+		{ // Any other type at the child's apex is the child's.
+			Qname: "child.parent.example.", Qtype: dns.TypeSOA,
+			Answer: []dns.RR{test.SOA("child.parent.example. 3600 IN SOA ns1.child.parent.example. hostmaster.child.parent.example. 1 7200 3600 1209600 300")},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(dns.TypeToString[tc.Qtype]+" "+tc.Qname, func(t *testing.T) {
+			msg, _ := query(t, m, tc.Qname, tc.Qtype)
+			if err := test.Section(tc, test.Answer, msg.Answer); err != nil {
+				t.Fatalf("%v\n%v", err, msg)
+			}
+			if !msg.Authoritative || msg.Rcode != dns.RcodeSuccess {
+				t.Fatalf("AA %v rcode %s", msg.Authoritative, dns.RcodeToString[msg.Rcode])
+			}
+		})
+	}
+}
