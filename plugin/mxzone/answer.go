@@ -53,6 +53,11 @@ func (a *answerer) answer(qname, asked string, starts []uint16) {
 			n, _ := z.Node(name)
 			m = zone.Match{Kind: zone.Exact, Node: n}
 		}
+		if m.Kind == zone.Exact && m.Node.NSEC3Only() {
+			// The owner of an NSEC3 record is not a name of the zone: its
+			// own chain denies it (RFC 5155 section 7.2.8).
+			m = zone.Match{}
+		}
 		switch m.Kind {
 		case zone.Delegated:
 			a.delegate(m, hop == 0)

@@ -19,6 +19,7 @@ func TestAnswersRFC(t *testing.T) {
 			"child NS ns.child",
 			"ns.child A 192.0.2.77",
 			"child DS 12345 13 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE5A1D8D86B9F3C7B4E0A2E8C1",
+			"0p9mhaveqvm6t7vbl5lop2u3t2rp3tom NSEC3 1 0 0 - 2t7b4g4vsa5smi47k61mv5bv1a22bojr NS SOA RRSIG DNSKEY NSEC3PARAM",
 		),
 		"child.parent.example.zone": soaZone("child.parent.example.", "www A 192.0.2.1"),
 	})
@@ -51,6 +52,12 @@ func TestAnswersRFC(t *testing.T) {
 			Qname: "child.parent.example.", Qtype: dns.TypeSOA,
 			Answer: []dns.RR{test.SOA("child.parent.example. 3600 IN SOA ns1.child.parent.example. hostmaster.child.parent.example. 1 7200 3600 1209600 300")},
 		},
+	}
+	// RFC 5155 section 7.2.8: the owner of an NSEC3 record is not a name of the zone.
+	for _, qtype := range []uint16{dns.TypeA, dns.TypeNSEC3} {
+		if msg, _ := query(t, m, "0p9mhaveqvm6t7vbl5lop2u3t2rp3tom.parent.example.", qtype); msg.Rcode != dns.RcodeNameError {
+			t.Errorf("NSEC3 owner, %s: rcode %s, want NXDOMAIN", dns.TypeToString[qtype], dns.RcodeToString[msg.Rcode])
+		}
 	}
 	for _, tc := range cases {
 		t.Run(dns.TypeToString[tc.Qtype]+" "+tc.Qname, func(t *testing.T) {

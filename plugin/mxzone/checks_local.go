@@ -1,6 +1,7 @@
 package mxzone
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -85,6 +86,7 @@ func (st *localCheck) checkOwner(group []zonefile.Record) {
 		set := st.out[start:]
 		checkTTLs(set, st.fs)
 		st.checkSetSize(set)
+		st.checkDataType(set[0])
 		switch t {
 		case dns.TypeSOA:
 			st.checkSOA(set)
@@ -117,6 +119,30 @@ func (st *localCheck) checkOwner(group []zonefile.Record) {
 		st.fs.add(RuleIntegrity, extra.File, extra.Line, extra.RR.Header().Name,
 			"second CNAME at the same name (first at line %d); a name has at most one (RFC 2181 section 10.1)", first.Line)
 	}
+}
+
+// checkDataType refuses records of types that are not data: the meta and
+// query types (RFC 6895 section 3.1: 128-255, OPT, and the like), and DS at
+// the apex, which belongs in the parent zone (RFC 4035 section 2.4).
+func (st *localCheck) checkDataType(r zonefile.Record) {
+	h := r.RR.Header()
+	t := h.Rrtype
+	switch {
+	case t == dns.TypeOPT || t >= 128 && t <= 255:
+		st.fs.addSeverity(RuleIntegrity, SeverityFail, r.File, r.Line, h.Name,
+			"%s is a meta or query type, not data (RFC 6895 section 3.1); it cannot be in a zone", typeName(t))
+	case t == dns.TypeDS && h.Name == st.origin:
+		st.fs.addSeverity(RuleIntegrity, SeverityFail, r.File, r.Line, h.Name,
+			"DS at the apex: a zone's DS records belong in its parent zone (RFC 4035 section 2.4)")
+	}
+}
+
+// typeName names an RR type, TYPEnnn when it has no mnemonic (RFC 3597).
+func typeName(t uint16) string {
+	if name, ok := dns.TypeToString[t]; ok {
+		return name
+	}
+	return fmt.Sprintf("TYPE%d", t)
 }
 
 // checkSetSize applies max_rrset_records: every answer with the RRset costs

@@ -28,6 +28,9 @@ func TestValidationRules(t *testing.T) {
 		line    int    // of the finding in customer.example.zone
 		message string // part of the message
 	}{
+		{"meta type as data (RFC 6895 section 3.1)", []string{"x TYPE255 \\# 0"}, RuleIntegrity, 5, "ANY is a meta or query type, not data"},
+		{"meta range as data (RFC 6895 section 3.1)", []string{"x TYPE200 \\# 1 00"}, RuleIntegrity, 5, "TYPE200 is a meta or query type"},
+		{"DS at the apex (RFC 4035 section 2.4)", []string{"@ DS 1 13 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE5A1D8D86B9F3C7B4E0A2E8C1"}, RuleIntegrity, 5, "DS at the apex"},
 		{"MX at a CNAME", []string{"@ MX 10 alias.example.net."}, RuleMXCNAME, 5, "is a CNAME for mx1.example.net."},
 		{"MX at a CNAME through a wildcard", []string{"@ MX 10 x.wildcname.example.net."}, RuleMXCNAME, 5, "wildcard"},
 		{"MX at a name with no address", []string{"@ MX 10 txtonly.example.net."}, RuleMXAddress, 5, "has no A or AAAA record (it has TXT)"},

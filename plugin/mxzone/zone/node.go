@@ -83,3 +83,18 @@ func (s RRset) Owner() string { return s.z.owner(int(s.owner)) }
 
 // RRs returns new records of the set, owned by Owner.
 func (s RRset) RRs() []dns.RR { return s.AppendTo(make([]dns.RR, 0, s.Len()), s.Owner()) }
+
+// NSEC3Only reports whether n holds NSEC3 records and nothing else but
+// signatures: the owner of an NSEC3 record, which is not a name of the zone
+// (RFC 5155 section 7.2.8).
+func (n Node) NSEC3Only() bool {
+	if !n.Has(dns.TypeNSEC3) {
+		return false
+	}
+	for k := range n.NumSets() {
+		if t := n.SetAt(k).Type(); t != dns.TypeNSEC3 && t != dns.TypeRRSIG {
+			return false
+		}
+	}
+	return true
+}
