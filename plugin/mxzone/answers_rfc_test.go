@@ -71,3 +71,20 @@ func TestAnswersRFC(t *testing.T) {
 		})
 	}
 }
+
+// TestNoTTLServedWithSOAMinimum: a BIND-style file without $TTL is served,
+// its records with the SOA MINIMUM (RFC 2308 section 4), and a warning names
+// the line (it was served with TTL 0, or refused).
+func TestNoTTLServedWithSOAMinimum(t *testing.T) {
+	dir := writeZones(t, map[string]string{"old.example.zone": "@ IN SOA ns1 host 1 7200 3600 1209600 300\n" +
+		"@ IN NS ns1\nns1 IN A 192.0.2.53\nwww A 192.0.2.1\n"})
+	m := newTestPlugin(t, dir, DefaultPolicy())
+	e := m.gen.Load().zones["old.example."]
+	if e.status != statusServed || len(e.findings) != 1 || e.findings[0].Severity != SeverityWarn || e.findings[0].Line != 1 {
+		t.Fatalf("status %s, findings %v: want served with one warning at line 1", e.status, e.findings)
+	}
+	msg, _ := query(t, m, "www.old.example.", dns.TypeA)
+	if len(msg.Answer) != 1 || msg.Answer[0].Header().Ttl != 300 {
+		t.Fatalf("answer %v: want TTL 300", msg.Answer)
+	}
+}

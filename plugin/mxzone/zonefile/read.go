@@ -136,7 +136,16 @@ type Result struct {
 	Records  []Record
 	Stamp    Stamp     // of the zone file as it was read
 	Includes []Include // files read through $INCLUDE, in the order read
+	// NoTTL counts the records that had no TTL, with no $TTL and no TTL on
+	// a record before them to take: they got the SOA MINIMUM, as BIND
+	// gives them (RFC 2308 section 4). First is the first of them.
+	NoTTL      int
+	FirstNoTTL Record
 }
+
+// unsetTTL marks, while the parser runs, a record that got no TTL: no
+// record may have it (RFC 2181 section 8 keeps TTLs below 2^31).
+const unsetTTL = 1<<32 - 2
 
 // Include is a file read through $INCLUDE.
 type Include struct {
@@ -200,6 +209,7 @@ func (t *tracker) parse() (*Result, error) {
 		return res, nil
 	}
 	zp := dns.NewZoneParser(top, src.Origin, path.Join(virtualDir, src.Rel))
+	zp.SetDefaultTTL(unsetTTL)
 	zp.SetIncludeAllowed(true)
 	zp.SetIncludeFS(includeFS{t})
 	recs := make([]Record, 0, 16)
@@ -218,7 +228,28 @@ func (t *tracker) parse() (*Result, error) {
 		return res, t.parseError(err)
 	}
 	res.Records = recs
+	defaultTTLs(res)
 	return res, nil
+}
+
+// defaultTTLs gives the records that got no TTL the SOA MINIMUM.
+func defaultTTLs(res *Result) {
+	minimum := uint32(0)
+	for _, r := range res.Records {
+		if soa, ok := r.RR.(*dns.SOA); ok {
+			minimum = soa.Minttl
+			break
+		}
+	}
+	for _, r := range res.Records {
+		if h := r.RR.Header(); h.Ttl == unsetTTL {
+			if res.NoTTL == 0 {
+				res.FirstNoTTL = r
+			}
+			res.NoTTL++
+			h.Ttl = minimum
+		}
+	}
 }
 
 // openError is the Error for a zone file that could not be opened.

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/coredns-mx/coredns-mx/internal/zonetest"
+
+	"github.com/miekg/dns"
 )
 
 // TestRecordLines pins what the line tracker reports: the line on which each
@@ -89,3 +91,36 @@ func TestOrigin(t *testing.T) {
 }
 
 func writeZones(t *testing.T, files map[string]string) string { return zonetest.Dir(t, files) }
+
+// TestNoTTL: a file without $TTL whose records carry no TTL, as BIND reads
+// it (RFC 2308 section 4): they take the SOA MINIMUM, with or without a
+// class on each record, and a record after one with a TTL takes that TTL
+// (RFC 1035 section 5.1).
+func TestNoTTL(t *testing.T) {
+	dir := writeZones(t, map[string]string{"x.example.zone": `@ IN SOA ns1 host 1 7200 3600 1209600 300
+@ IN NS ns1
+ns1 IN A 192.0.2.53
+www A 192.0.2.1
+ttl 600 A 192.0.2.2
+after A 192.0.2.3
+`})
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	res, err := Read(Source{Root: root, DirFD: -1, Dir: dir, Rel: "x.example.zone", Origin: "x.example.", MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]uint32{"x.example.": 300, "ns1.x.example.": 300, "www.x.example.": 300,
+		"ttl.x.example.": 600, "after.x.example.": 600}
+	for _, r := range res.Records {
+		if h := r.RR.Header(); h.Ttl != want[h.Name] {
+			t.Errorf("%s %s: TTL %d, want %d", h.Name, dns.TypeToString[h.Rrtype], h.Ttl, want[h.Name])
+		}
+	}
+	if res.NoTTL != 4 || res.FirstNoTTL.Line != 1 {
+		t.Fatalf("NoTTL %d from line %d, want 4 from line 1", res.NoTTL, res.FirstNoTTL.Line)
+	}
+}
