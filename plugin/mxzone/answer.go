@@ -155,11 +155,14 @@ func (a *answerer) delegate(m zone.Match, first bool) {
 	}
 }
 
-// additional adds the addresses of the hosts that MX, NS and SRV records name,
-// found in any served zone: customer MX records usually point at the
-// provider's mail hosts in the provider's own zone.
+// additional adds the addresses of the hosts that MX, NS, SRV, SVCB and
+// HTTPS records name (RFC 9460 section 4.1), found in any served zone:
+// customer MX records usually point at the provider's mail hosts in the
+// provider's own zone.
 func (a *answerer) additional(rrs []dns.RR) {
-	if t := rrs[0].Header().Rrtype; t != dns.TypeMX && t != dns.TypeNS && t != dns.TypeSRV {
+	switch rrs[0].Header().Rrtype {
+	case dns.TypeMX, dns.TypeNS, dns.TypeSRV, dns.TypeSVCB, dns.TypeHTTPS:
+	default:
 		return
 	}
 	a.msg.Extra = make([]dns.RR, 0, min(2*len(rrs)+1, 64)) // A and AAAA per target, and the OPT
@@ -172,7 +175,7 @@ func (a *answerer) additional(rrs []dns.RR) {
 		}
 		target := zone.Target(rr)
 		if target == "" {
-			return
+			continue // an alias-mode SVCB record names no host
 		}
 		target = strings.ToLower(target)
 		starts := zone.LabelStarts(target, &a.buf)

@@ -19,6 +19,10 @@ func TestAnswersRFC(t *testing.T) {
 			"child NS ns.child",
 			"ns.child A 192.0.2.77",
 			"child DS 12345 13 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE5A1D8D86B9F3C7B4E0A2E8C1",
+			"svc HTTPS 1 web alpn=h2",
+			"svc2 SVCB 1 . port=8443",
+			"svc2 A 192.0.2.80",
+			"web A 192.0.2.81",
 			"0p9mhaveqvm6t7vbl5lop2u3t2rp3tom NSEC3 1 0 0 - 2t7b4g4vsa5smi47k61mv5bv1a22bojr NS SOA RRSIG DNSKEY NSEC3PARAM",
 		),
 		"child.parent.example.zone": soaZone("child.parent.example.", "www A 192.0.2.1"),
@@ -57,6 +61,17 @@ func TestAnswersRFC(t *testing.T) {
 	for _, qtype := range []uint16{dns.TypeA, dns.TypeNSEC3} {
 		if msg, _ := query(t, m, "0p9mhaveqvm6t7vbl5lop2u3t2rp3tom.parent.example.", qtype); msg.Rcode != dns.RcodeNameError {
 			t.Errorf("NSEC3 owner, %s: rcode %s, want NXDOMAIN", dns.TypeToString[qtype], dns.RcodeToString[msg.Rcode])
+		}
+	}
+	// RFC 9460 section 4.1: the addresses of an SVCB or HTTPS target, "." being the owner in service mode.
+	for name, addr := range map[string]string{"svc.parent.example.": "192.0.2.81", "svc2.parent.example.": "192.0.2.80"} {
+		qtype := dns.TypeHTTPS
+		if name == "svc2.parent.example." {
+			qtype = dns.TypeSVCB
+		}
+		msg, _ := query(t, m, name, qtype)
+		if len(msg.Answer) != 1 || len(msg.Extra) != 1 || msg.Extra[0].(*dns.A).A.String() != addr {
+			t.Errorf("%s %s: additional %v, want the target's address %s", name, dns.TypeToString[qtype], msg.Extra, addr)
 		}
 	}
 	for _, tc := range cases {

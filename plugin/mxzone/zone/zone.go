@@ -353,10 +353,16 @@ func skipName(b []byte, off int) int {
 	return -1
 }
 
-// Target returns the host name in the data of an MX, NS, SRV, CNAME, DNAME
-// or PTR record, or "" for other types.
+// Target returns the host name in the data of an MX, NS, SRV, CNAME, DNAME,
+// PTR, SVCB or HTTPS record, or "" for other types. The TargetName "." of
+// an SVCB or HTTPS record in service mode is its owner (RFC 9460 section
+// 2.5.2).
 func Target(rr dns.RR) string {
 	switch v := rr.(type) {
+	case *dns.SVCB:
+		return svcbTarget(v.Hdr.Name, v.Priority, v.Target)
+	case *dns.HTTPS:
+		return svcbTarget(v.Hdr.Name, v.Priority, v.Target)
 	case *dns.MX:
 		return v.Mx
 	case *dns.NS:
@@ -369,6 +375,18 @@ func Target(rr dns.RR) string {
 		return v.Target
 	case *dns.PTR:
 		return v.Ptr
+	}
+	return ""
+}
+
+// svcbTarget is the host an SVCB or HTTPS record names: "." is the owner in
+// service mode, and no host in alias mode.
+func svcbTarget(owner string, priority uint16, target string) string {
+	switch {
+	case target != ".":
+		return target
+	case priority > 0:
+		return owner
 	}
 	return ""
 }
