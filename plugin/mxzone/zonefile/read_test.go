@@ -3,6 +3,7 @@ package zonefile
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -122,5 +123,30 @@ after A 192.0.2.3
 	}
 	if res.NoTTL != 4 || res.FirstNoTTL.Line != 1 {
 		t.Fatalf("NoTTL %d from line %d, want 4 from line 1", res.NoTTL, res.FirstNoTTL.Line)
+	}
+}
+
+// TestIncludeOrigin: "$INCLUDE FILE ORIGIN" reads FILE relative to ORIGIN
+// (RFC 1035 section 5.1), and the origin after it is the one before.
+func TestIncludeOrigin(t *testing.T) {
+	dir := writeZones(t, map[string]string{
+		"x.example.zone": "$TTL 3600\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\n$INCLUDE sub.inc sub.x.example.\nafter A 192.0.2.9\n",
+		"sub.inc":        "www A 192.0.2.7\n",
+	})
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	res, err := Read(Source{Root: root, DirFD: -1, Dir: dir, Rel: "x.example.zone", Origin: "x.example.", MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range res.Records {
+		names = append(names, r.RR.Header().Name)
+	}
+	if want := []string{"x.example.", "x.example.", "www.sub.x.example.", "after.x.example."}; !slices.Equal(names, want) {
+		t.Fatalf("owners %v, want %v", names, want)
 	}
 }
