@@ -2,7 +2,6 @@ package mxzone
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
 
@@ -71,7 +70,7 @@ func (a *answerer) answer(qname, asked string, starts []uint16) {
 		if set, ok := n.Set(dns.TypeCNAME); ok && a.followsCNAME(n) {
 			a.msg.Answer = a.appendSet(a.msg.Answer, set, owner)
 			target := a.msg.Answer[len(a.msg.Answer)-1].(*dns.CNAME).Target
-			lower := strings.ToLower(target)
+			lower := zone.Canonical(target)
 			if hop+1 >= maxChain || !z.Holds(lower) || slices.Contains(seen[:hop+1], lower) {
 				return
 			}
@@ -145,7 +144,7 @@ func (a *answerer) delegate(m zone.Match, first bool) {
 	start := len(a.msg.Ns)
 	a.msg.Ns = a.appendSet(a.msg.Ns, set, m.Cut)
 	for _, rr := range a.msg.Ns[start:] {
-		target := strings.ToLower(rr.(*dns.NS).Ns)
+		target := zone.Canonical(rr.(*dns.NS).Ns)
 		if !a.zone.Holds(target) {
 			continue
 		}
@@ -177,7 +176,7 @@ func (a *answerer) additional(rrs []dns.RR) {
 		if target == "" {
 			continue // an alias-mode SVCB record names no host
 		}
-		target = strings.ToLower(target)
+		target = zone.Canonical(target)
 		starts := zone.LabelStarts(target, &a.buf)
 		var e *entry
 		if a.zone.Holds(target) {

@@ -103,3 +103,31 @@ func TestNoTTLServedWithSOAMinimum(t *testing.T) {
 		t.Fatalf("answer %v: want TTL 300", msg.Answer)
 	}
 }
+
+// TestEscapedOwnerNames: owner names are matched as the names they are on
+// the wire (RFC 1035 section 5.1, RFC 4343), however the file escapes them.
+func TestEscapedOwnerNames(t *testing.T) {
+	dir := writeZones(t, map[string]string{"esc.example.zone": soaZone("esc.example.",
+		`has\046dot A 192.0.2.2`, `\065bc A 192.0.2.3`, `sp\032ace A 192.0.2.4`)})
+	m := newTestPlugin(t, dir, DefaultPolicy())
+	for wire, want := range map[string]string{
+		"has\\.dot.esc.example.": "192.0.2.2", // a dot inside the first label
+		"ABC.esc.example.":       "192.0.2.3",
+		"sp\\ ace.esc.example.":  "192.0.2.4",
+	} {
+		// The question as the server gets it: off the wire.
+		req := new(dns.Msg)
+		req.SetQuestion(wire, dns.TypeA)
+		packed, err := req.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := req.Unpack(packed); err != nil {
+			t.Fatal(err)
+		}
+		msg, _ := query(t, m, req.Question[0].Name, dns.TypeA)
+		if len(msg.Answer) != 1 || msg.Answer[0].(*dns.A).A.String() != want {
+			t.Errorf("%s: %v, want %s", req.Question[0].Name, msg, want)
+		}
+	}
+}

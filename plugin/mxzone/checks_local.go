@@ -20,7 +20,7 @@ func checkLocal(origin, file string, recs []zonefile.Record, limits *Limits, fs 
 	inside := recs[:0]
 	for _, r := range recs {
 		h := r.RR.Header()
-		owner := strings.ToLower(h.Name)
+		owner := zone.Canonical(h.Name)
 		if !dns.IsSubDomain(origin, owner) {
 			fs.add(RuleIsolation, r.File, r.Line, h.Name,
 				"owner is outside the zone %s and is never served; a missing final dot or a wrong $ORIGIN?", origin)

@@ -94,7 +94,7 @@ func (v *version) exchanges(yield func(mxPlace) bool) {
 			if mx.Mx == "." || isIPLiteral(mx.Mx, v.Origin()) {
 				continue
 			}
-			if !yield(mxPlace{owner: set.Owner(), exchange: strings.ToLower(mx.Mx), file: v.fileOf(pos), line: int(pos.line)}) {
+			if !yield(mxPlace{owner: set.Owner(), exchange: zone.Canonical(mx.Mx), file: v.fileOf(pos), line: int(pos.line)}) {
 				return
 			}
 		}

@@ -123,3 +123,34 @@ func compareStar(s, name string) int {
 	}
 	return strings.Compare(s[2:], name)
 }
+
+// Canonical returns name (fully qualified, presentation form) the way it is
+// compared: lower case, escaped the way miekg/dns writes names it reads off
+// the wire, which is how query names arrive. "has\\046dot.example." and
+// "has\\.dot.example." are one name (RFC 1035 section 5.1), so are
+// "\\065bc.example." and "abc.example." (RFC 4343). A name that is not
+// valid comes back lower-cased.
+func Canonical(name string) string {
+	if !strings.Contains(name, "\\") {
+		return strings.ToLower(name)
+	}
+	var wire [256]byte
+	n, err := dns.PackDomainName(dns.Fqdn(name), wire[:], 0, nil, false)
+	if err != nil {
+		return strings.ToLower(name)
+	}
+	for i := 0; i < n; {
+		l := int(wire[i])
+		for j := i + 1; j <= i+l; j++ {
+			if c := wire[j]; c >= 'A' && c <= 'Z' {
+				wire[j] = c + 'a' - 'A'
+			}
+		}
+		i += l + 1
+	}
+	out, _, err := dns.UnpackDomainName(wire[:n], 0)
+	if err != nil {
+		return strings.ToLower(name)
+	}
+	return out
+}

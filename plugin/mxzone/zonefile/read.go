@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
+
 	"github.com/miekg/dns"
 )
 
@@ -37,24 +39,14 @@ func Origin(name string) (string, error) {
 	if strings.HasPrefix(base, ".") || strings.Contains(base, "..") || endsInDot(base) {
 		return "", bad
 	}
+	if _, ok := dns.IsDomainName(base); !ok {
+		return "", bad
+	}
 	var wire [256]byte
-	n, err := dns.PackDomainName(dns.Fqdn(base), wire[:], 0, nil, false)
-	if err != nil {
+	if _, err := dns.PackDomainName(dns.Fqdn(base), wire[:], 0, nil, false); err != nil {
 		return "", bad
 	}
-	for i := 0; i < n; {
-		l := int(wire[i])
-		for j := i + 1; j <= i+l; j++ {
-			if c := wire[j]; c >= 'A' && c <= 'Z' {
-				wire[j] = c + 'a' - 'A'
-			}
-		}
-		i += l + 1
-	}
-	origin, _, err := dns.UnpackDomainName(wire[:n], 0)
-	if err != nil {
-		return "", bad
-	}
+	origin := zone.Canonical(dns.Fqdn(base))
 	return origin, nil
 }
 
