@@ -61,6 +61,17 @@ func (a *answerer) answer(qname, asked string, starts []uint16) {
 		case zone.Delegated:
 			a.delegate(m, hop == 0)
 			return
+		case zone.Redirected:
+			next, ok := a.redirect(m, owner)
+			if !ok {
+				return
+			}
+			lower := zone.Canonical(next)
+			if hop+1 >= maxChain || !z.Holds(lower) || slices.Contains(seen[:hop+1], lower) {
+				return
+			}
+			name, owner = lower, next
+			continue
 		case zone.None:
 			a.msg.Rcode = dns.RcodeNameError
 			a.negative()
@@ -106,6 +117,26 @@ func (a *answerer) answer(qname, asked string, starts []uint16) {
 		a.additional(a.msg.Answer[start:])
 		return
 	}
+}
+
+// redirect answers for owner, a name below the DNAME m found (RFC 6672
+// section 3.2): the DNAME, and a CNAME made from it to the name owner
+// becomes, with the DNAME's TTL. It returns that name; false when there is
+// none: it would be longer than a name may be (YXDOMAIN).
+func (a *answerer) redirect(m zone.Match, owner string) (string, bool) {
+	set, _ := m.Node.Set(dns.TypeDNAME)
+	a.msg.Answer = a.appendSet(a.msg.Answer, set, m.Node.Name())
+	dname := a.msg.Answer[len(a.msg.Answer)-1].(*dns.DNAME)
+	next, ok := zone.Redirect(owner, m.Cut, dname.Target)
+	if !ok {
+		a.msg.Rcode = dns.RcodeYXDomain
+		return "", false
+	}
+	cname := &dns.CNAME{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeCNAME, Class: dname.Hdr.Class, Ttl: dname.Hdr.Ttl},
+		Target: next}
+	a.wire += dns.Len(cname)
+	a.msg.Answer = append(a.msg.Answer, cname)
+	return next, true
 }
 
 // followsCNAME reports whether the answer goes on at the CNAME's target:

@@ -46,6 +46,7 @@ func checkLocal(origin, file string, recs []zonefile.Record, limits *Limits, fs 
 		st.checkOwner(inside[i:j])
 		i = j
 	}
+	st.checkDNAMEs()
 	if st.soas == 0 {
 		// Without an SOA the zone cannot answer negatively: never served.
 		fs.addSeverity(RuleIntegrity, SeverityFail, file, 0, origin, "zone has no SOA record at its apex")
@@ -143,6 +144,42 @@ func typeName(t uint16) string {
 		return name
 	}
 	return fmt.Sprintf("TYPE%d", t)
+}
+
+// checkDNAMEs applies RFC 6672 section 2.4, as Knot does: a name holds one
+// DNAME at most, and no name lies below one (a DNAME redirects every name
+// below its owner, so such data could never be reached).
+func (st *localCheck) checkDNAMEs() {
+	dnames := map[string]zonefile.Record{}
+	for _, r := range st.out {
+		if r.RR.Header().Rrtype != dns.TypeDNAME {
+			continue
+		}
+		owner := r.RR.Header().Name
+		if first, ok := dnames[owner]; ok {
+			st.fs.add(RuleIntegrity, r.File, r.Line, owner,
+				"second DNAME at the same name (first at line %d); a name has at most one (RFC 6672 section 2.4)", first.Line)
+			continue
+		}
+		dnames[owner] = r
+	}
+	if len(dnames) == 0 {
+		return
+	}
+	for i, r := range st.out {
+		owner := r.RR.Header().Name
+		if i > 0 && st.out[i-1].RR.Header().Name == owner {
+			continue // one finding a name
+		}
+		for a := range zone.Ancestors(owner) {
+			if d, ok := dnames[a]; ok {
+				st.fs.add(RuleIntegrity, r.File, r.Line, owner,
+					"name below the DNAME at %s (line %d), which redirects every name below it: it can never be reached "+
+						"(RFC 6672 section 2.4)", a, d.Line)
+				break
+			}
+		}
+	}
 }
 
 // checkSetSize applies max_rrset_records: every answer with the RRset costs

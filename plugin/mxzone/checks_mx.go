@@ -34,6 +34,7 @@ func checkTargets(v *version, find zoneOf, policy *Policy) ([]targetFinding, []s
 	var out []targetFinding
 	var keys []string
 	for ref := range v.exchanges {
+		ref.exchange = throughDNAMEs(v, find, ref.exchange)
 		fs := &findings{policy: policy, zone: v.Origin()}
 		origin, tz := find(ref.exchange)
 		if v.Holds(ref.exchange) && len(origin) <= len(v.Origin()) {
@@ -62,6 +63,32 @@ func checkTargets(v *version, find zoneOf, policy *Policy) ([]targetFinding, []s
 	}
 	slices.Sort(keys)
 	return out, slices.Compact(keys)
+}
+
+// throughDNAMEs returns the name a resolver ends up with for name: the name
+// itself, or what the DNAMEs of served zones above it make of it (RFC 6672),
+// so that an MX target is judged at its synthesised name.
+func throughDNAMEs(v *version, find zoneOf, name string) string {
+	for range maxChain {
+		origin, tz := find(name)
+		if v.Holds(name) && len(origin) <= len(v.Origin()) {
+			tz = v
+		}
+		if tz == nil {
+			return name
+		}
+		m := tz.Lookup(name)
+		if m.Kind != zone.Redirected {
+			return name
+		}
+		set, _ := m.Node.Set(dns.TypeDNAME)
+		next, ok := zone.Redirect(name, m.Cut, zone.Canonical(set.RRs()[0].(*dns.DNAME).Target))
+		if !ok {
+			return name
+		}
+		name = next
+	}
+	return name
 }
 
 // appendSuffixes appends name and every name above it, the root excluded.
@@ -112,6 +139,9 @@ func checkExchange(v *version, ref mxPlace, tz *version, fs *findings) {
 	case zone.Delegated:
 		fs.addSeverity(RuleMXAddress, SeverityInfo, ref.file, ref.line, ref.owner,
 			"exchange %s is below the delegation %s%s: not checked", ref.exchange, m.Cut, where)
+	case zone.Redirected:
+		fs.addSeverity(RuleMXAddress, SeverityInfo, ref.file, ref.line, ref.owner,
+			"exchange %s is redirected by DNAMEs more than %d times: not checked", ref.exchange, maxChain)
 	case zone.None:
 		fs.add(RuleMXAddress, ref.file, ref.line, ref.owner, "exchange %s does not exist%s%s",
 			ref.exchange, where, forgottenDotHint(ref.exchange, v.Origin()))

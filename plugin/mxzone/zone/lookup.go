@@ -10,10 +10,11 @@ import (
 type Kind int
 
 const (
-	None      Kind = iota // the name does not exist (NXDOMAIN)
-	Exact                 // the name exists (it may be an empty non-terminal)
-	Wildcard              // the name is synthesised from a wildcard (RFC 4592)
-	Delegated             // the name is at or below a zone cut
+	None       Kind = iota // the name does not exist (NXDOMAIN)
+	Exact                  // the name exists (it may be an empty non-terminal)
+	Wildcard               // the name is synthesised from a wildcard (RFC 4592)
+	Delegated              // the name is at or below a zone cut
+	Redirected             // the name is below a DNAME (RFC 6672): Node is the DNAME's, Cut its owner
 )
 
 // Match is the result of looking a name up inside one zone.
@@ -69,8 +70,8 @@ func Ancestors(name string) func(yield func(string) bool) {
 }
 
 // Lookup finds name (lower case, at or below the origin) the way an
-// authoritative server must: zone cuts first, then the exact name, then the
-// wildcard at the closest encloser.
+// authoritative server must: zone cuts and DNAMEs above the name first, then
+// the exact name, then the wildcard at the closest encloser.
 func (z *Zone) Lookup(name string) Match {
 	var buf [MaxLabels]uint16
 	return z.LookupStarts(name, LabelStarts(name, &buf))
@@ -86,6 +87,9 @@ func (z *Zone) LookupStarts(name string, starts []uint16) Match {
 		return Match{}
 	}
 	encloser := z.Apex()
+	if encloser.Has(dns.TypeDNAME) {
+		return Match{Kind: Redirected, Node: encloser, Cut: z.origin}
+	}
 	// Walk down from the label just below the apex towards name.
 	for i := apexAt - 1; i >= 0; i-- {
 		owner := name[starts[i]:]
@@ -99,9 +103,28 @@ func (z *Zone) LookupStarts(name string, starts []uint16) Match {
 		if n.Has(dns.TypeNS) {
 			return Match{Kind: Delegated, Node: n, Cut: owner}
 		}
+		if i > 0 && n.Has(dns.TypeDNAME) {
+			// A DNAME redirects the names below its owner, not the owner.
+			return Match{Kind: Redirected, Node: n, Cut: owner}
+		}
 		encloser = n
 	}
 	return Match{Kind: Exact, Node: encloser}
+}
+
+// Redirect returns the name a DNAME owned by cut with the given target
+// makes of name (RFC 6672 section 2.2: the owner's labels replaced by the
+// target's), and false when the result is longer than a name may be (the
+// answer is then YXDOMAIN).
+func Redirect(name, cut, target string) (string, bool) {
+	out := name[:len(name)-len(cut)] + target
+	if target == "." {
+		out = name[:len(name)-len(cut)]
+	}
+	if _, ok := dns.IsDomainName(out); !ok {
+		return "", false
+	}
+	return out, true
 }
 
 // wildcard returns the node "*.<ce>", if the zone has one.
