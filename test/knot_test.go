@@ -79,6 +79,9 @@ func zoneNames(t *testing.T, dir string) (origins, names []string) {
 			t.Fatal(err)
 		}
 		add("nonexistent-" + strings.TrimSuffix(origin, ".") + "." + origin)
+		add("below.out." + origin) // under a DNAME, if there is one
+		add("www.in." + origin)
+		add("x.chain." + origin)
 	}
 	sort.Strings(names)
 	return origins, names
@@ -137,7 +140,7 @@ func zoneOf(name string, origins []string) string {
 // (customer MX records point at the provider's mail hosts). Knot only adds
 // addresses from the zone being answered from. Every other difference fails.
 func TestAnswersMatchKnot(t *testing.T) {
-	for _, dir := range []string{answersDir, "../zones"} {
+	for _, dir := range []string{answersDir, "../zones", "testdata/rfc"} {
 		t.Run(filepath.Base(dir), func(t *testing.T) { compareWithKnot(t, copyDir(t, dir)) })
 	}
 }
@@ -158,7 +161,8 @@ func compareWithKnot(t *testing.T, dir string) {
 // It returns the number of replies compared.
 func compareAnswers(t *testing.T, knot, mx string, origins, names []string) int {
 	t.Helper()
-	qtypes := []uint16{dns.TypeMX, dns.TypeA, dns.TypeAAAA, dns.TypeSOA, dns.TypeNS, dns.TypeTXT, dns.TypeCNAME}
+	qtypes := []uint16{dns.TypeMX, dns.TypeA, dns.TypeAAAA, dns.TypeSOA, dns.TypeNS, dns.TypeTXT, dns.TypeCNAME,
+		dns.TypeDNAME, dns.TypeDS, dns.TypeSVCB, dns.TypeHTTPS}
 	compared := 0
 	for _, proto := range []string{"udp", "tcp"} {
 		for _, name := range names {

@@ -63,8 +63,8 @@ func (a *answerer) answer(qname, asked string, starts []uint16) {
 			return
 		case zone.Redirected:
 			next, ok := a.redirect(m, owner)
-			if !ok {
-				return
+			if !ok || a.qtype == dns.TypeCNAME {
+				return // a CNAME question is answered by the CNAME made (as Knot)
 			}
 			lower := zone.Canonical(next)
 			if hop+1 >= maxChain || !z.Holds(lower) || slices.Contains(seen[:hop+1], lower) {

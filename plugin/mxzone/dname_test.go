@@ -32,6 +32,10 @@ func TestDNAME(t *testing.T) {
 			test.CNAME("www.in.example.com. 600 IN CNAME www.sub.example.com."),
 			test.A("www.sub.example.com. 3600 IN A 192.0.2.1"),
 		}},
+		{Qname: "www.in.example.com.", Qtype: dns.TypeCNAME, Answer: []dns.RR{ // the CNAME made answers a CNAME question
+			test.DNAME("in.example.com. 600 IN DNAME sub.example.com."),
+			test.CNAME("www.in.example.com. 600 IN CNAME www.sub.example.com."),
+		}},
 		{Qname: "out.example.com.", Qtype: dns.TypeDNAME, Answer: []dns.RR{
 			test.DNAME("out.example.com. 300 IN DNAME target.example.net."),
 		}},

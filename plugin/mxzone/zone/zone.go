@@ -354,15 +354,15 @@ func skipName(b []byte, off int) int {
 }
 
 // Target returns the host name in the data of an MX, NS, SRV, CNAME, DNAME,
-// PTR, SVCB or HTTPS record, or "" for other types. The TargetName "." of
-// an SVCB or HTTPS record in service mode is its owner (RFC 9460 section
-// 2.5.2).
+// PTR, SVCB or HTTPS record, or "" for other types. An SVCB or HTTPS
+// TargetName of "." (the owner itself, RFC 9460 section 2.5) names no other
+// host: Knot adds nothing for it either.
 func Target(rr dns.RR) string {
 	switch v := rr.(type) {
 	case *dns.SVCB:
-		return svcbTarget(v.Hdr.Name, v.Priority, v.Target)
+		return svcbTarget(v.Target)
 	case *dns.HTTPS:
-		return svcbTarget(v.Hdr.Name, v.Priority, v.Target)
+		return svcbTarget(v.Target)
 	case *dns.MX:
 		return v.Mx
 	case *dns.NS:
@@ -379,14 +379,10 @@ func Target(rr dns.RR) string {
 	return ""
 }
 
-// svcbTarget is the host an SVCB or HTTPS record names: "." is the owner in
-// service mode, and no host in alias mode.
-func svcbTarget(owner string, priority uint16, target string) string {
-	switch {
-	case target != ".":
-		return target
-	case priority > 0:
-		return owner
+// svcbTarget is the other host an SVCB or HTTPS record names, if any.
+func svcbTarget(target string) string {
+	if target == "." {
+		return ""
 	}
-	return ""
+	return target
 }
