@@ -30,6 +30,7 @@ func TestValidationRules(t *testing.T) {
 	}{
 		{"meta type as data (RFC 6895 section 3.1)", []string{"x TYPE255 \\# 0"}, RuleIntegrity, 5, "ANY is a meta or query type, not data"},
 		{"meta range as data (RFC 6895 section 3.1)", []string{"x TYPE200 \\# 1 00"}, RuleIntegrity, 5, "TYPE200 is a meta or query type"},
+		{"RDATA longer than its type (RFC 3597 section 5)", []string{"x A \\# 5 0A00000100"}, RuleSyntax, 5, "RDATA given as 5 bytes, but it holds 4 for a A record"},
 		{"NSEC type bitmap out of order (RFC 4034 section 4.1.2)", []string{"x NSEC y.customer.example. MX A"}, RuleSyntax, 5, "record cannot be served: dns: nsec bits out of order"},
 		{"DS at the apex (RFC 4035 section 2.4)", []string{"@ DS 1 13 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE5A1D8D86B9F3C7B4E0A2E8C1"}, RuleIntegrity, 5, "DS at the apex"},
 		{"MX at a CNAME", []string{"@ MX 10 alias.example.net."}, RuleMXCNAME, 5, "is a CNAME for mx1.example.net."},

@@ -160,11 +160,19 @@ func (z *Zone) withSOANames(data []byte, namesLen int) []byte {
 // appendRecord appends the 2-byte length and the RDATA of rr to rdata and
 // returns the record's whole uncompressed wire length.
 func appendRecord(rdata []byte, rr dns.RR, buf []byte) ([]byte, int, error) {
+	// A record written in the RFC 3597 form ("\# 5 0A00000100") keeps the
+	// length it was given; miekg/dns reads what its type holds and drops
+	// the rest, which must not be served as if nothing happened.
+	declared := int(rr.Header().Rdlength)
 	end, err := dns.PackRR(rr, buf, 0, nil, false)
 	if err != nil {
 		return rdata, 0, err
 	}
 	rdlen := int(rr.Header().Rdlength)
+	if declared != 0 && declared != rdlen {
+		return rdata, 0, fmt.Errorf("RDATA given as %d bytes, but it holds %d for a %s record (RFC 3597 section 5)",
+			declared, rdlen, dns.TypeToString[rr.Header().Rrtype])
+	}
 	rdata = binary.BigEndian.AppendUint16(rdata, uint16(rdlen))
 	return append(rdata, buf[end-rdlen:end]...), end, nil
 }
