@@ -150,3 +150,36 @@ func TestIncludeOrigin(t *testing.T) {
 		t.Fatalf("owners %v, want %v", names, want)
 	}
 }
+
+// TestKeyAlgorithmMnemonics: RFC 4034 section 2.2 lets a DNSKEY's algorithm
+// be written as its mnemonic; the record is read as with the number, on its
+// own line.
+func TestKeyAlgorithmMnemonics(t *testing.T) {
+	dir := writeZones(t, map[string]string{"x.example.zone": "$TTL 3600\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\n" +
+		"@ DNSKEY 256 3 RSASHA1 AwEAAcMnWBKLuvG/LwnPVykcmpvnntwxfshHlHRhlY0F3oz8AMcuF8gw9McCw+BoC2YxWaiTpNPuxjSNhUlBtcnSM= ; a key\n" +
+		"key TXT \"DNSKEY 256 3 RSASHA1\"\nafter A 192.0.2.1\n"})
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	res, err := Read(Source{Root: root, DirFD: -1, Dir: dir, Rel: "x.example.zone", Origin: "x.example.", MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var key *dns.DNSKEY
+	for _, r := range res.Records {
+		if k, ok := r.RR.(*dns.DNSKEY); ok {
+			key = k
+			if r.Line != 4 {
+				t.Errorf("DNSKEY at line %d, want 4", r.Line)
+			}
+		}
+		if txt, ok := r.RR.(*dns.TXT); ok && txt.Txt[0] != "DNSKEY 256 3 RSASHA1" {
+			t.Errorf("text changed: %q", txt.Txt)
+		}
+	}
+	if key == nil || key.Algorithm != dns.RSASHA1 || len(res.Records) != 5 {
+		t.Fatalf("key %v, %d records", key, len(res.Records))
+	}
+}
