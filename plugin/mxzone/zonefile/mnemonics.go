@@ -2,6 +2,8 @@ package zonefile
 
 import (
 	"bytes"
+	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
@@ -16,28 +18,7 @@ func keyAlgorithms(data []byte) []byte {
 	if !bytes.Contains(bytes.ToUpper(data), []byte("KEY")) {
 		return data
 	}
-	var out []byte
-	for rest := data; len(rest) > 0; {
-		end := bytes.IndexByte(rest, '\n') + 1
-		if end == 0 {
-			end = len(rest)
-		}
-		line := rest[:end]
-		rest = rest[end:]
-		if fixed, ok := keyAlgorithmLine(line); ok {
-			if out == nil {
-				out = append(make([]byte, 0, len(data)), data[:len(data)-len(rest)-len(line)]...)
-			}
-			line = fixed
-		}
-		if out != nil {
-			out = append(out, line...)
-		}
-	}
-	if out == nil {
-		return data
-	}
-	return out
+	return rewriteLines(data, keyAlgorithmLine)
 }
 
 // keyAlgorithmLine rewrites the algorithm mnemonic of a key record on line,
@@ -82,6 +63,94 @@ func tokens(line []byte) [][2]int {
 			out = append(out, [2]int{i, j})
 			i = j
 		}
+	}
+	return out
+}
+
+// wellKnown are the service names a WKS record may give instead of port
+// numbers, as /etc/services has them.
+var wellKnown = map[string]int{
+	"ftp-data": 20, "ftp": 21, "ssh": 22, "telnet": 23, "smtp": 25, "time": 37, "domain": 53, "tftp": 69,
+	"finger": 79, "http": 80, "www": 80, "pop3": 110, "sunrpc": 111, "nntp": 119, "ntp": 123, "imap": 143,
+	"snmp": 161, "ldap": 389, "https": 443, "submission": 587, "ldaps": 636, "imaps": 993, "pop3s": 995,
+}
+
+// wksRecords writes the WKS records of data (RFC 1035 section 3.4.2:
+// ADDRESS PROTOCOL SERVICES..., which miekg/dns does not know) in the RFC
+// 3597 form, TYPE11 \# LENGTH HEX, so that they are read and served as
+// data, as BIND and Knot serve them. A WKS record it cannot make sense of is
+// left as it is, for the parser to report.
+func wksRecords(data []byte) []byte {
+	if !bytes.Contains(bytes.ToUpper(data), []byte("WKS")) {
+		return data
+	}
+	return rewriteLines(data, wksLine)
+}
+
+func wksLine(line []byte) ([]byte, bool) {
+	toks := tokens(line)
+	for k := 0; k < len(toks) && k <= 3; k++ {
+		if !strings.EqualFold(string(line[toks[k][0]:toks[k][1]]), "WKS") {
+			continue
+		}
+		fields := toks[k+1:]
+		if len(fields) < 2 {
+			return nil, false
+		}
+		text := func(f [2]int) string { return strings.ToLower(string(line[f[0]:f[1]])) }
+		addr := net.ParseIP(text(fields[0])).To4()
+		proto := map[string]int{"tcp": 6, "udp": 17}[text(fields[1])]
+		if n, err := strconv.Atoi(text(fields[1])); err == nil && n >= 0 && n < 256 {
+			proto = n
+		}
+		if addr == nil || proto == 0 {
+			return nil, false
+		}
+		var bitmap []byte
+		for _, f := range fields[2:] {
+			port, ok := wellKnown[text(f)]
+			if n, err := strconv.Atoi(text(f)); err == nil && n >= 0 && n < 65536 {
+				port, ok = n, true
+			}
+			if !ok {
+				return nil, false
+			}
+			for len(bitmap) <= port/8 {
+				bitmap = append(bitmap, 0)
+			}
+			bitmap[port/8] |= 0x80 >> (port % 8)
+		}
+		rdata := append(append(append([]byte{}, addr...), byte(proto)), bitmap...)
+		form := fmt.Sprintf("TYPE11 \\# %d %x", len(rdata), rdata)
+		last := fields[len(fields)-1]
+		return append(append(append([]byte{}, line[:toks[k][0]]...), form...), line[last[1]:]...), true
+	}
+	return nil, false
+}
+
+// rewriteLines returns data with each line fix changes changed, and data
+// itself when it changes none.
+func rewriteLines(data []byte, fix func(line []byte) ([]byte, bool)) []byte {
+	var out []byte
+	for rest := data; len(rest) > 0; {
+		end := bytes.IndexByte(rest, '\n') + 1
+		if end == 0 {
+			end = len(rest)
+		}
+		line := rest[:end]
+		rest = rest[end:]
+		if fixed, ok := fix(line); ok {
+			if out == nil {
+				out = append(make([]byte, 0, len(data)), data[:len(data)-len(rest)-len(line)]...)
+			}
+			line = fixed
+		}
+		if out != nil {
+			out = append(out, line...)
+		}
+	}
+	if out == nil {
+		return data
 	}
 	return out
 }

@@ -183,3 +183,33 @@ func TestKeyAlgorithmMnemonics(t *testing.T) {
 		t.Fatalf("key %v, %d records", key, len(res.Records))
 	}
 }
+
+// TestWKS: WKS records (RFC 1035 section 3.4.2) are read as the data they
+// are, in RFC 3597 form, with ports by number or service name.
+func TestWKS(t *testing.T) {
+	dir := writeZones(t, map[string]string{"x.example.zone": "$TTL 3600\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\n" +
+		"@ WKS 192.0.2.1 TCP smtp 80 ; mail and web\nafter A 192.0.2.2\n"})
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	res, err := Read(Source{Root: root, DirFD: -1, Dir: dir, Rel: "x.example.zone", Origin: "x.example.", MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wks dns.RR
+	for _, r := range res.Records {
+		if r.RR.Header().Rrtype == 11 {
+			wks = r.RR
+			if r.Line != 4 {
+				t.Errorf("WKS at line %d, want 4", r.Line)
+			}
+		}
+	}
+	// 192.0.2.1, TCP (6), bits 25 and 80 set in an 11-byte map.
+	want := "\\# 16 c0000201" + "06" + "00000040" + "000000000000" + "80"
+	if wks == nil || !strings.HasSuffix(wks.String(), want) || len(res.Records) != 4 {
+		t.Fatalf("WKS %v, want rdata %s; %d records", wks, want, len(res.Records))
+	}
+}
