@@ -2,6 +2,7 @@ package zonefile
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"strconv"
@@ -153,4 +154,79 @@ func rewriteLines(data []byte, fix func(line []byte) ([]byte, bool)) []byte {
 		return data
 	}
 	return out
+}
+
+// ipseckeyRecords writes the IPSECKEY records of data, which miekg/dns
+// reads past the end of their line into the next record, in the RFC 3597
+// form: precedence, gateway type, algorithm, gateway (none, an IPv4 or IPv6
+// address, or a fully qualified name) and the public key (RFC 4025 section
+// 2). One it cannot make sense of is left as it is.
+func ipseckeyRecords(data []byte) []byte {
+	if !bytes.Contains(bytes.ToUpper(data), []byte("IPSECKEY")) {
+		return data
+	}
+	return rewriteLines(data, ipseckeyLine)
+}
+
+func ipseckeyLine(line []byte) ([]byte, bool) {
+	toks := tokens(line)
+	for k := 0; k < len(toks) && k <= 3; k++ {
+		if !strings.EqualFold(string(line[toks[k][0]:toks[k][1]]), "IPSECKEY") {
+			continue
+		}
+		fields := toks[k+1:]
+		if len(fields) < 4 {
+			return nil, false
+		}
+		var num [3]int
+		for i := range num {
+			n, err := strconv.Atoi(string(line[fields[i][0]:fields[i][1]]))
+			if err != nil || n < 0 || n > 255 {
+				return nil, false
+			}
+			num[i] = n
+		}
+		gateway, ok := ipseckeyGateway(num[1], string(line[fields[3][0]:fields[3][1]]))
+		if !ok {
+			return nil, false
+		}
+		var b64 strings.Builder
+		for _, f := range fields[4:] {
+			b64.Write(line[f[0]:f[1]])
+		}
+		key, err := base64.StdEncoding.DecodeString(b64.String())
+		if err != nil {
+			return nil, false
+		}
+		rdata := append(append([]byte{byte(num[0]), byte(num[1]), byte(num[2])}, gateway...), key...)
+		form := fmt.Sprintf("TYPE45 \\# %d %x", len(rdata), rdata)
+		last := fields[len(fields)-1]
+		return append(append(append([]byte{}, line[:toks[k][0]]...), form...), line[last[1]:]...), true
+	}
+	return nil, false
+}
+
+// ipseckeyGateway is the gateway field of an IPSECKEY record in wire form.
+func ipseckeyGateway(kind int, text string) ([]byte, bool) {
+	switch kind {
+	case 0:
+		return nil, text == "."
+	case 1:
+		ip := net.ParseIP(text).To4()
+		return ip, ip != nil
+	case 2:
+		ip := net.ParseIP(text)
+		if ip == nil || ip.To4() != nil {
+			return nil, false
+		}
+		return ip.To16(), true
+	case 3:
+		if !dns.IsFqdn(text) {
+			return nil, false // relative to an origin this pass does not know
+		}
+		buf := make([]byte, 256)
+		n, err := dns.PackDomainName(text, buf, 0, nil, false)
+		return buf[:n], err == nil
+	}
+	return nil, false
 }

@@ -140,7 +140,7 @@ func (t *tracker) open(rel string) (*lineReader, error) {
 			return nil, ErrBusy
 		}
 	}
-	data = wksRecords(keyAlgorithms(data))
+	data = ipseckeyRecords(wksRecords(keyAlgorithms(data)))
 	t.read += int64(len(data))
 	file := t.src.Display(rel)
 	if !include {

@@ -213,3 +213,32 @@ func TestWKS(t *testing.T) {
 		t.Fatalf("WKS %v, want rdata %s; %d records", wks, want, len(res.Records))
 	}
 }
+
+// TestIPSECKEY: RFC 4025 section 3's examples, with no gateway and with one,
+// are one record each; the next line is the next record.
+func TestIPSECKEY(t *testing.T) {
+	dir := writeZones(t, map[string]string{"x.example.zone": "$TTL 3600\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\n" +
+		"k IPSECKEY 10 0 2 . AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==\n" +
+		"g IPSECKEY 10 1 2 192.0.2.38 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==\nafter A 192.0.2.9\n"})
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	res, err := Read(Source{Root: root, DirFD: -1, Dir: dir, Rel: "x.example.zone", Origin: "x.example.", MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []int
+	for _, r := range res.Records {
+		lines = append(lines, r.Line)
+	}
+	if !slices.Equal(lines, []int{2, 3, 4, 5, 6}) {
+		t.Fatalf("records at lines %v, want one a line", lines)
+	}
+	// The record without a gateway is the IPSECKEY it says, in wire form.
+	want, _ := dns.NewRR("k.x.example. 3600 IN IPSECKEY 10 1 2 192.0.2.38 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==")
+	if k := res.Records[2].RR; k.Header().Rrtype != dns.TypeIPSECKEY || !strings.HasSuffix(k.String(), "AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==") {
+		t.Fatalf("got %v; want the key of %v", k, want)
+	}
+}
