@@ -230,3 +230,55 @@ func ipseckeyGateway(kind int, text string) ([]byte, bool) {
 	}
 	return nil, false
 }
+
+// quotedIncludes writes `$INCLUDE "a name.inc"` (a quoted file name, as
+// BIND reads it) as `$INCLUDE a\ name.inc`, which miekg/dns's lexer takes as
+// one token; includeFS.Open takes the escapes out again.
+func quotedIncludes(data []byte) []byte {
+	if !bytes.Contains(data, []byte(`"`)) || !bytes.Contains(bytes.ToUpper(data), []byte("$INCLUDE")) {
+		return data
+	}
+	return rewriteLines(data, quotedIncludeLine)
+}
+
+func quotedIncludeLine(line []byte) ([]byte, bool) {
+	const dir = "$INCLUDE"
+	if len(line) < len(dir) || !strings.EqualFold(string(line[:len(dir)]), dir) {
+		return nil, false
+	}
+	i := len(dir)
+	for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+		i++
+	}
+	if i == len(dir) || i >= len(line) || line[i] != '"' {
+		return nil, false
+	}
+	end := bytes.IndexByte(line[i+1:], '"')
+	if end < 0 {
+		return nil, false
+	}
+	var name []byte
+	for _, c := range line[i+1 : i+1+end] {
+		if bytes.IndexByte([]byte(" \t\\;()\""), c) >= 0 {
+			name = append(name, '\\')
+		}
+		name = append(name, c)
+	}
+	return append(append(append([]byte{}, line[:i]...), name...), line[i+2+end:]...), true
+}
+
+// unescapeName takes the backslash escapes of quotedIncludes out of a file
+// name.
+func unescapeName(name string) string {
+	if !strings.Contains(name, `\`) {
+		return name
+	}
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		if name[i] == '\\' && i+1 < len(name) {
+			i++
+		}
+		b.WriteByte(name[i])
+	}
+	return b.String()
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"strings"
 	"syscall"
 	"time"
@@ -140,7 +141,7 @@ func (t *tracker) open(rel string) (*lineReader, error) {
 			return nil, ErrBusy
 		}
 	}
-	data = ipseckeyRecords(wksRecords(keyAlgorithms(data)))
+	data = quotedIncludes(ipseckeyRecords(wksRecords(keyAlgorithms(data))))
 	t.read += int64(len(data))
 	file := t.src.Display(rel)
 	if !include {
@@ -273,7 +274,10 @@ type includeFS struct{ t *tracker }
 // Open is called by the parser with the include path joined to the including
 // file's virtual name.
 func (i includeFS) Open(name string) (fs.File, error) {
-	rel, ok := strings.CutPrefix(name, virtualDir+"/")
+	rel, ok := strings.CutPrefix(unescapeName(name), virtualDir+"/")
+	if ok && (rel != path.Clean(rel) || rel == ".." || strings.HasPrefix(rel, "../")) {
+		ok = false // dots that were escaped until now: the path is judged as it is opened
+	}
 	if !ok {
 		return nil, &includeError{name: name, reason: "the path leads outside the zone directory"}
 	}

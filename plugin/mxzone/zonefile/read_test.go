@@ -242,3 +242,30 @@ func TestIPSECKEY(t *testing.T) {
 		t.Fatalf("got %v; want the key of %v", k, want)
 	}
 }
+
+// TestQuotedInclude: `$INCLUDE "name with space.inc"`, as BIND reads it.
+func TestQuotedInclude(t *testing.T) {
+	dir := writeZones(t, map[string]string{
+		"x.example.zone":  "$TTL 3600\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\n$INCLUDE \"quoted name.inc\" sub.x.example. ; a comment\nafter A 192.0.2.9\n",
+		"quoted name.inc": "www A 192.0.2.7\n",
+	})
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	res, err := Read(Source{Root: root, DirFD: -1, Dir: dir, Rel: "x.example.zone", Origin: "x.example.", MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range res.Records {
+		names = append(names, r.RR.Header().Name)
+	}
+	if want := []string{"x.example.", "x.example.", "www.sub.x.example.", "after.x.example."}; !slices.Equal(names, want) {
+		t.Fatalf("owners %v, want %v", names, want)
+	}
+	if res.Records[3].Line != 5 || len(res.Includes) != 1 || res.Includes[0].Rel != "quoted name.inc" {
+		t.Fatalf("line %d, includes %v", res.Records[3].Line, res.Includes)
+	}
+}
