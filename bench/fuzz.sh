@@ -16,13 +16,16 @@ while getopts "t:" opt; do
 done
 shift $((OPTIND - 1))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(FuzzParseZone FuzzFastParse FuzzServeDNS)
+[ ${#targets[@]} -gt 0 ] || targets=(FuzzParseZone FuzzFastParse FuzzRewrites FuzzServeDNS)
 
 cd "$(dirname "$0")/.."
 status=0
 for target in "${targets[@]}"; do
   log=$(mktemp)
-  if go test ./plugin/mxzone -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" > "$log" 2>&1; then
+  # The package that holds the target: go test fuzzes one package at a time.
+  pkg=$(grep -rl --include='*_test.go' "^func ${target}(" plugin | head -1 | xargs -r dirname)
+  [ -n "$pkg" ] || { echo "fuzz: no target $target" >&2; status=1; continue; }
+  if go test "./$pkg" -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" > "$log" 2>&1; then
     result=ok
   else
     result=FAILED status=1
