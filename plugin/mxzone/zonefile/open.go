@@ -141,7 +141,7 @@ func (t *tracker) open(rel string) (*lineReader, error) {
 			return nil, ErrBusy
 		}
 	}
-	data = quotedIncludes(ipseckeyRecords(wksRecords(keyAlgorithms(data))))
+	data = readable(data)
 	t.read += int64(len(data))
 	file := t.src.Display(rel)
 	if !include {
@@ -150,6 +150,12 @@ func (t *tracker) open(rel string) (*lineReader, error) {
 		t.includes = append(t.includes, Include{Rel: rel, File: file, Stamp: stamp})
 	}
 	return &lineReader{t: t, data: data, rel: rel, file: file, line: 1, atStart: true}, nil
+}
+
+// readable rewrites, line for line, what BIND and Knot read in a zone file
+// but miekg/dns does not (mnemonics.go).
+func readable(data []byte) []byte {
+	return quotedIncludes(ipseckeyRecords(wksRecords(keyAlgorithms(data))))
 }
 
 // readAt reads name in the directory dirfd, refusing symlinks (ELOOP) and
