@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -281,4 +282,94 @@ func unescapeName(name string) string {
 		b.WriteByte(name[i])
 	}
 	return b.String()
+}
+
+// rrsigDates writes the expiration and inception of RRSIG records given as
+// dates after 2106 (YYYYMMDDHHmmSS past 2^32 seconds) as the numbers RFC
+// 4034 section 3.1.5 makes of them: the seconds modulo 2^32, compared in
+// serial arithmetic. miekg/dns subtracts multiples of 2^31 instead, 2^31
+// seconds off. Records may run over several lines in parentheses; every
+// token stays on its line.
+func rrsigDates(data []byte) []byte {
+	if !bytes.Contains(bytes.ToUpper(data), []byte("RRSIG")) {
+		return data
+	}
+	type span struct {
+		start, end int
+		text       string
+	}
+	var edits []span
+	var rec [][2]int
+	check := func() {
+		for k := 0; k < len(rec) && k <= 3; k++ {
+			if !strings.EqualFold(string(data[rec[k][0]:rec[k][1]]), "RRSIG") {
+				continue
+			}
+			for _, j := range []int{k + 5, k + 6} { // expiration, inception
+				if j >= len(rec) {
+					break
+				}
+				tok := string(data[rec[j][0]:rec[j][1]])
+				if t, err := time.Parse("20060102150405", tok); err == nil && len(tok) == 14 && t.Unix() >= 1<<32 {
+					edits = append(edits, span{rec[j][0], rec[j][1], strconv.FormatUint(uint64(uint32(t.Unix())), 10)})
+				}
+			}
+			break
+		}
+		rec = rec[:0]
+	}
+	depth := 0
+	for i := 0; i < len(data); {
+		switch c := data[i]; {
+		case c == ';':
+			for i < len(data) && data[i] != '\n' {
+				i++
+			}
+		case c == '\n':
+			if depth == 0 {
+				check()
+			}
+			i++
+		case c == '(':
+			depth++
+			i++
+		case c == ')':
+			depth = max(depth-1, 0)
+			i++
+		case c == ' ' || c == '\t' || c == '\r':
+			i++
+		case c == '"':
+			j := i + 1
+			for j < len(data) && data[j] != '"' && data[j] != '\n' {
+				if data[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			rec = append(rec, [2]int{i, min(j+1, len(data))})
+			i = min(j+1, len(data))
+		default:
+			j := i
+			for j < len(data) && bytes.IndexByte([]byte(" \t\r\n();\""), data[j]) < 0 {
+				if data[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			j = min(j, len(data))
+			rec = append(rec, [2]int{i, j})
+			i = j
+		}
+	}
+	check()
+	if len(edits) == 0 {
+		return data
+	}
+	out := make([]byte, 0, len(data))
+	last := 0
+	for _, e := range edits {
+		out = append(append(out, data[last:e.start]...), e.text...)
+		last = e.end
+	}
+	return append(out, data[last:]...)
 }

@@ -155,7 +155,7 @@ func (t *tracker) open(rel string) (*lineReader, error) {
 // readable rewrites, line for line, what BIND and Knot read in a zone file
 // but miekg/dns does not (mnemonics.go).
 func readable(data []byte) []byte {
-	return quotedIncludes(ipseckeyRecords(wksRecords(keyAlgorithms(data))))
+	return rrsigDates(quotedIncludes(ipseckeyRecords(wksRecords(keyAlgorithms(data)))))
 }
 
 // readAt reads name in the directory dirfd, refusing symlinks (ELOOP) and

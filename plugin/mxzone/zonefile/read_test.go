@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coredns-mx/coredns-mx/internal/zonetest"
 
@@ -267,5 +268,47 @@ func TestQuotedInclude(t *testing.T) {
 	}
 	if res.Records[3].Line != 5 || len(res.Includes) != 1 || res.Includes[0].Rel != "quoted name.inc" {
 		t.Fatalf("line %d, includes %v", res.Records[3].Line, res.Includes)
+	}
+}
+
+// TestRRSIGDatesAfter2106: RFC 4034 section 3.1.5: an RRSIG's expiration and
+// inception are 32-bit values modulo 2^32, in serial arithmetic, also for
+// dates after 2106, on one line or across lines in parentheses.
+func TestRRSIGDatesAfter2106(t *testing.T) {
+	dir := writeZones(t, map[string]string{"x.example.zone": "$TTL 3600\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\n" +
+		"a RRSIG A 13 2 3600 21220222132804 20200101000000 12345 x.example. AwEAAcMn\n" +
+		"b RRSIG A 13 2 3600 (\n\t21220222132804 ; expiration\n\t21220101000000 12345 x.example. AwEAAcMn )\n" +
+		"c RRSIG A 13 2 3600 20300101000000 20200101000000 12345 x.example. AwEAAcMn\n"})
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	res, err := Read(Source{Root: root, DirFD: -1, Dir: dir, Rel: "x.example.zone", Origin: "x.example.", MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(s string) uint32 {
+		tm, err := time.Parse("20060102150405", s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return uint32(tm.Unix()) // modulo 2^32
+	}
+	want := map[string][2]uint32{
+		"a.x.example.": {at("21220222132804"), at("20200101000000")},
+		"b.x.example.": {at("21220222132804"), at("21220101000000")},
+		"c.x.example.": {at("20300101000000"), at("20200101000000")},
+	}
+	lines := map[string]int{"a.x.example.": 4, "b.x.example.": 5, "c.x.example.": 8}
+	for _, r := range res.Records {
+		sig, ok := r.RR.(*dns.RRSIG)
+		if !ok {
+			continue
+		}
+		if w := want[sig.Hdr.Name]; sig.Expiration != w[0] || sig.Inception != w[1] || r.Line != lines[sig.Hdr.Name] {
+			t.Errorf("%s at line %d: expiration %d inception %d, want %d %d at line %d",
+				sig.Hdr.Name, r.Line, sig.Expiration, sig.Inception, w[0], w[1], lines[sig.Hdr.Name])
+		}
 	}
 }
