@@ -38,7 +38,9 @@ func startConfigured(t *testing.T, m *MXZone) *MXZone {
 func TestStateSurvivesRestart(t *testing.T) {
 	dir := writeZones(t, map[string]string{
 		"example.net.zone": provider,
-		"c.example.zone":   customer("c.example.", "7", "www A 192.0.2.7"),
+		// and an SVCB record miekg/dns cannot hold (an IPv4-mapped
+		// hint, RFC 9460 appendix D), which the copy must keep too.
+		"c.example.zone": customer("c.example.", "7", "www A 192.0.2.7\nsvc SVCB 1 www.c.example. ipv6hint=::ffff:198.51.100.100"),
 	})
 	state := filepath.Join(t.TempDir(), "state")
 	first := startWithState(t, dir, state)
@@ -53,6 +55,11 @@ func TestStateSurvivesRestart(t *testing.T) {
 		m := startWithState(t, dir, state)
 		if _, rcode := query(t, m, "www.c.example.", dns.TypeA); rcode != dns.RcodeSuccess {
 			t.Fatalf("rcode %s, want the saved copy", dns.RcodeToString[rcode])
+		}
+		svc, _ := query(t, m, "svc.c.example.", dns.TypeSVCB)
+		if len(svc.Answer) != 1 || svc.Answer[0].Header().Rrtype != dns.TypeSVCB ||
+			!strings.HasSuffix(svc.Answer[0].String(), "00060010"+"00000000000000000000ffffc6336464") {
+			t.Fatalf("SVCB from the saved copy: %v", svc.Answer)
 		}
 		if e := m.gen.Load().zones["c.example."]; e.status != statusFromState {
 			t.Fatalf("state %s, want from_state", e.status)

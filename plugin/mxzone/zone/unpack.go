@@ -2,6 +2,7 @@ package zone
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"net"
 	"strings"
 	"unsafe"
@@ -275,9 +276,10 @@ func (s RRset) appendGeneric(dst []dns.RR, owner string, n int) []dns.RR {
 		h.Rdlength = uint16(len(rd))
 		rr, _, err := dns.UnpackRRWithHeader(h, rd, 0)
 		if err != nil {
-			// Build packed it, so it unpacks; should it not, the record
-			// is left out rather than the query failed.
-			continue
+			// Data miekg/dns cannot hold as its type (an SVCB hint
+			// that is IPv4-mapped) goes out as it was stored.
+			h.Rdlength = 0
+			rr = &dns.RFC3597{Hdr: h, Rdata: hex.EncodeToString(rd)}
 		}
 		rr.Header().Rdlength = 0
 		dst = append(dst, rr)

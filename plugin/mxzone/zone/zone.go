@@ -13,6 +13,7 @@ package zone
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -383,8 +384,27 @@ func Target(rr dns.RR) string {
 		return v.Target
 	case *dns.PTR:
 		return v.Ptr
+	case *dns.RFC3597:
+		return genericSVCBTarget(v)
 	}
 	return ""
+}
+
+// genericSVCBTarget is the target of an SVCB or HTTPS record held as RFC
+// 3597 data (one miekg/dns cannot hold as its type: zonefile/svcb.go).
+func genericSVCBTarget(g *dns.RFC3597) string {
+	if g.Hdr.Rrtype != dns.TypeSVCB && g.Hdr.Rrtype != dns.TypeHTTPS {
+		return ""
+	}
+	rd, err := hex.DecodeString(g.Rdata)
+	if err != nil || len(rd) < 3 {
+		return ""
+	}
+	name, _, err := dns.UnpackDomainName(rd, 2)
+	if err != nil {
+		return ""
+	}
+	return svcbTarget(name)
 }
 
 // svcbTarget is the other host an SVCB or HTTPS record names, if any.

@@ -51,10 +51,11 @@ func StatAt(dirfd int, name string) (Stamp, error) {
 type tracker struct {
 	src      Source
 	cur      *lineReader
-	read     int64     // bytes read over all files
-	stamp    Stamp     // of the zone file as read
-	includes []Include // files read through $INCLUDE
-	busy     bool      // a file changed while it was read
+	read     int64              // bytes read over all files
+	stamp    Stamp              // of the zone file as read
+	includes []Include          // files read through $INCLUDE
+	busy     bool               // a file changed while it was read
+	retypes  map[string]Retypes // by file: records read under markerType
 }
 
 // includeError is a refused $INCLUDE. Its text names the path only.
@@ -144,6 +145,13 @@ func (t *tracker) open(rel string) (*lineReader, error) {
 	data = readable(data)
 	t.read += int64(len(data))
 	file := t.src.Display(rel)
+	data, types := mappedHints(data)
+	if types != nil {
+		if t.retypes == nil {
+			t.retypes = map[string]Retypes{}
+		}
+		t.retypes[file] = types
+	}
 	if !include {
 		t.stamp = stamp
 	} else {

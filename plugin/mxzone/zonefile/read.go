@@ -211,6 +211,11 @@ func (t *tracker) parse() (*Result, error) {
 			return res, &Error{Kind: KindLimit, File: cur.file, Line: cur.start,
 				Msg: fmt.Sprintf("zone has more than the limit of %d records", src.MaxRecords)}
 		}
+		if g, ok := rr.(*dns.RFC3597); ok && g.Hdr.Rrtype == markerType {
+			if typ, ok := t.retypes[cur.file][cur.start]; ok {
+				g.Hdr.Rrtype = typ
+			}
+		}
 		recs = append(recs, Record{RR: rr, File: cur.file, Line: cur.start})
 	}
 	if err := zp.Err(); err != nil {

@@ -1,6 +1,7 @@
 package zonefile
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -309,6 +310,49 @@ func TestRRSIGDatesAfter2106(t *testing.T) {
 		if w := want[sig.Hdr.Name]; sig.Expiration != w[0] || sig.Inception != w[1] || r.Line != lines[sig.Hdr.Name] {
 			t.Errorf("%s at line %d: expiration %d inception %d, want %d %d at line %d",
 				sig.Hdr.Name, r.Line, sig.Expiration, sig.Inception, w[0], w[1], lines[sig.Hdr.Name])
+		}
+	}
+}
+
+// TestSVCBMappedHint_RFC9460_AppendixD: an ipv6hint with an IPv4-mapped
+// address (RFC 9460 appendix D) is read as the wire form the appendix gives,
+// as SVCB or HTTPS, on its line; in RFC 3597 form (as the state copies write
+// it) the same; a record the file itself writes as TYPE65534 keeps its type.
+func TestSVCBMappedHint_RFC9460_AppendixD(t *testing.T) {
+	wire := "0001" + "076578616d706c6503636f6d00" + "0006" + "0010" + "00000000000000000000ffffc6336464"
+	dir := writeZones(t, map[string]string{"example.com.zone": "$TTL 3600\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\n" +
+		"@ SVCB 1 example.com. ( ipv6hint=\"::ffff:198.51.100.100\" ) ; RFC 9460 D.2\n" +
+		"h HTTPS 1 example.com. alpn=h2 ipv6hint=2001:db8::1,::ffff:192.0.2.1\n" +
+		"g SVCB \\# 35 " + wire + "\n" +
+		"p TYPE65534 \\# 2 0001\n" +
+		"plain SVCB 1 . ipv6hint=2001:db8::1\n"})
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	res, err := Read(Source{Root: root, DirFD: -1, Dir: dir, Rel: "example.com.zone", Origin: "example.com.", MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range res.Records {
+		h := r.RR.Header()
+		text := r.RR.String()[len(h.String()):]
+		if i := strings.Index(text, `\#`); i >= 0 {
+			text = text[i:]
+		}
+		got[h.Name] = fmt.Sprintf("%d %d %s", r.Line, h.Rrtype, text)
+	}
+	for name, want := range map[string]string{
+		"example.com.":       "4 64 \\# 35 " + wire,
+		"h.example.com.":     "5 65 \\# 58 0001076578616d706c6503636f6d00" + "000100030268320006002020010db8000000000000000000000001" + "00000000000000000000ffffc0000201",
+		"g.example.com.":     "6 64 \\# 35 " + wire,
+		"p.example.com.":     "7 65534 \\# 2 0001",
+		"plain.example.com.": "8 64 1 . ipv6hint=\"2001:db8::1\"",
+	} {
+		if got[name] != want && !(name == "example.com." && strings.HasPrefix(got[name], "2 6 ")) {
+			t.Errorf("%s: got %q, want %q", name, got[name], want)
 		}
 	}
 }
