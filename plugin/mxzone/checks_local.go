@@ -88,6 +88,9 @@ func (st *localCheck) checkOwner(group []zonefile.Record) {
 		checkTTLs(set, st.fs)
 		st.checkSetSize(set)
 		st.checkDataType(set[0])
+		if t == dns.TypeSVCB || t == dns.TypeHTTPS {
+			st.checkSVCB(set)
+		}
 		switch t {
 		case dns.TypeSOA:
 			st.checkSOA(set)

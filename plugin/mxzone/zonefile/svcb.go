@@ -121,7 +121,7 @@ func svcbRdata(text string) ([]byte, bool) {
 		mapped := false
 		for _, a := range strings.Split(value, ",") {
 			ip := net.ParseIP(a)
-			if ip == nil || strings.Contains(a, "%") {
+			if ip == nil || !strings.Contains(a, ":") || strings.Contains(a, "%") { // IPv6 text only
 				return nil, false
 			}
 			mapped = mapped || ip.To4() != nil
