@@ -87,7 +87,8 @@ func (z *Zone) LookupStarts(name string, starts []uint16) Match {
 		return Match{}
 	}
 	encloser := z.Apex()
-	if encloser.Has(dns.TypeDNAME) {
+	dnames := z.kinds&kindDNAME != 0
+	if dnames && encloser.Has(dns.TypeDNAME) {
 		return Match{Kind: Redirected, Node: encloser, Cut: z.origin}
 	}
 	// Walk down from the label just below the apex towards name.
@@ -103,7 +104,7 @@ func (z *Zone) LookupStarts(name string, starts []uint16) Match {
 		if n.Has(dns.TypeNS) {
 			return Match{Kind: Delegated, Node: n, Cut: owner}
 		}
-		if i > 0 && n.Has(dns.TypeDNAME) {
+		if dnames && i > 0 && n.Has(dns.TypeDNAME) {
 			// A DNAME redirects the names below its owner, not the owner.
 			return Match{Kind: Redirected, Node: n, Cut: owner}
 		}

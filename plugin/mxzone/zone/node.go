@@ -88,7 +88,7 @@ func (s RRset) RRs() []dns.RR { return s.AppendTo(make([]dns.RR, 0, s.Len()), s.
 // signatures: the owner of an NSEC3 record, which is not a name of the zone
 // (RFC 5155 section 7.2.8).
 func (n Node) NSEC3Only() bool {
-	if !n.Has(dns.TypeNSEC3) {
+	if n.z.kinds&kindNSEC3 == 0 || !n.Has(dns.TypeNSEC3) {
 		return false
 	}
 	for k := range n.NumSets() {

@@ -44,7 +44,17 @@ type Zone struct {
 	soaAt  int32 // offset in names of the SOA's MNAME; 0: not there
 	labels int32 // labels in origin
 	count  int32 // records
+	kinds  kinds // which rare types the zone holds, so lookups skip them
 }
+
+// kinds are types a lookup must look for at every name when a zone holds
+// them, and only then.
+type kinds uint8
+
+const (
+	kindDNAME kinds = 1 << iota // a DNAME redirects the names below it
+	kindNSEC3                   // an NSEC3 owner is no name of the zone
+)
 
 // setWords is the size of one RRset in Zone.idx: type and class, TTL,
 // number of records, offset in data of the first record's length, and
@@ -112,6 +122,12 @@ func Build(origin string, rrs []dns.RR, maxNames int) (*Zone, error) {
 				j++
 			}
 			h := rrs[i].Header()
+			switch h.Rrtype {
+			case dns.TypeDNAME:
+				z.kinds |= kindDNAME
+			case dns.TypeNSEC3:
+				z.kinds |= kindNSEC3
+			}
 			w := sets[k*setWords : (k+1)*setWords]
 			w[0], w[1], w[2], w[3] = uint32(h.Rrtype)<<16|uint32(h.Class), h.Ttl, uint32(j-i), uint32(len(data))
 			for r := i; r < j; r++ {
