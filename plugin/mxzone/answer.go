@@ -1,8 +1,6 @@
 package mxzone
 
 import (
-	"slices"
-
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
 
 	"github.com/miekg/dns"
@@ -38,9 +36,7 @@ func (a *answerer) answer(qname, asked string, starts []uint16) {
 	a.msg.Authoritative = true
 	z := a.zone
 	name, owner := qname, asked
-	var seen [maxChain]string // the names of the chain: each record goes out once (RFC 2181 §5)
 	for hop := 0; ; hop++ {
-		seen[hop] = name
 		var m zone.Match
 		if hop == 0 {
 			m = z.LookupStarts(name, starts)
@@ -67,7 +63,7 @@ func (a *answerer) answer(qname, asked string, starts []uint16) {
 				return // a CNAME question is answered by the CNAME made (as Knot)
 			}
 			lower := zone.Canonical(next)
-			if hop+1 >= maxChain || !z.Holds(lower) || slices.Contains(seen[:hop+1], lower) {
+			if hop+1 >= maxChain || !z.Holds(lower) || a.visited(qname, lower) {
 				return
 			}
 			name, owner = lower, next
@@ -82,7 +78,7 @@ func (a *answerer) answer(qname, asked string, starts []uint16) {
 			a.msg.Answer = a.appendSet(a.msg.Answer, set, owner)
 			target := a.msg.Answer[len(a.msg.Answer)-1].(*dns.CNAME).Target
 			lower := zone.Canonical(target)
-			if hop+1 >= maxChain || !z.Holds(lower) || slices.Contains(seen[:hop+1], lower) {
+			if hop+1 >= maxChain || !z.Holds(lower) || a.visited(qname, lower) {
 				return
 			}
 			name, owner = lower, target
@@ -117,6 +113,22 @@ func (a *answerer) answer(qname, asked string, starts []uint16) {
 		a.additional(a.msg.Answer[start:])
 		return
 	}
+}
+
+// visited reports whether the chain from qname has been at name already,
+// so that each record goes out once (RFC 2181 §5): every name it left has
+// a CNAME in the answer, stored or made from a DNAME. Only chains pay for
+// this, and the answer frame stays small.
+func (a *answerer) visited(qname, name string) bool {
+	if name == qname {
+		return true
+	}
+	for _, rr := range a.msg.Answer {
+		if rr.Header().Rrtype == dns.TypeCNAME && zone.Canonical(rr.Header().Name) == name {
+			return true
+		}
+	}
+	return false
 }
 
 // redirect answers for owner, a name below the DNAME m found (RFC 6672

@@ -384,12 +384,12 @@ func skipName(b []byte, off int) int {
 // host: Knot adds nothing for it either.
 func Target(rr dns.RR) string {
 	switch v := rr.(type) {
+	case *dns.MX: // first: the type asked for most
+		return v.Mx
 	case *dns.SVCB:
 		return svcbTarget(v.Target)
 	case *dns.HTTPS:
 		return svcbTarget(v.Target)
-	case *dns.MX:
-		return v.Mx
 	case *dns.NS:
 		return v.Ns
 	case *dns.SRV:
