@@ -34,15 +34,7 @@ www A 192.0.2.2
 `,
 		"inc/part.inc": "; fragment\n\nmail A 192.0.2.3\n",
 	})
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	res, err := Read(Source{Root: root, DirFD: -1, Dir: dir, Rel: "lines.example.zone", Origin: "lines.example.", MaxBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := readZone(t, dir, "lines.example.zone", "lines.example.")
 	recs := res.Records
 	want := []struct {
 		file string
@@ -93,6 +85,22 @@ func TestOrigin(t *testing.T) {
 	}
 }
 
+// readZone reads the zone file rel of dir with origin, failing the test
+// on any error.
+func readZone(t *testing.T, dir, rel, origin string) *Result {
+	t.Helper()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	res, err := Read(Source{Root: root, DirFD: -1, Dir: dir, Rel: rel, Origin: origin, MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 func writeZones(t *testing.T, files map[string]string) string { return zonetest.Dir(t, files) }
 
 // TestNoTTL: a file without $TTL whose records carry no TTL, as BIND reads
@@ -107,15 +115,7 @@ www A 192.0.2.1
 ttl 600 A 192.0.2.2
 after A 192.0.2.3
 `})
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	res, err := Read(Source{Root: root, DirFD: -1, Dir: dir, Rel: "x.example.zone", Origin: "x.example.", MaxBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := readZone(t, dir, "x.example.zone", "x.example.")
 	want := map[string]uint32{"x.example.": 300, "ns1.x.example.": 300, "www.x.example.": 300,
 		"ttl.x.example.": 600, "after.x.example.": 600}
 	for _, r := range res.Records {
@@ -129,27 +129,31 @@ after A 192.0.2.3
 }
 
 // TestIncludeOrigin: "$INCLUDE FILE ORIGIN" reads FILE relative to ORIGIN
-// (RFC 1035 section 5.1), and the origin after it is the one before.
+// (RFC 1035 section 5.1), and the origin after it is the one before; FILE
+// may be quoted, with a blank inside, as BIND reads it.
 func TestIncludeOrigin(t *testing.T) {
-	dir := writeZones(t, map[string]string{
-		"x.example.zone": "$TTL 3600\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\n$INCLUDE sub.inc sub.x.example.\nafter A 192.0.2.9\n",
-		"sub.inc":        "www A 192.0.2.7\n",
-	})
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	res, err := Read(Source{Root: root, DirFD: -1, Dir: dir, Rel: "x.example.zone", Origin: "x.example.", MaxBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, r := range res.Records {
-		names = append(names, r.RR.Header().Name)
-	}
-	if want := []string{"x.example.", "x.example.", "www.sub.x.example.", "after.x.example."}; !slices.Equal(names, want) {
-		t.Fatalf("owners %v, want %v", names, want)
+	for _, tc := range []struct{ include, file string }{
+		{"sub.inc", "sub.inc"},
+		{`"quoted name.inc"`, "quoted name.inc"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			dir := writeZones(t, map[string]string{
+				"x.example.zone": "$TTL 3600\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\n$INCLUDE " + tc.include +
+					" sub.x.example. ; a comment\nafter A 192.0.2.9\n",
+				tc.file: "www A 192.0.2.7\n",
+			})
+			res := readZone(t, dir, "x.example.zone", "x.example.")
+			var names []string
+			for _, r := range res.Records {
+				names = append(names, r.RR.Header().Name)
+			}
+			if want := []string{"x.example.", "x.example.", "www.sub.x.example.", "after.x.example."}; !slices.Equal(names, want) {
+				t.Fatalf("owners %v, want %v", names, want)
+			}
+			if res.Records[3].Line != 5 || len(res.Includes) != 1 || res.Includes[0].Rel != tc.file {
+				t.Fatalf("line %d, includes %v", res.Records[3].Line, res.Includes)
+			}
+		})
 	}
 }
 
@@ -160,15 +164,7 @@ func TestKeyAlgorithmMnemonics(t *testing.T) {
 	dir := writeZones(t, map[string]string{"x.example.zone": "$TTL 3600\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\n" +
 		"@ DNSKEY 256 3 RSASHA1 AwEAAcMnWBKLuvG/LwnPVykcmpvnntwxfshHlHRhlY0F3oz8AMcuF8gw9McCw+BoC2YxWaiTpNPuxjSNhUlBtcnSM= ; a key\n" +
 		"key TXT \"DNSKEY 256 3 RSASHA1\"\nafter A 192.0.2.1\n"})
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	res, err := Read(Source{Root: root, DirFD: -1, Dir: dir, Rel: "x.example.zone", Origin: "x.example.", MaxBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := readZone(t, dir, "x.example.zone", "x.example.")
 	var key *dns.DNSKEY
 	for _, r := range res.Records {
 		if k, ok := r.RR.(*dns.DNSKEY); ok {
@@ -191,15 +187,7 @@ func TestKeyAlgorithmMnemonics(t *testing.T) {
 func TestWKS(t *testing.T) {
 	dir := writeZones(t, map[string]string{"x.example.zone": "$TTL 3600\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\n" +
 		"@ WKS 192.0.2.1 TCP smtp 80 ; mail and web\nafter A 192.0.2.2\n"})
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	res, err := Read(Source{Root: root, DirFD: -1, Dir: dir, Rel: "x.example.zone", Origin: "x.example.", MaxBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := readZone(t, dir, "x.example.zone", "x.example.")
 	var wks dns.RR
 	for _, r := range res.Records {
 		if r.RR.Header().Rrtype == 11 {
@@ -222,15 +210,7 @@ func TestIPSECKEY(t *testing.T) {
 	dir := writeZones(t, map[string]string{"x.example.zone": "$TTL 3600\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\n" +
 		"k IPSECKEY 10 0 2 . AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==\n" +
 		"g IPSECKEY 10 1 2 192.0.2.38 AQNRU3mG7TVTO2BkR47usntb102uFJtugbo6BSGvgqt4AQ==\nafter A 192.0.2.9\n"})
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	res, err := Read(Source{Root: root, DirFD: -1, Dir: dir, Rel: "x.example.zone", Origin: "x.example.", MaxBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := readZone(t, dir, "x.example.zone", "x.example.")
 	var lines []int
 	for _, r := range res.Records {
 		lines = append(lines, r.Line)
@@ -245,33 +225,6 @@ func TestIPSECKEY(t *testing.T) {
 	}
 }
 
-// TestQuotedInclude: `$INCLUDE "name with space.inc"`, as BIND reads it.
-func TestQuotedInclude(t *testing.T) {
-	dir := writeZones(t, map[string]string{
-		"x.example.zone":  "$TTL 3600\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\n$INCLUDE \"quoted name.inc\" sub.x.example. ; a comment\nafter A 192.0.2.9\n",
-		"quoted name.inc": "www A 192.0.2.7\n",
-	})
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	res, err := Read(Source{Root: root, DirFD: -1, Dir: dir, Rel: "x.example.zone", Origin: "x.example.", MaxBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, r := range res.Records {
-		names = append(names, r.RR.Header().Name)
-	}
-	if want := []string{"x.example.", "x.example.", "www.sub.x.example.", "after.x.example."}; !slices.Equal(names, want) {
-		t.Fatalf("owners %v, want %v", names, want)
-	}
-	if res.Records[3].Line != 5 || len(res.Includes) != 1 || res.Includes[0].Rel != "quoted name.inc" {
-		t.Fatalf("line %d, includes %v", res.Records[3].Line, res.Includes)
-	}
-}
-
 // TestRRSIGDatesAfter2106: RFC 4034 section 3.1.5: an RRSIG's expiration and
 // inception are 32-bit values modulo 2^32, in serial arithmetic, also for
 // dates after 2106, on one line or across lines in parentheses.
@@ -280,15 +233,7 @@ func TestRRSIGDatesAfter2106(t *testing.T) {
 		"a RRSIG A 13 2 3600 21220222132804 20200101000000 12345 x.example. AwEAAcMn\n" +
 		"b RRSIG A 13 2 3600 (\n\t21220222132804 ; expiration\n\t21220101000000 12345 x.example. AwEAAcMn )\n" +
 		"c RRSIG A 13 2 3600 20300101000000 20200101000000 12345 x.example. AwEAAcMn\n"})
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	res, err := Read(Source{Root: root, DirFD: -1, Dir: dir, Rel: "x.example.zone", Origin: "x.example.", MaxBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := readZone(t, dir, "x.example.zone", "x.example.")
 	at := func(s string) uint32 {
 		tm, err := time.Parse("20060102150405", s)
 		if err != nil {
@@ -326,15 +271,7 @@ func TestSVCBMappedHint_RFC9460_AppendixD(t *testing.T) {
 		"g SVCB \\# 35 " + wire + "\n" +
 		"p TYPE65534 \\# 2 0001\n" +
 		"plain SVCB 1 . ipv6hint=2001:db8::1\n"})
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	res, err := Read(Source{Root: root, DirFD: -1, Dir: dir, Rel: "example.com.zone", Origin: "example.com.", MaxBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := readZone(t, dir, "example.com.zone", "example.com.")
 	got := map[string]string{}
 	for _, r := range res.Records {
 		h := r.RR.Header()
