@@ -17,9 +17,6 @@ import (
 // it, and BIND and Knot read it) as its number, which is all miekg/dns reads
 // there. Only the token changes: every record keeps its line.
 func keyAlgorithms(data []byte) []byte {
-	if !bytes.Contains(bytes.ToUpper(data), []byte("KEY")) {
-		return data
-	}
 	return rewriteLines(data, keyAlgorithmLine)
 }
 
@@ -83,9 +80,6 @@ var wellKnown = map[string]int{
 // data, as BIND and Knot serve them. A WKS record it cannot make sense of is
 // left as it is, for the parser to report.
 func wksRecords(data []byte) []byte {
-	if !bytes.Contains(bytes.ToUpper(data), []byte("WKS")) {
-		return data
-	}
 	return rewriteLines(data, wksLine)
 }
 
@@ -163,9 +157,6 @@ func rewriteLines(data []byte, fix func(line []byte) ([]byte, bool)) []byte {
 // address, or a fully qualified name) and the public key (RFC 4025 section
 // 2). One it cannot make sense of is left as it is.
 func ipseckeyRecords(data []byte) []byte {
-	if !bytes.Contains(bytes.ToUpper(data), []byte("IPSECKEY")) {
-		return data
-	}
 	return rewriteLines(data, ipseckeyLine)
 }
 
@@ -236,9 +227,6 @@ func ipseckeyGateway(kind int, text string) ([]byte, bool) {
 // BIND reads it) as `$INCLUDE a\ name.inc`, which miekg/dns's lexer takes as
 // one token; includeFS.Open takes the escapes out again.
 func quotedIncludes(data []byte) []byte {
-	if !bytes.Contains(data, []byte(`"`)) || !bytes.Contains(bytes.ToUpper(data), []byte("$INCLUDE")) {
-		return data
-	}
 	return rewriteLines(data, quotedIncludeLine)
 }
 
@@ -291,9 +279,6 @@ func unescapeName(name string) string {
 // seconds off. Records may run over several lines in parentheses; every
 // token stays on its line.
 func rrsigDates(data []byte) []byte {
-	if !bytes.Contains(bytes.ToUpper(data), []byte("RRSIG")) {
-		return data
-	}
 	type span struct {
 		start, end int
 		text       string

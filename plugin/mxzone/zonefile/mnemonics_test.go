@@ -21,7 +21,7 @@ func FuzzRewrites(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		out, _ := mappedHints(readable(data))
+		out, _ := readable(data)
 		if bytes.Count(out, []byte("\n")) != bytes.Count(data, []byte("\n")) {
 			t.Fatalf("lines moved:\n%q\n%q", data, out)
 		}

@@ -1,6 +1,7 @@
 package zonefile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -142,10 +143,9 @@ func (t *tracker) open(rel string) (*lineReader, error) {
 			return nil, ErrBusy
 		}
 	}
-	data = readable(data)
+	data, types := readable(data)
 	t.read += int64(len(data))
 	file := t.src.Display(rel)
-	data, types := mappedHints(data)
 	if types != nil {
 		if t.retypes == nil {
 			t.retypes = map[string]Retypes{}
@@ -161,9 +161,39 @@ func (t *tracker) open(rel string) (*lineReader, error) {
 }
 
 // readable rewrites, line for line, what BIND and Knot read in a zone file
-// but miekg/dns does not (mnemonics.go).
-func readable(data []byte) []byte {
-	return rrsigDates(quotedIncludes(ipseckeyRecords(wksRecords(keyAlgorithms(data)))))
+// but miekg/dns does not (mnemonics.go, svcb.go). Each rewrite runs only
+// when its words are in the file, looked for in one upper-cased copy: a
+// plain file costs one pass, not one per rewrite.
+func readable(data []byte) ([]byte, Retypes) {
+	up := bytes.ToUpper(data)
+	has := func(words ...string) bool {
+		for _, w := range words {
+			if bytes.Contains(up, []byte(w)) {
+				return true
+			}
+		}
+		return false
+	}
+	if has("KEY") { // DNSKEY, CDNSKEY, KEY
+		data = keyAlgorithms(data)
+	}
+	if has("WKS") {
+		data = wksRecords(data)
+	}
+	if has("IPSECKEY") {
+		data = ipseckeyRecords(data)
+	}
+	if has(`"`) && has("$INCLUDE") {
+		data = quotedIncludes(data)
+	}
+	if has("RRSIG") {
+		data = rrsigDates(data)
+	}
+	var types Retypes
+	if has("::FFFF:", `\#`) && has("SVCB", "HTTPS", "TYPE64", "TYPE65") {
+		data, types = mappedHints(data)
+	}
+	return data, types
 }
 
 // readAt reads name in the directory dirfd, refusing symlinks (ELOOP) and

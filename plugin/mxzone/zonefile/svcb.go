@@ -1,7 +1,6 @@
 package zonefile
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -26,17 +25,10 @@ type Retypes map[int]uint16
 
 // mappedHints writes the SVCB and HTTPS records of data whose ipv6hint
 // holds an IPv4-mapped address in the RFC 3597 form under markerType,
-// returning data unchanged when there are none. Only one-line records with
+// returning data itself when there are none. Only one-line records with
 // an absolute target (or ".") are rewritten: any other is left as it is,
 // for the parser to report.
 func mappedHints(data []byte) ([]byte, Retypes) {
-	up := bytes.ToUpper(data)
-	if !bytes.Contains(up, []byte("::FFFF:")) && !bytes.Contains(up, []byte(`\#`)) {
-		return data, nil
-	}
-	if !bytes.Contains(up, []byte("SVCB")) && !bytes.Contains(up, []byte("HTTPS")) && !bytes.Contains(up, []byte("TYPE6")) {
-		return data, nil
-	}
 	var types Retypes
 	lineNo := 0
 	out := rewriteLines(data, func(line []byte) ([]byte, bool) {
