@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone"
 
 	"github.com/coredns/caddy"
 )
@@ -57,5 +60,34 @@ func TestRunCheckExitCodes(t *testing.T) {
 	}
 	if code := runCheck([]string{"--format", "yaml", "../../zones"}, &out, &errOut); code != exitUsage {
 		t.Fatalf("bad format: exit %d", code)
+	}
+}
+
+// TestCheckMailMistakes: the README's example, one mistake of each mail
+// family checked together with the shipped zones, is caught rule by rule.
+func TestCheckMailMistakes(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := runCheck([]string{"--format", "json", "../../zones", "testdata/mistakes"}, &out, &errOut); code != exitErrors {
+		t.Fatalf("exit %d, want %d\n%s", code, exitErrors, errOut.String())
+	}
+	var findings []mxzone.Finding
+	if err := json.Unmarshal(out.Bytes(), &findings); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"mx_target_hostname": "error", "mx_target_reachable": "error", "spf": "warning", "spf_lookups": "error",
+		"spf_permissive": "error", "dmarc": "error", "dmarc_reports": "warning", "dkim": "error", "mta_sts": "error",
+		"tls_rpt": "error", "tlsa": "error", "null_mx": "info",
+	}
+	for _, f := range findings {
+		if want[f.Rule.String()] == f.Severity.String() && strings.HasPrefix(f.File, "testdata/mistakes/") {
+			delete(want, f.Rule.String())
+		}
+		if strings.HasPrefix(f.File, "../../zones") && f.Severity > mxzone.SeverityInfo {
+			t.Errorf("a shipped zone has a finding: %v", f)
+		}
+	}
+	if len(want) > 0 {
+		t.Fatalf("not caught: %v\nfindings: %s", want, out.String())
 	}
 }

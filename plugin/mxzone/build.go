@@ -334,7 +334,7 @@ func (l *loader) read(d *zoneDir, f zoneFile, old *entry, settle time.Duration) 
 // localFindings keeps the findings that came from the file itself.
 func localFindings(list []Finding) []Finding {
 	return slices.DeleteFunc(slices.Clone(list), func(f Finding) bool {
-		return f.Rule == RuleMXCNAME || f.Rule == RuleMXAddress
+		return f.cross
 	})
 }
 

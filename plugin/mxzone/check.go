@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zonefile"
+
+	"github.com/miekg/dns"
 )
 
 // CheckResult is what the offline checker found.
@@ -61,6 +63,7 @@ func Check(paths []string, policy Policy, limits Limits) (*CheckResult, error) {
 		res.Zones = append(res.Zones, ZoneStatus{Zone: e.origin, File: e.file, Served: e.status == statusServed})
 		res.Findings = append(res.Findings, ch.allFindings()...)
 	}
+	res.Findings = append(res.Findings, notes(g, &policy)...)
 	slices.SortFunc(res.Zones, func(a, b ZoneStatus) int { return strings.Compare(a.File, b.File) })
 	slices.SortStableFunc(res.Findings, func(a, b Finding) int {
 		if c := strings.Compare(a.File, b.File); c != 0 {
@@ -109,4 +112,40 @@ func (l *loader) checkInto(g *generation, changes map[string]*change, res *Check
 		g.zones[origin] = ch.entry
 	}
 	return nil
+}
+
+// notes are the findings only the checker gives: about the set of zones as
+// a whole, never a reason to refuse a zone, and too costly to keep up to
+// date on every reload (a TLSA record's host is named by MX records of any
+// zone).
+func notes(g *generation, policy *Policy) []Finding {
+	exchanges := map[string]bool{}
+	for _, e := range g.zones {
+		if e.zone != nil {
+			for ref := range e.zone.exchanges {
+				exchanges[ref.exchange] = true
+			}
+		}
+	}
+	var out []Finding
+	for _, e := range g.zones {
+		v := e.zone
+		if v == nil {
+			continue
+		}
+		fs := &findings{policy: policy, zone: e.origin}
+		if n := v.Lookup(e.origin).Node; n.HasAddress() && !n.Has(dns.TypeMX) {
+			fs.advise(RuleNullMX, SeverityInfo, v.file, 0, e.origin, "mail for %s goes to its address (implicit MX, "+
+				"RFC 5321 section 5.1); publish \"MX 0 .\" if it takes no mail (RFC 7505)", e.origin)
+		}
+		for _, ref := range v.mail {
+			if host := strings.TrimPrefix(ref.owner, smtpLabel); ref.kind == refDANE && !exchanges[host] {
+				fs.advise(RuleTLSA, SeverityInfo, v.fileOf(ref.pos), int(ref.pos.line), ref.owner, "%s is not the "+
+					"exchange of any MX record of the served zones: DANE senders look TLSA up only at an MX host's "+
+					"name (RFC 7672 section 2.2.1)", host)
+			}
+		}
+		out = append(out, fs.list...)
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/mailauth"
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zonefile"
 
@@ -47,6 +48,7 @@ func checkLocal(origin, file string, recs []zonefile.Record, limits *Limits, fs 
 		i = j
 	}
 	st.checkDNAMEs()
+	st.checkUnsignedTLSA()
 	if st.soas == 0 {
 		// Without an SOA the zone cannot answer negatively: never served.
 		fs.addSeverity(RuleIntegrity, SeverityFail, file, 0, origin, "zone has no SOA record at its apex")
@@ -66,12 +68,16 @@ type localCheck struct {
 	out    []zonefile.Record
 	soas   int
 	apexNS bool
+	signed bool             // a DNSKEY at the apex
+	tlsa   *zonefile.Record // the first TLSA record, if any
+	txt    []mailText       // the TXT records of the current owner, joined
 }
 
 // checkOwner checks the records of one owner, sorted by type.
 func (st *localCheck) checkOwner(group []zonefile.Record) {
 	var cnames []zonefile.Record
 	var others []string
+	st.txt = nil
 	if why := unsafeName(group[0].RR.Header().Name); why != "" {
 		st.fs.add(RuleIntegrity, group[0].File, group[0].Line, group[0].RR.Header().Name, "owner name %s", why)
 	}
@@ -100,6 +106,14 @@ func (st *localCheck) checkOwner(group []zonefile.Record) {
 			cnames = set
 		case dns.TypeMX:
 			checkMXSet(st.origin, set, st.fs)
+		case dns.TypeTXT:
+			st.checkTXT(set)
+		case dns.TypeSPF:
+			st.checkSPFType(set)
+		case dns.TypeTLSA:
+			st.checkTLSA(set)
+		case dns.TypeDNSKEY:
+			st.signed = st.signed || set[0].RR.Header().Name == st.origin
 		}
 		switch t {
 		case dns.TypeMX, dns.TypeCNAME, dns.TypeNS, dns.TypeSRV, dns.TypePTR, dns.TypeDNAME:
@@ -295,6 +309,10 @@ func checkMXSet(origin string, set []zonefile.Record, fs *findings) {
 			fs.add(RuleMXIP, r.File, r.Line, mx.Hdr.Name,
 				"exchange %s is the IP address %s; an MX must name a host that has A/AAAA records (RFC 5321 section 5.1)",
 				mx.Mx, ip)
+		} else if why := mailauth.HostName(mx.Mx); mx.Mx != "." && why != "" {
+			fs.add(RuleMXHostname, r.File, r.Line, mx.Hdr.Name,
+				"exchange %s is not a host name: %s (RFC 1123 section 2.1, RFC 5321 section 2.3.5); mail servers "+
+					"refuse to deliver to it", mx.Mx, why)
 		}
 	}
 	checkNullMX(set, fs)

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/mailauth"
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
 
 	"github.com/miekg/dns"
@@ -14,7 +15,7 @@ import (
 // in which the exchange was looked up: an edit of that zone can cause it.
 type targetFinding struct {
 	Finding
-	target string
+	targets []string
 }
 
 // zoneOf finds the zone file that holds name (lower case): its origin, and
@@ -36,11 +37,8 @@ func checkTargets(v *version, find zoneOf, policy *Policy) ([]targetFinding, []s
 	for ref := range v.exchanges {
 		ref.exchange = throughDNAMEs(v, find, ref.exchange)
 		fs := &findings{policy: policy, zone: v.Origin()}
-		origin, tz := find(ref.exchange)
-		if v.Holds(ref.exchange) && len(origin) <= len(v.Origin()) {
-			tz = v // v is the version being checked, whatever is served now
-		}
-		target := ""
+		origin, tz := servedAt(v, find, ref.exchange)
+		var targets []string
 		switch {
 		case tz == v:
 			checkExchange(v, ref, v, fs)
@@ -53,16 +51,19 @@ func checkTargets(v *version, find zoneOf, policy *Policy) ([]targetFinding, []s
 				"exchange %s is in zone %s, which is not served: not checked", ref.exchange, origin)
 			keys = appendSuffixes(keys, ref.exchange)
 		default:
-			target = origin
+			targets = []string{origin}
 			checkExchange(v, ref, tz, fs)
 			keys = append(keys, origin)
 		}
 		for _, f := range fs.list {
-			out = append(out, targetFinding{Finding: f, target: target})
+			f.cross = true
+			out = append(out, targetFinding{Finding: f, targets: targets})
 		}
 	}
-	slices.Sort(keys)
-	return out, slices.Compact(keys)
+	mail, mailKeys := checkMail(v, find, policy)
+	out = append(out, mail...)
+	keys = append(keys, mailKeys...)
+	return out, uniqueSorted(keys)
 }
 
 // throughDNAMEs returns the name a resolver ends up with for name: the name
@@ -70,10 +71,7 @@ func checkTargets(v *version, find zoneOf, policy *Policy) ([]targetFinding, []s
 // so that an MX target is judged at its synthesised name.
 func throughDNAMEs(v *version, find zoneOf, name string) string {
 	for range maxChain {
-		origin, tz := find(name)
-		if v.Holds(name) && len(origin) <= len(v.Origin()) {
-			tz = v
-		}
+		_, tz := servedAt(v, find, name)
 		if tz == nil {
 			return name
 		}
@@ -158,6 +156,7 @@ func checkExchange(v *version, ref mxPlace, tz *version, fs *findings) {
 			return
 		}
 		if n.HasAddress() {
+			checkReachable(ref, n, where, fs)
 			return
 		}
 		if n.Empty() {
@@ -205,4 +204,34 @@ func forgottenDotHint(exchange, origin string) string {
 	}
 	return fmt.Sprintf("; it looks like %q written without its final dot, which makes it relative to %s: write \"%s.\"",
 		rel, origin, rel)
+}
+
+// checkReachable applies mx_target_reachable to the addresses of an
+// exchange (RFC 6890): one that no sender can reach is an error, only
+// private ones a warning, documentation ones worth a note.
+func checkReachable(ref mxPlace, n zone.Node, where string, fs *findings) {
+	private, documentation := "", ""
+	public := false
+	for a := range n.Addresses {
+		switch reach, kind := mailauth.Classify(a); reach {
+		case mailauth.Unreachable:
+			fs.add(RuleMXReachable, ref.file, ref.line, ref.owner, "exchange %s%s has the address %s, which is %s: "+
+				"no sender can deliver there (RFC 6890); give it the mail host's public address", ref.exchange, where, a, kind)
+			return
+		case mailauth.Private:
+			private = a.String() + ", " + kind
+		case mailauth.Documentation:
+			documentation = a.String()
+		default:
+			public = true
+		}
+	}
+	switch {
+	case private != "" && !public && documentation == "":
+		fs.advise(RuleMXReachable, SeverityWarn, ref.file, ref.line, ref.owner, "exchange %s%s has only private "+
+			"addresses (%s): senders on the Internet cannot reach it (RFC 6890)", ref.exchange, where, private)
+	case documentation != "":
+		fs.advise(RuleMXReachable, SeverityInfo, ref.file, ref.line, ref.owner, "exchange %s%s has the address %s, "+
+			"reserved for documentation (RFC 5737, RFC 3849): fine in an example, unreachable in use", ref.exchange, where, documentation)
+	}
 }

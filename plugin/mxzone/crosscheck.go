@@ -176,8 +176,10 @@ func (r *crossRun) round(scope map[string]bool) map[string]bool {
 			continue
 		}
 		for _, f := range failing {
-			if r.protected(f.target) && blame(g, r.changes, origin, f) {
-				held[f.target] = true
+			for _, t := range f.targets {
+				if r.protected(t) && blame(g, r.changes, origin, f, t) {
+					held[t] = true
+				}
 			}
 		}
 		if ch == nil {
@@ -205,11 +207,12 @@ func (r *crossRun) setFindings(origin string, cross []targetFinding) {
 }
 
 // blame records the finding f of the unchanged zone origin against the
-// edit of the zone f's exchange lies in, if that zone was edited in this
-// build; it reports whether it did.
-func blame(g *generation, changes map[string]*change, origin string, f targetFinding) bool {
-	tc := changes[f.target]
-	if tc == nil || tc.next == nil || g.zones[f.target].zone != tc.next {
+// edit of target, a zone f depends on (the zone an MX exchange or an SPF
+// include lies in), if that zone was edited in this build; it reports
+// whether it did.
+func blame(g *generation, changes map[string]*change, origin string, f targetFinding, target string) bool {
+	tc := changes[target]
+	if tc == nil || tc.next == nil || g.zones[target].zone != tc.next {
 		return false
 	}
 	tc.broken = append(tc.broken, dependent{origin: origin, finding: f})

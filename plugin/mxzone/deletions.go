@@ -29,7 +29,7 @@ func (l *loader) holdDeletions(d *zoneDir, prev *generation, rep *report) []stri
 		held = append(held, origin)
 		rep.problems = append(rep.problems, Finding{File: e.file, Zone: origin, Owner: origin, Rule: RuleMXAddress,
 			Severity: SeverityFail, Message: "deletion refused: " + dependents(prev.deps[origin]) +
-				"; the zone keeps serving: move their MX records first, or restore the file"})
+				"; the zone keeps serving: move what they take from it first (MX targets, SPF includes, DMARC report addresses), or restore the file"})
 		return true
 	})
 	slices.Sort(held)

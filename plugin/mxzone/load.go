@@ -36,11 +36,12 @@ func DefaultLimits() Limits {
 // the cross-zone checks and the operator need to know about where its
 // records came from. Like the index, it never changes once built.
 type version struct {
-	zone.Zone          // by value: one object fewer between a query and the records
-	file      string   // the zone file as the operator knows it
-	includes  []string // files read through $INCLUDE, as the operator knows them
-	mx        []mxPos  // where each MX record of the zone came from, in zone order
-	saved     bool     // read from the state directory, not from DIR
+	zone.Zone           // by value: one object fewer between a query and the records
+	file      string    // the zone file as the operator knows it
+	includes  []string  // files read through $INCLUDE, as the operator knows them
+	mx        []mxPos   // where each MX record of the zone came from, in zone order
+	mail      []mailRef // the records the cross-zone mail checks read (SPF, DMARC reports, MTA-STS)
+	saved     bool      // read from the state directory, not from DIR
 }
 
 // mxPos is where an MX record came from. The records themselves live in the
@@ -74,7 +75,8 @@ func newVersion(origin, file string, includes []string, recs []zonefile.Record, 
 		}
 		return nil, nil, err
 	}
-	return &version{Zone: *z, file: file, includes: includes, mx: mxPositions(file, includes, recs)}, nil, nil
+	return &version{Zone: *z, file: file, includes: includes, mx: mxPositions(file, includes, recs),
+		mail: mailRefs(file, includes, recs)}, nil, nil
 }
 
 // mxPositions records where each MX record came from, in the order of recs
@@ -94,13 +96,18 @@ func mxPositions(file string, includes []string, recs []zonefile.Record) []mxPos
 		if r.RR.Header().Rrtype != dns.TypeMX {
 			continue
 		}
-		pos := mxPos{line: int32(r.Line), file: -1}
-		if r.File != file {
-			pos.file = int32(slices.Index(includes, r.File))
-		}
-		out = append(out, pos)
+		out = append(out, posOf(file, includes, r))
 	}
 	return out
+}
+
+// posOf is where r came from.
+func posOf(file string, includes []string, r zonefile.Record) mxPos {
+	pos := mxPos{line: int32(r.Line), file: -1}
+	if r.File != file {
+		pos.file = int32(slices.Index(includes, r.File))
+	}
+	return pos
 }
 
 // parsed is the outcome of reading and checking one zone file on its own.

@@ -197,7 +197,7 @@ func TestLimits(t *testing.T) {
 		for i := range 6 {
 			big = append(big, "@ MX "+strconv.Itoa(i)+" mx"+strconv.Itoa(i)+".example.net.")
 		}
-		for _, typ := range []string{"TXT \"a\"", "HINFO a b", "LOC 0 0 0 N 0 0 0 E 0", "RP . .", "SPF \"v=spf1\""} {
+		for _, typ := range []string{"TXT \"a\"", "HINFO a b", "LOC 0 0 0 N 0 0 0 E 0", "RP . .", "SSHFP 1 1 0123456789abcdef0123456789abcdef01234567"} {
 			many = append(many, "w "+typ)
 		}
 		limits := DefaultLimits()

@@ -73,13 +73,14 @@ func (m *MXZone) logTouched(g *generation, rep *report) {
 		}
 		broken := false
 		for _, f := range e.findings {
-			if f.Severity == SeverityFail && (f.Rule == RuleMXCNAME || f.Rule == RuleMXAddress) {
+			if f.Severity == SeverityFail && f.cross {
 				log.Errorf("%s (after another zone's change; this zone keeps serving as it is)", f)
 				broken = true
 			}
 		}
 		if !broken {
-			log.Infof("%s: zone %s: the MX targets another zone's change had broken are fine again", e.file, origin)
+			log.Infof("%s: zone %s: what another zone's change had broken (MX targets, SPF includes, DMARC report "+
+				"destinations) is fine again", e.file, origin)
 		}
 	}
 }

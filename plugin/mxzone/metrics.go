@@ -85,7 +85,7 @@ func (m *MXZone) recordGeneration(g *generation, rep *report, took time.Duration
 	for _, origin := range rep.touched {
 		if e := g.zones[origin]; e != nil {
 			for _, f := range e.findings {
-				if f.Rule == RuleMXCNAME || f.Rule == RuleMXAddress {
+				if f.cross {
 					findingsCounter.WithLabelValues(m.server, f.Rule.String(), f.Severity.String()).Inc()
 				}
 			}

@@ -12,13 +12,24 @@ type Rule int
 
 // The validation rules, in the order the README lists them.
 const (
-	RuleSyntax    Rule = iota // the file is readable and parses (RFC 1035 §5)
-	RuleMXCNAME               // exchange is, or owns, a CNAME (RFC 2181 §10.3, RFC 5321 §5.1)
-	RuleMXAddress             // exchange in a served zone has no A/AAAA
-	RuleMXIP                  // exchange is an IP address literal (RFC 5321 §5.1)
-	RuleNullMX                // null MX not alone or not preference 0 (RFC 7505 §3)
-	RuleIntegrity             // SOA at apex, CNAME and other data, duplicates
-	RuleIsolation             // owners outside the origin, $INCLUDE outside DIR
+	RuleSyntax        Rule = iota // the file is readable and parses (RFC 1035 §5)
+	RuleMXCNAME                   // exchange is, or owns, a CNAME (RFC 2181 §10.3, RFC 5321 §5.1)
+	RuleMXAddress                 // exchange in a served zone has no A/AAAA
+	RuleMXIP                      // exchange is an IP address literal (RFC 5321 §5.1)
+	RuleNullMX                    // null MX not alone or not preference 0 (RFC 7505 §3)
+	RuleIntegrity                 // SOA at apex, CNAME and other data, duplicates
+	RuleIsolation                 // owners outside the origin, $INCLUDE outside DIR
+	RuleMXHostname                // exchange is not a host name (RFC 1123 §2.1, RFC 5321 §2.3.5)
+	RuleMXReachable               // exchange's addresses cannot be reached (RFC 6890)
+	RuleSPF                       // SPF records (RFC 7208)
+	RuleSPFLookups                // SPF DNS look-up limits (RFC 7208 §4.6.4)
+	RuleSPFPermissive             // SPF that lets anyone send (RFC 7208 §4.7)
+	RuleDMARC                     // DMARC records (RFC 7489)
+	RuleDMARCReports              // DMARC report destinations (RFC 7489 §7.1)
+	RuleDKIM                      // DKIM keys (RFC 6376 §3.6.1, RFC 8301, RFC 8463)
+	RuleMTASTS                    // MTA-STS records (RFC 8461 §3.1)
+	RuleTLSRPT                    // TLS-RPT records (RFC 8460 §3)
+	RuleTLSA                      // TLSA records (RFC 6698 §2.1, RFC 7672)
 	numRules
 )
 
@@ -30,12 +41,35 @@ var ruleNames = [numRules]string{
 	RuleNullMX:    "null_mx",
 	RuleIntegrity: "zone_integrity",
 	RuleIsolation: "tenant_isolation",
+
+	RuleMXHostname:    "mx_target_hostname",
+	RuleMXReachable:   "mx_target_reachable",
+	RuleSPF:           "spf",
+	RuleSPFLookups:    "spf_lookups",
+	RuleSPFPermissive: "spf_permissive",
+	RuleDMARC:         "dmarc",
+	RuleDMARCReports:  "dmarc_reports",
+	RuleDKIM:          "dkim",
+	RuleMTASTS:        "mta_sts",
+	RuleTLSRPT:        "tls_rpt",
+	RuleTLSA:          "tlsa",
 }
 
 func (r Rule) String() string { return ruleNames[r] }
 
 // MarshalText makes rules print by name in JSON.
 func (r Rule) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText reads a rule by name, as MarshalText writes it.
+func (r *Rule) UnmarshalText(b []byte) error {
+	for i, name := range ruleNames {
+		if name == string(b) {
+			*r = Rule(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown rule %q", b)
+}
 
 // ruleByName returns the configurable rule called name.
 func ruleByName(name string) (Rule, bool) {
@@ -65,6 +99,16 @@ func (s Severity) String() string { return severityNames[s] }
 // MarshalText makes severities print by name in JSON.
 func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads a severity by name, as MarshalText writes it.
+func (s *Severity) UnmarshalText(b []byte) error {
+	i := slices.Index(severityNames[:], string(b))
+	if i < 0 {
+		return fmt.Errorf("unknown severity %q", b)
+	}
+	*s = Severity(i)
+	return nil
+}
+
 // parseSeverity reads a Corefile severity word.
 func parseSeverity(word string) (Severity, bool) {
 	switch word {
@@ -81,12 +125,14 @@ func parseSeverity(word string) (Severity, bool) {
 // Policy holds the configured severity of every rule.
 type Policy [numRules]Severity
 
-// DefaultPolicy fails on every rule.
+// DefaultPolicy fails on every rule but dmarc_reports, which warns: a
+// report destination that does not take the reports loses no mail.
 func DefaultPolicy() Policy {
 	var p Policy
 	for i := range p {
 		p[i] = SeverityFail
 	}
+	p[RuleDMARCReports] = SeverityWarn
 	return p
 }
 
@@ -100,6 +146,8 @@ type Finding struct {
 	Rule     Rule     `json:"rule"`
 	Severity Severity `json:"severity"`
 	Message  string   `json:"message"`
+
+	cross bool // found by the cross-zone checks: computed again when other zones change
 }
 
 // String prints the finding as FILE:LINE: severity: owner: message (rule).
@@ -121,6 +169,16 @@ func (fs *findings) add(rule Rule, file string, line int, owner, format string, 
 		sev = SeverityFail
 	}
 	fs.addSeverity(rule, sev, file, line, owner, format, args...)
+}
+
+// advise records an advisory finding of rule at the severity sev (warning
+// or info) whatever the rule's configured severity, unless the rule is
+// ignored.
+func (fs *findings) advise(rule Rule, sev Severity, file string, line int, owner, format string, args ...any) {
+	if fs.policy[rule] == SeverityIgnore {
+		return
+	}
+	fs.addSeverity(rule, min(sev, fs.policy[rule]), file, line, owner, format, args...)
 }
 
 // addSeverity records a finding with an explicit severity.

@@ -299,3 +299,28 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+func TestGluedTerms(t *testing.T) {
+	for _, tc := range []struct {
+		strings []string
+		want    string
+	}{
+		{[]string{"v=spf1 include:_spf.example.net", "-all"}, `"include:_spf.example.net-all"`},
+		{[]string{"v=spf1 ip4:192.0.2.1", "ip4:192.0.2.2 -all"}, `"ip4:192.0.2.1ip4:192.0.2.2"`},
+		{[]string{"v=spf1 a", "mx -all"}, `"amx"`},
+		{[]string{"v=spf1 include:_spf.exa", "mple.net -all"}, ""},
+		{[]string{"v=spf1 include:_spf.example.net ", "-all"}, ""},
+	} {
+		text, breaks := Join(tc.strings)
+		ps := GluedTerms(text, breaks)
+		if tc.want == "" {
+			if len(ps) != 0 {
+				t.Errorf("%q: %+v", tc.strings, ps)
+			}
+			continue
+		}
+		if len(ps) != 1 || !strings.Contains(ps[0].Msg, tc.want) {
+			t.Errorf("%q: %+v, want one naming %s", tc.strings, ps, tc.want)
+		}
+	}
+}

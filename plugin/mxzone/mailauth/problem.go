@@ -29,6 +29,7 @@ type Problem struct {
 	At    int // byte offset in the text of what is at fault; -1: the record as a whole
 	End   int // end of that span
 	Msg   string
+	Break bool // the message is about where two strings were joined: BreakHint adds nothing
 }
 
 // problems collects the problems of one record.
@@ -67,7 +68,7 @@ func Join(txt []string) (text string, breaks []int) {
 // break lies strictly inside the span.
 func BreakHint(text string, breaks []int, p Problem) string {
 	for i, b := range breaks {
-		if p.At < 0 || b <= p.At || b >= p.End {
+		if p.Break || p.At < 0 || b <= p.At || b >= p.End {
 			continue
 		}
 		before := text[max(p.At, b-12):b]

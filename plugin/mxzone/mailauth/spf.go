@@ -427,3 +427,40 @@ func (spf *SPF) Lookups() int {
 	}
 	return n
 }
+
+// termStarts are the beginnings of SPF terms, after an optional qualifier.
+var termStarts = []string{"all", "include:", "ip4:", "ip6:", "a:", "a/", "mx:", "mx/", "exists:", "ptr", "redirect=", "exp="}
+
+// GluedTerms finds the places where a TXT record's strings were joined with
+// no space between and the second string starts like a term: the record's
+// author meant two terms, receivers read one (RFC 7208 section 3.3), as in
+// "v=spf1 include:_spf.example.net" "-all", which asks for the SPF record of
+// _spf.example.net-all.
+func GluedTerms(text string, breaks []int) []Problem {
+	var ps problems
+	for i, b := range breaks {
+		if b == 0 || b >= len(text) || text[b-1] == ' ' || text[b] == ' ' {
+			continue
+		}
+		rest := strings.ToLower(strings.TrimLeft(text[b:], "+-~?"))
+		glued := rest == "a" || rest == "mx" || strings.HasPrefix(rest, "a ") || strings.HasPrefix(rest, "mx ")
+		for _, s := range termStarts {
+			glued = glued || strings.HasPrefix(rest, s)
+		}
+		if !glued {
+			continue
+		}
+		start := strings.LastIndexByte(text[:b], ' ') + 1
+		end := strings.IndexByte(text[b:], ' ')
+		if end < 0 {
+			end = len(text)
+		} else {
+			end += b
+		}
+		ps.add(Warning, start, end, "strings %d and %d of the record are joined without a space, so receivers read "+
+			"one term, %q, where two were meant (RFC 7208 section 3.3); end string %d with a space", i+1, i+2,
+			text[start:end], i+1)
+		ps[len(ps)-1].Break = true
+	}
+	return ps
+}

@@ -1,6 +1,10 @@
 package zone
 
-import "github.com/miekg/dns"
+import (
+	"net/netip"
+
+	"github.com/miekg/dns"
+)
 
 // Node is one owner name of a zone and its RRsets. A node without RRsets
 // is an empty non-terminal: it exists (NODATA, and it blocks wildcards) but
@@ -97,4 +101,23 @@ func (n Node) NSEC3Only() bool {
 		}
 	}
 	return true
+}
+
+// Addresses yields the addresses of the A and AAAA records at n, read from
+// their RDATA without making records.
+func (n Node) Addresses(yield func(netip.Addr) bool) {
+	for _, t := range [2]uint16{dns.TypeA, dns.TypeAAAA} {
+		s, ok := n.Set(t)
+		if !ok {
+			continue
+		}
+		off := s.off()
+		var rd []byte
+		for range s.Len() {
+			rd, off = s.z.next(off)
+			if a, ok := netip.AddrFromSlice(rd); ok && !yield(a) {
+				return
+			}
+		}
+	}
 }
