@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -52,8 +53,9 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 	} else {
+		out := bufio.NewWriter(stdout) // one write per finding would cost a system call each
 		for _, f := range res.Findings {
-			fmt.Fprintln(stdout, f.String())
+			fmt.Fprintln(out, f.String())
 		}
 		served := 0
 		for _, z := range res.Zones {
@@ -61,8 +63,12 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 				served++
 			}
 		}
-		fmt.Fprintf(stdout, "%d zone files checked: %d would be served, %d refused; %d errors\n",
+		fmt.Fprintf(out, "%d zone files checked: %d would be served, %d refused; %d errors\n",
 			len(res.Zones), served, len(res.Zones)-served, res.Errors())
+		if err := out.Flush(); err != nil {
+			fmt.Fprintf(stderr, "check: %v\n", err)
+			return exitUsage
+		}
 	}
 	if res.Errors() > 0 {
 		return exitErrors

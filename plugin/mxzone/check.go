@@ -2,6 +2,7 @@ package mxzone
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -39,7 +40,9 @@ func (r *CheckResult) Errors() int {
 // Check validates zone files exactly as the server would when serving them
 // together. Each path is a zone directory (its ORIGIN.zone files) or one
 // ORIGIN.zone file; all of them form one set, as if one server served them.
+// Unlike the server, it reports infos too.
 func Check(paths []string, policy Policy, limits Limits) (*CheckResult, error) {
+	policy.Notes = true
 	g := &generation{zones: map[string]*entry{}}
 	changes := map[string]*change{}
 	res := &CheckResult{}
@@ -63,15 +66,26 @@ func Check(paths []string, policy Policy, limits Limits) (*CheckResult, error) {
 		res.Zones = append(res.Zones, ZoneStatus{Zone: e.origin, File: e.file, Served: e.status == statusServed})
 		res.Findings = append(res.Findings, ch.allFindings()...)
 	}
-	res.Findings = append(res.Findings, notes(g, &policy)...)
+	res.Findings = byPlace(append(res.Findings, notes(g, &policy)...))
 	slices.SortFunc(res.Zones, func(a, b ZoneStatus) int { return strings.Compare(a.File, b.File) })
-	slices.SortStableFunc(res.Findings, func(a, b Finding) int {
-		if c := strings.Compare(a.File, b.File); c != 0 {
-			return c
-		}
-		return a.Line - b.Line
-	})
 	return res, nil
+}
+
+// byPlace orders findings by file, then line, keeping the order of those at
+// one place. It sorts the files and then each file's findings, not all of
+// them at once: a directory of 100,000 zones may well have 200,000 notes.
+func byPlace(list []Finding) []Finding {
+	files := map[string][]Finding{}
+	for _, f := range list {
+		files[f.File] = append(files[f.File], f)
+	}
+	out := list[:0]
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		group := files[name]
+		slices.SortStableFunc(group, func(a, b Finding) int { return a.Line - b.Line })
+		out = append(out, group...)
+	}
+	return out
 }
 
 // checkInto reads the zone files of l.dir (or only the file single) into g.
@@ -119,14 +133,7 @@ func (l *loader) checkInto(g *generation, changes map[string]*change, res *Check
 // date on every reload (a TLSA record's host is named by MX records of any
 // zone).
 func notes(g *generation, policy *Policy) []Finding {
-	exchanges := map[string]bool{}
-	for _, e := range g.zones {
-		if e.zone != nil {
-			for ref := range e.zone.exchanges {
-				exchanges[ref.exchange] = true
-			}
-		}
-	}
+	exchanges := mxHosts(g)
 	var out []Finding
 	for _, e := range g.zones {
 		v := e.zone
@@ -148,4 +155,27 @@ func notes(g *generation, policy *Policy) []Finding {
 		out = append(out, fs.list...)
 	}
 	return out
+}
+
+// mxHosts is the set of the exchanges of the served zones' MX records, made
+// only when some zone has TLSA records for an SMTP server to look up in it.
+func mxHosts(g *generation) map[string]bool {
+	hosts := map[string]bool{}
+	dane := false
+	for _, e := range g.zones {
+		if e.zone != nil {
+			dane = dane || slices.ContainsFunc(e.zone.mail, func(r mailRef) bool { return r.kind == refDANE })
+		}
+	}
+	if !dane {
+		return hosts
+	}
+	for _, e := range g.zones {
+		if e.zone != nil {
+			for ref := range e.zone.exchanges {
+				hosts[ref.exchange] = true
+			}
+		}
+	}
+	return hosts
 }

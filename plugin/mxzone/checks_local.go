@@ -54,7 +54,7 @@ func checkLocal(origin, file string, recs []zonefile.Record, limits *Limits, fs 
 		fs.addSeverity(RuleIntegrity, SeverityFail, file, 0, origin, "zone has no SOA record at its apex")
 	}
 	if !st.apexNS {
-		fs.addSeverity(RuleIntegrity, min(fs.policy[RuleIntegrity], SeverityWarn), file, 0, origin,
+		fs.addSeverity(RuleIntegrity, min(fs.policy.Rules[RuleIntegrity], SeverityWarn), file, 0, origin,
 			"zone has no NS records at its apex; it cannot be delegated to")
 	}
 	return st.out
@@ -71,6 +71,7 @@ type localCheck struct {
 	signed bool             // a DNSKEY at the apex
 	tlsa   *zonefile.Record // the first TLSA record, if any
 	txt    []mailText       // the TXT records of the current owner, joined
+	txtBuf []mailText       // txt's array, used again from owner to owner
 }
 
 // checkOwner checks the records of one owner, sorted by type.
@@ -292,7 +293,7 @@ func checkTTLs(set []zonefile.Record, fs *findings) {
 	for _, r := range set[1:] {
 		h := r.RR.Header()
 		if h.Ttl != first.RR.Header().Ttl {
-			fs.addSeverity(RuleIntegrity, min(fs.policy[RuleIntegrity], SeverityWarn), r.File, r.Line, h.Name,
+			fs.addSeverity(RuleIntegrity, min(fs.policy.Rules[RuleIntegrity], SeverityWarn), r.File, r.Line, h.Name,
 				"TTL %d differs from the TTL %d of the same RRset at line %d; serving %d (RFC 2181 section 5.2)",
 				h.Ttl, first.RR.Header().Ttl, first.Line, first.RR.Header().Ttl)
 			h.Ttl = first.RR.Header().Ttl

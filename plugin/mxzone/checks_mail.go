@@ -31,12 +31,12 @@ type mailText struct {
 // wherever it is, DMARC, DKIM, MTA-STS and TLS-RPT at their names.
 func (st *localCheck) checkTXT(set []zonefile.Record) {
 	owner := set[0].RR.Header().Name
-	texts := make([]mailText, len(set))
-	for i, r := range set {
-		texts[i].rec = r
-		texts[i].text, texts[i].breaks = mailauth.Join(r.RR.(*dns.TXT).Txt)
+	texts := st.txtBuf[:0]
+	for _, r := range set {
+		text, breaks := mailauth.Join(r.RR.(*dns.TXT).Txt)
+		texts = append(texts, mailText{rec: r, text: text, breaks: breaks})
 	}
-	st.txt = texts
+	st.txt, st.txtBuf = texts, texts
 	switch {
 	case strings.HasPrefix(owner, dmarcLabel):
 		st.checkDMARC(texts)

@@ -50,7 +50,9 @@ func loadMail(t *testing.T, lines ...string) *MXZone {
 		"noauth.example.zone":   noAuth,
 		"customer.example.zone": soaZone("customer.example.", lines...),
 	})
-	return newTestPlugin(t, dir, DefaultPolicy())
+	p := DefaultPolicy()
+	p.Notes = true // the infos too
+	return newTestPlugin(t, dir, p)
 }
 
 func TestMailRules(t *testing.T) {
@@ -208,7 +210,7 @@ func TestMailRulesFollowPolicy(t *testing.T) {
 	for _, sev := range []Severity{SeverityWarn, SeverityIgnore} {
 		t.Run(sev.String(), func(t *testing.T) {
 			p := DefaultPolicy()
-			p[RuleSPF], p[RuleSPFPermissive] = sev, sev
+			p.Rules[RuleSPF], p.Rules[RuleSPFPermissive] = sev, sev
 			dir := writeZones(t, map[string]string{"example.net.zone": mailProvider,
 				"customer.example.zone": soaZone("customer.example.", lines...)})
 			m := newTestPlugin(t, dir, p)

@@ -50,8 +50,7 @@ func mailRefs(file string, includes []string, recs []zonefile.Record) []mailRef 
 		kind := mailKind(255)
 		switch {
 		case strings.HasPrefix(owner, dmarcLabel):
-			lower := strings.ToLower(text)
-			if mailauth.IsDMARC(text) && (strings.Contains(lower, "rua") || strings.Contains(lower, "ruf")) {
+			if mailauth.IsDMARC(text) && (containsFold(text, "rua") || containsFold(text, "ruf")) {
 				kind = refDMARC
 			}
 		case mailauth.IsSPF(text):
@@ -64,6 +63,17 @@ func mailRefs(file string, includes []string, recs []zonefile.Record) []mailRef 
 		}
 	}
 	return out
+}
+
+// containsFold reports whether s contains the lower-case ASCII word, in
+// any case, without making a lower-case copy of s.
+func containsFold(s, word string) bool {
+	for i := 0; i+len(word) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(word)], word) {
+			return true
+		}
+	}
+	return false
 }
 
 // mailCheck is one run of the cross-zone mail checks over one version.
@@ -117,6 +127,9 @@ func (c *mailCheck) add(ref mailRef, rule Rule, sev Severity, targets []string, 
 
 // checkMail runs the cross-zone mail checks of v.
 func checkMail(v *version, find zoneOf, policy *Policy) ([]targetFinding, []string) {
+	if len(v.mail) == 0 {
+		return nil, nil
+	}
 	c := &mailCheck{v: v, find: find, policy: policy}
 	for _, ref := range v.mail {
 		switch ref.kind {
@@ -131,22 +144,26 @@ func checkMail(v *version, find zoneOf, policy *Policy) ([]targetFinding, []stri
 	return c.out, c.keys
 }
 
-// texts returns the joined TXT records at name in tz that is selects.
-func texts(tz *version, name string, is func(string) bool) (found bool, out []string) {
+// textAt finds the TXT records at name in tz that is selects: whether the
+// name exists, the first such record, and how many there are.
+func textAt(tz *version, name string, is func(string) bool) (found bool, first string, n int) {
 	m := tz.Lookup(name)
 	if m.Kind != zone.Exact && m.Kind != zone.Wildcard {
-		return false, nil
+		return false, "", 0
 	}
 	set, ok := m.Node.Set(dns.TypeTXT)
 	if !ok {
-		return true, nil
+		return true, "", 0
 	}
-	for _, rr := range set.RRs() {
-		if text, _ := mailauth.Join(rr.(*dns.TXT).Txt); is(text) {
-			out = append(out, text)
+	for text := range set.Texts {
+		if is(text) {
+			if n == 0 {
+				first = text
+			}
+			n++
 		}
 	}
-	return true, out
+	return true, first, n
 }
 
 // orgDomain is the organizational domain of name (RFC 7489 section 3.2):
@@ -163,11 +180,11 @@ func orgDomain(name string) string {
 // the zones served here: an external destination must authorize the
 // reports (RFC 7489 section 7.1), and every destination must take mail.
 func (c *mailCheck) checkReports(ref mailRef) {
-	_, records := texts(c.v, ref.owner, mailauth.IsDMARC)
-	if len(records) != 1 {
+	_, record, n := textAt(c.v, ref.owner, mailauth.IsDMARC)
+	if n != 1 {
 		return // the local checks report it
 	}
-	d, _ := mailauth.ParseDMARC(records[0])
+	d, _ := mailauth.ParseDMARC(record)
 	domain := strings.TrimPrefix(ref.owner, dmarcLabel)
 	done := map[string]bool{}
 	for _, r := range d.Reports {
@@ -198,7 +215,7 @@ func (c *mailCheck) checkAuthorized(ref mailRef, r mailauth.ReportURI, domain, d
 	if tz == nil {
 		return
 	}
-	if _, records := texts(tz, auth, mailauth.IsDMARC); len(records) > 0 {
+	if _, _, n := textAt(tz, auth, mailauth.IsDMARC); n > 0 {
 		return
 	}
 	c.add(ref, RuleDMARCReports, SeverityFail, []string{origin},

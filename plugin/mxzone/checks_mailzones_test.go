@@ -93,7 +93,7 @@ func TestMailAcrossZones(t *testing.T) {
 	})
 	t.Run("a protected edit removing the report authorization, when dmarc_reports fails", func(t *testing.T) {
 		p := DefaultPolicy()
-		p[RuleDMARCReports] = SeverityFail
+		p.Rules[RuleDMARCReports] = SeverityFail
 		m, dir := load(t, p)
 		edit(t, m, dir, "example.net.zone", strings.Replace(providerWith("2"), "*._report._dmarc", "x._report._dmarc", 1))
 		refused(t, m, "a.example._report._dmarc.example.net.")

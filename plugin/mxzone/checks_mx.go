@@ -2,6 +2,7 @@ package mxzone
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -210,8 +211,8 @@ func forgottenDotHint(exchange, origin string) string {
 // exchange (RFC 6890): one that no sender can reach is an error, only
 // private ones a warning, documentation ones worth a note.
 func checkReachable(ref mxPlace, n zone.Node, where string, fs *findings) {
-	private, documentation := "", ""
-	public := false
+	var private, documentation netip.Addr
+	privateKind, public := "", false
 	for a := range n.Addresses {
 		switch reach, kind := mailauth.Classify(a); reach {
 		case mailauth.Unreachable:
@@ -219,18 +220,18 @@ func checkReachable(ref mxPlace, n zone.Node, where string, fs *findings) {
 				"no sender can deliver there (RFC 6890); give it the mail host's public address", ref.exchange, where, a, kind)
 			return
 		case mailauth.Private:
-			private = a.String() + ", " + kind
+			private, privateKind = a, kind
 		case mailauth.Documentation:
-			documentation = a.String()
+			documentation = a
 		default:
 			public = true
 		}
 	}
 	switch {
-	case private != "" && !public && documentation == "":
+	case private.IsValid() && !public && !documentation.IsValid():
 		fs.advise(RuleMXReachable, SeverityWarn, ref.file, ref.line, ref.owner, "exchange %s%s has only private "+
-			"addresses (%s): senders on the Internet cannot reach it (RFC 6890)", ref.exchange, where, private)
-	case documentation != "":
+			"addresses (%s, %s): senders on the Internet cannot reach it (RFC 6890)", ref.exchange, where, private, privateKind)
+	case documentation.IsValid() && fs.policy.Notes:
 		fs.advise(RuleMXReachable, SeverityInfo, ref.file, ref.line, ref.owner, "exchange %s%s has the address %s, "+
 			"reserved for documentation (RFC 5737, RFC 3849): fine in an example, unreachable in use", ref.exchange, where, documentation)
 	}

@@ -2,6 +2,7 @@ package mxzone
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/mailauth"
@@ -28,22 +29,22 @@ type spfWalk struct {
 	void     []string // names whose look-up finds nothing
 	external []string // names outside the served zones, or only known when evaluated
 	targets  []string // other zones read: an edit of one of them can change the verdict
-	stack    []string // the records being evaluated, outermost first: a loop comes back to one
+	stack    []string // the included records being evaluated, outermost first: a loop comes back to one
 	records  int
 }
 
 // checkSPF checks an SPF record's includes, redirect and look-up counts
 // against the served zones.
 func (c *mailCheck) checkSPF(ref mailRef) {
-	_, records := texts(c.v, ref.owner, mailauth.IsSPF)
-	if len(records) != 1 {
+	_, record, n := textAt(c.v, ref.owner, mailauth.IsSPF)
+	if n != 1 {
 		return // none now, or several: the local checks report it
 	}
-	spf, ps := mailauth.ParseSPF(records[0])
+	spf, ps := mailauth.ParseSPF(record)
 	if hasMailError(ps) {
 		return
 	}
-	w := &spfWalk{c: c, ref: ref, stack: []string{ref.owner}}
+	w := &spfWalk{c: c, ref: ref}
 	w.record(ref.owner, spf, "")
 	w.verdict()
 }
@@ -105,39 +106,40 @@ func (w *spfWalk) follow(mech, target, via string) {
 	if tz != w.c.v {
 		w.targets = append(w.targets, origin)
 	}
-	for _, s := range w.stack {
-		if s == target {
-			w.fail(RuleSPF, "%s loops back to %s, whose record is already being evaluated: receivers return "+
-				"permerror (RFC 7208 section 4.6.4)", here(term, via), strings.TrimSuffix(target, "."))
-			return
-		}
+	if target == w.ref.owner || slices.Contains(w.stack, target) {
+		w.fail(RuleSPF, "%s loops back to %s, whose record is already being evaluated: receivers return "+
+			"permerror (RFC 7208 section 4.6.4)", here(term, via), strings.TrimSuffix(target, "."))
+		return
 	}
 	m := tz.Lookup(target)
 	if m.Kind != zone.Exact && m.Kind != zone.Wildcard && m.Kind != zone.None {
 		w.external = append(w.external, term) // delegated or redirected: another server answers
 		return
 	}
-	found, records := texts(tz, target, mailauth.IsSPF)
-	rfc := map[string]string{"include": "RFC 7208 section 5.2", "redirect": "RFC 7208 section 6.1"}[mech]
+	found, record, n := textAt(tz, target, mailauth.IsSPF)
+	rfc := "RFC 7208 section 5.2"
+	if mech == "redirect" {
+		rfc = "RFC 7208 section 6.1"
+	}
 	switch {
 	case !found:
 		w.void = append(w.void, target)
 		w.fail(RuleSPF, "%s names %s, which does not exist in zone %s: receivers return permerror (%s)",
 			here(term, via), target, origin, rfc)
 		return
-	case len(records) == 0 && (m.Node.Has(dns.TypeCNAME)):
+	case n == 0 && m.Node.Has(dns.TypeCNAME):
 		w.external = append(w.external, term)
 		return
-	case len(records) == 0:
+	case n == 0:
 		w.fail(RuleSPF, "%s names %s, which has no SPF record in zone %s: receivers return permerror (%s); "+
 			"publish the record there or fix the name", here(term, via), target, origin, rfc)
 		return
-	case len(records) > 1:
+	case n > 1:
 		w.fail(RuleSPF, "%s names %s, which has %d SPF records in zone %s: receivers return permerror "+
-			"(RFC 7208 section 3.2)", here(term, via), target, len(records), origin)
+			"(RFC 7208 section 3.2)", here(term, via), target, n, origin)
 		return
 	}
-	spf, ps := mailauth.ParseSPF(records[0])
+	spf, ps := mailauth.ParseSPF(record)
 	if hasMailError(ps) {
 		w.fail(RuleSPF, "%s names the SPF record of %s in zone %s, which is invalid, so receivers return permerror "+
 			"(%s): %s", here(term, via), target, origin, rfc, firstError(ps))
@@ -234,7 +236,7 @@ func (w *spfWalk) verdict() {
 	case len(w.external) > 0 && w.lookups >= spfWarnAt:
 		w.c.add(w.ref, RuleSPFLookups, SeverityWarn, targets, "SPF record needs %s DNS look-ups of the %d receivers "+
 			"allow (RFC 7208 section 4.6.4): the external ones may push it over%s", count, spfMaxLookups, ext)
-	case len(w.external) > 0:
+	case len(w.external) > 0 && w.c.policy.Notes:
 		w.c.add(w.ref, RuleSPFLookups, SeverityInfo, targets, "SPF record needs %s DNS look-ups of the %d receivers "+
 			"allow (RFC 7208 section 4.6.4)%s", count, spfMaxLookups, ext)
 	}

@@ -151,7 +151,7 @@ func parseZone(src zonefile.Source, policy *Policy, limits *Limits) (p parsed) {
 	}
 	if res.NoTTL > 0 {
 		f := res.FirstNoTTL
-		fs.addSeverity(RuleIntegrity, min(policy[RuleIntegrity], SeverityWarn), f.File, f.Line, f.RR.Header().Name,
+		fs.addSeverity(RuleIntegrity, min(policy.Rules[RuleIntegrity], SeverityWarn), f.File, f.Line, f.RR.Header().Name,
 			"%d records have no TTL and the file no $TTL before them: they take the SOA MINIMUM, %d, as BIND gives "+
 				"them (RFC 2308 section 4); write a $TTL line at the top", res.NoTTL, f.RR.Header().Ttl)
 	}

@@ -97,3 +97,18 @@ func BenchmarkStartup(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(*benchZones), "ns/zone")
 }
+
+// BenchmarkCheck is what "coredns-mx check DIR" does before it prints:
+// read, check on their own and together, infos included.
+func BenchmarkCheck(b *testing.B) {
+	dir := b.TempDir()
+	if err := zonegen.Write(dir, *benchZones); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Check([]string{dir}, DefaultPolicy(), DefaultLimits()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(*benchZones), "ns/zone")
+}

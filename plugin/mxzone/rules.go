@@ -122,17 +122,24 @@ func parseSeverity(word string) (Severity, bool) {
 	return 0, false
 }
 
-// Policy holds the configured severity of every rule.
-type Policy [numRules]Severity
+// Policy holds the configured severity of every rule, and whether infos are
+// kept.
+type Policy struct {
+	Rules [numRules]Severity
+	// Notes keeps the findings of severity info. The checker shows them; the
+	// server never logs them and would only hold them in every zone's
+	// findings, so it does not make them.
+	Notes bool
+}
 
 // DefaultPolicy fails on every rule but dmarc_reports, which warns: a
 // report destination that does not take the reports loses no mail.
 func DefaultPolicy() Policy {
 	var p Policy
-	for i := range p {
-		p[i] = SeverityFail
+	for i := range p.Rules {
+		p.Rules[i] = SeverityFail
 	}
-	p[RuleDMARCReports] = SeverityWarn
+	p.Rules[RuleDMARCReports] = SeverityWarn
 	return p
 }
 
@@ -164,7 +171,7 @@ type findings struct {
 
 // add records a finding for rule at file:line unless the rule is ignored.
 func (fs *findings) add(rule Rule, file string, line int, owner, format string, args ...any) {
-	sev := fs.policy[rule]
+	sev := fs.policy.Rules[rule]
 	if rule == RuleSyntax {
 		sev = SeverityFail
 	}
@@ -175,15 +182,15 @@ func (fs *findings) add(rule Rule, file string, line int, owner, format string, 
 // or info) whatever the rule's configured severity, unless the rule is
 // ignored.
 func (fs *findings) advise(rule Rule, sev Severity, file string, line int, owner, format string, args ...any) {
-	if fs.policy[rule] == SeverityIgnore {
+	if fs.policy.Rules[rule] == SeverityIgnore {
 		return
 	}
-	fs.addSeverity(rule, min(sev, fs.policy[rule]), file, line, owner, format, args...)
+	fs.addSeverity(rule, min(sev, fs.policy.Rules[rule]), file, line, owner, format, args...)
 }
 
 // addSeverity records a finding with an explicit severity.
 func (fs *findings) addSeverity(rule Rule, sev Severity, file string, line int, owner, format string, args ...any) {
-	if sev == SeverityIgnore {
+	if sev == SeverityIgnore || sev == SeverityInfo && !fs.policy.Notes {
 		return
 	}
 	fs.list = append(fs.list, Finding{

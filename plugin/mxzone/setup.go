@@ -172,7 +172,7 @@ func parseProperty(c *caddy.Controller, m *MXZone, prop string) error {
 	if !ok {
 		return c.Errf("%s: unknown severity %q; use fail, warn or ignore", prop, args[0])
 	}
-	m.loader.policy[rule] = sev
+	m.loader.policy.Rules[rule] = sev
 	return nil
 }
 

@@ -93,7 +93,7 @@ func TestParseValues(t *testing.T) {
 	if !m.Fall.Through("x.example.org.") || m.Fall.Through("x.example.net.") {
 		t.Errorf("fallthrough %v", m.Fall)
 	}
-	if m.loader.policy[RuleMXAddress] != SeverityWarn || m.loader.policy[RuleMXCNAME] != SeverityFail {
+	if m.loader.policy.Rules[RuleMXAddress] != SeverityWarn || m.loader.policy.Rules[RuleMXCNAME] != SeverityFail {
 		t.Errorf("policy %v", m.loader.policy)
 	}
 	if m.loader.dir != dir {

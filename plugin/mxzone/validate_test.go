@@ -119,7 +119,7 @@ func TestPolicySeverities(t *testing.T) {
 	for _, sev := range []Severity{SeverityWarn, SeverityIgnore} {
 		t.Run(sev.String(), func(t *testing.T) {
 			p := DefaultPolicy()
-			p[RuleMXCNAME] = sev
+			p.Rules[RuleMXCNAME] = sev
 			m := newTestPlugin(t, dir, p)
 			if e := m.gen.Load().zones["customer.example."]; e.zone == nil {
 				t.Fatal("zone refused although the rule is not fail")

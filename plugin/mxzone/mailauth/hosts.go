@@ -15,19 +15,36 @@ func HostName(name string) string {
 	if n == "" {
 		return "the root is not a host name"
 	}
-	for _, l := range strings.Split(n, ".") {
-		switch {
-		case l == "":
-			return "it has an empty label"
-		case strings.HasPrefix(l, `\`) || strings.Contains(l, `\`):
-			return fmt.Sprintf("label %q holds an escaped character", l)
-		case l[0] == '-' || l[len(l)-1] == '-':
-			return fmt.Sprintf("label %q starts or ends with a hyphen", l)
-		}
-		for i := 0; i < len(l); i++ {
-			if c := l[i]; !isAlpha(c) && !isDigit(c) && c != '-' {
-				return fmt.Sprintf("label %q holds %q, and host names hold only letters, digits and hyphens", l, string(c))
+	for n != "" {
+		l := n
+		if i := strings.IndexByte(n, '.'); i >= 0 {
+			l, n = n[:i], n[i+1:]
+			if n == "" {
+				return "it has an empty label"
 			}
+		} else {
+			n = ""
+		}
+		if why := hostLabel(l); why != "" {
+			return why
+		}
+	}
+	return ""
+}
+
+// hostLabel says what keeps l from being a label of a host name, or "".
+func hostLabel(l string) string {
+	switch {
+	case l == "":
+		return "it has an empty label"
+	case strings.Contains(l, `\`):
+		return fmt.Sprintf("label %q holds an escaped character", l)
+	case l[0] == '-' || l[len(l)-1] == '-':
+		return fmt.Sprintf("label %q starts or ends with a hyphen", l)
+	}
+	for i := 0; i < len(l); i++ {
+		if c := l[i]; !isAlpha(c) && !isDigit(c) && c != '-' {
+			return fmt.Sprintf("label %q holds %q, and host names hold only letters, digits and hyphens", l, string(c))
 		}
 	}
 	return ""

@@ -60,7 +60,7 @@ const MaxOctets = 450
 // ParseSPF reads an SPF record: text must satisfy IsSPF or NearSPF.
 func ParseSPF(text string) (*SPF, []Problem) {
 	var ps problems
-	spf := &SPF{}
+	spf := &SPF{Terms: make([]Term, 0, strings.Count(text, " "))}
 	if !IsSPF(text) {
 		ps.add(Error, 0, min(len(text), 8), "the record does not start with \"v=spf1\" followed by a space, so receivers "+
 			"ignore it (RFC 7208 section 4.5); start it with exactly \"v=spf1 \"")
@@ -82,8 +82,24 @@ func ParseSPF(text string) (*SPF, []Problem) {
 		spf.term(text, at, end, &ps)
 		at = end
 	}
+	spf.point()
 	spf.order(&ps)
 	return spf, ps
+}
+
+// point sets All, Redirect and Exp to the first of their kind in Terms.
+func (spf *SPF) point() {
+	for i := range spf.Terms {
+		t := &spf.Terms[i]
+		switch {
+		case t.Name == "all" && t.Qualifier != 0 && spf.All == nil:
+			spf.All = t
+		case t.Name == "redirect" && t.Qualifier == 0 && spf.Redirect == nil:
+			spf.Redirect = t
+		case t.Name == "exp" && t.Qualifier == 0 && spf.Exp == nil:
+			spf.Exp = t
+		}
+	}
 }
 
 // order applies the rules about the terms together: modifiers given once,
@@ -134,9 +150,6 @@ func (spf *SPF) term(text string, at, end int, ps *problems) {
 		if hasArg || cidr != "" {
 			bad("all takes no argument (RFC 7208 section 5.1)")
 		}
-		if spf.All == nil {
-			spf.All = &t
-		}
 	case "include", "exists":
 		if !hasArg || arg == "" {
 			bad("%s needs a domain, as in %s:_spf.example.net (RFC 7208 section 5.%d)", t.Name, t.Name,
@@ -180,6 +193,16 @@ func (spf *SPF) term(text string, at, end int, ps *problems) {
 	spf.Terms = append(spf.Terms, t)
 }
 
+// has reports whether the record has a modifier called name already.
+func (spf *SPF) has(name string) bool {
+	for _, t := range spf.Terms {
+		if t.Qualifier == 0 && t.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // cutName splits a modifier name=value; hasEq is false for a mechanism.
 // A mechanism's argument may hold "=" (in a macro), so name must be a
 // name: ALPHA *( ALPHA / DIGIT / "-" / "_" / "." ) (RFC 7208 section 12).
@@ -201,11 +224,7 @@ func (spf *SPF) modifier(text string, at, end int, name, value string, ps *probl
 	t := Term{Name: name, At: at, End: end}
 	switch name {
 	case "redirect", "exp":
-		first := &spf.Redirect
-		if name == "exp" {
-			first = &spf.Exp
-		}
-		if *first != nil {
+		if spf.has(name) {
 			ps.add(Error, at, end, "%q: %s= appears twice; receivers return permerror (RFC 7208 section 6)", text[at:end], name)
 			return
 		}
@@ -214,7 +233,6 @@ func (spf *SPF) modifier(text string, at, end int, name, value string, ps *probl
 			return
 		}
 		spf.domainSpec(&t, value, text, ps)
-		*first = &t
 		spf.Terms = append(spf.Terms, t)
 	default:
 		if !macroString(value, false) {

@@ -15,7 +15,7 @@ type tag struct {
 // problems of the level bad. Empty tag-specs (";;", a final ";") are
 // allowed.
 func parseTags(text string, bad Level, rfc string, validName func(string) bool) ([]tag, problems) {
-	var tags []tag
+	tags := make([]tag, 0, strings.Count(text, ";")+1)
 	var ps problems
 	for at := 0; at <= len(text); {
 		end := strings.IndexByte(text[at:], ';')

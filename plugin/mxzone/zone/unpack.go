@@ -359,3 +359,30 @@ func (z *Zone) Negative() []dns.RR {
 	r.rr.Hdr.Ttl = min(r.rr.Hdr.Ttl, r.rr.Minttl)
 	return r.section[:1:1]
 }
+
+// Texts yields the text of each record of a TXT (or SPF) set: its
+// character-strings joined, as SPF (RFC 7208 section 3.3) and DKIM
+// (RFC 6376 section 3.6.2.2) read them, read from the RDATA without making
+// records.
+func (s RRset) Texts(yield func(string) bool) {
+	off := s.off()
+	var rd []byte
+	for range s.Len() {
+		rd, off = s.z.next(off)
+		if len(rd) > 0 && int(rd[0]) == len(rd)-1 {
+			if !yield(string(rd[1:])) { // one character-string: the usual case
+				return
+			}
+			continue
+		}
+		text := make([]byte, 0, len(rd))
+		for len(rd) > 0 && int(rd[0]) < len(rd) {
+			n := int(rd[0])
+			text = append(text, rd[1:1+n]...)
+			rd = rd[1+n:]
+		}
+		if !yield(string(text)) {
+			return
+		}
+	}
+}
