@@ -72,6 +72,7 @@ type localCheck struct {
 	tlsa   *zonefile.Record // the first TLSA record, if any
 	txt    []mailText       // the TXT records of the current owner, joined
 	txtBuf []mailText       // txt's array, used again from owner to owner
+	txtArr [4]mailText      // txtBuf's first array, in the same allocation as the check
 }
 
 // checkOwner checks the records of one owner, sorted by type.

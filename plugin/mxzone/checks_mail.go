@@ -31,6 +31,9 @@ type mailText struct {
 // wherever it is, DMARC, DKIM, MTA-STS and TLS-RPT at their names.
 func (st *localCheck) checkTXT(set []zonefile.Record) {
 	owner := set[0].RR.Header().Name
+	if st.txtBuf == nil {
+		st.txtBuf = st.txtArr[:0]
+	}
 	texts := st.txtBuf[:0]
 	for _, r := range set {
 		text, breaks := mailauth.Join(r.RR.(*dns.TXT).Txt)
@@ -105,7 +108,7 @@ func (st *localCheck) checkSPF(texts []mailText) {
 			continue
 		}
 		first = t
-		st.checkPermissive(*t, spf)
+		st.checkPermissive(*t, &spf)
 	}
 }
 

@@ -30,39 +30,58 @@ type mailRef struct {
 	kind  mailKind
 }
 
-// mailRefs finds the records of recs (sorted, as checkLocal returns them)
-// that the cross-zone mail checks need.
+// mailRefs finds the records of recs (sorted by owner and type, as
+// checkLocal returns them) that the cross-zone mail checks need. An SPF
+// record whose look-ups all stay at its own name, which has what they look
+// for, needs no more than the local checks gave it ("v=spf1 mx -all" at a
+// name with MX records).
 func mailRefs(file string, includes []string, recs []zonefile.Record) []mailRef {
 	var out []mailRef
+	owner, mxs, hasA := "", 0, false
 	for _, r := range recs {
-		if t, ok := r.RR.(*dns.TLSA); ok && strings.HasPrefix(t.Hdr.Name, smtpLabel) {
-			if len(out) == 0 || out[len(out)-1].owner != t.Hdr.Name {
-				out = append(out, mailRef{owner: t.Hdr.Name, pos: posOf(file, includes, r), kind: refDANE})
-			}
-			continue
+		h := r.RR.Header()
+		if h.Name != owner {
+			owner, mxs, hasA = h.Name, 0, false
 		}
-		txt, ok := r.RR.(*dns.TXT)
-		if !ok {
-			continue
-		}
-		owner := txt.Hdr.Name
-		text, _ := mailauth.Join(txt.Txt)
 		kind := mailKind(255)
-		switch {
-		case strings.HasPrefix(owner, dmarcLabel):
-			if mailauth.IsDMARC(text) && (containsFold(text, "rua") || containsFold(text, "ruf")) {
-				kind = refDMARC
+		switch rr := r.RR.(type) {
+		case *dns.MX:
+			mxs++
+		case *dns.A:
+			hasA = true
+		case *dns.TLSA:
+			if strings.HasPrefix(owner, smtpLabel) {
+				kind = refDANE
 			}
-		case mailauth.IsSPF(text):
-			kind = refSPF
-		case strings.HasPrefix(owner, stsLabel) && mailauth.IsMTASTS(text):
-			kind = refSTS
+		case *dns.TXT:
+			kind = txtRef(owner, rr, mxs, hasA)
 		}
 		if kind != 255 && (len(out) == 0 || out[len(out)-1].owner != owner || out[len(out)-1].kind != kind) {
 			out = append(out, mailRef{owner: owner, pos: posOf(file, includes, r), kind: kind})
 		}
 	}
 	return out
+}
+
+// txtRef says what the cross-zone checks need of a TXT record (255:
+// nothing). mxs and hasA are what its owner has of the types sorted before
+// TXT.
+func txtRef(owner string, txt *dns.TXT, mxs int, hasA bool) mailKind {
+	text, _ := mailauth.Join(txt.Txt)
+	switch {
+	case strings.HasPrefix(owner, dmarcLabel):
+		if mailauth.IsDMARC(text) && (containsFold(text, "rua") || containsFold(text, "ruf")) {
+			return refDMARC
+		}
+	case mailauth.IsSPF(text):
+		n := mailauth.NeedsOf(text)
+		if n.Others || n.Lookups > spfMaxLookups || n.OwnMX && (mxs == 0 || mxs > spfMaxMX) || n.OwnA && !hasA {
+			return refSPF
+		}
+	case strings.HasPrefix(owner, stsLabel) && mailauth.IsMTASTS(text):
+		return refSTS
+	}
+	return 255
 }
 
 // containsFold reports whether s contains the lower-case ASCII word, in

@@ -213,7 +213,8 @@ func forgottenDotHint(exchange, origin string) string {
 func checkReachable(ref mxPlace, n zone.Node, where string, fs *findings) {
 	var private, documentation netip.Addr
 	privateKind, public := "", false
-	for a := range n.Addresses {
+	var buf [8]netip.Addr
+	for _, a := range n.AppendAddrs(buf[:0]) {
 		switch reach, kind := mailauth.Classify(a); reach {
 		case mailauth.Unreachable:
 			fs.add(RuleMXReachable, ref.file, ref.line, ref.owner, "exchange %s%s has the address %s, which is %s: "+

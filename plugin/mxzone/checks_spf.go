@@ -45,7 +45,7 @@ func (c *mailCheck) checkSPF(ref mailRef) {
 		return
 	}
 	w := &spfWalk{c: c, ref: ref}
-	w.record(ref.owner, spf, "")
+	w.record(ref.owner, &spf, "")
 	w.verdict()
 }
 
@@ -153,7 +153,7 @@ func (w *spfWalk) follow(mech, target, via string) {
 	if via != "" {
 		next = via + ", then " + term
 	}
-	w.record(target, spf, next)
+	w.record(target, &spf, next)
 	w.stack = w.stack[:len(w.stack)-1]
 }
 

@@ -3,6 +3,7 @@ package mxzone
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -159,7 +160,8 @@ type Finding struct {
 
 // String prints the finding as FILE:LINE: severity: owner: message (rule).
 func (f Finding) String() string {
-	return fmt.Sprintf("%s:%d: %s: %s: %s (%s)", f.File, f.Line, f.Severity, f.Owner, f.Message, f.Rule)
+	return f.File + ":" + strconv.Itoa(f.Line) + ": " + f.Severity.String() + ": " + f.Owner + ": " + f.Message +
+		" (" + f.Rule.String() + ")"
 }
 
 // findings collects the findings of one zone under a policy.

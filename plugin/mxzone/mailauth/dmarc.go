@@ -50,8 +50,8 @@ var dmarcTags = map[string]bool{"v": true, "p": true, "sp": true, "np": true, "r
 	"adkim": true, "aspf": true, "fo": true, "pct": true, "rf": true, "ri": true}
 
 // ParseDMARC reads a DMARC record: text must satisfy IsDMARC or NearDMARC.
-func ParseDMARC(text string) (*DMARC, []Problem) {
-	d := &DMARC{}
+func ParseDMARC(text string) (DMARC, []Problem) {
+	var d DMARC
 	tags, ps := parseTags(text, Error, "RFC 7489 section 6.3", tagName)
 	if !IsDMARC(text) {
 		at, end := 0, len(text)

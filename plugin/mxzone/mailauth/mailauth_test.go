@@ -324,3 +324,54 @@ func TestGluedTerms(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkHostileRecords parses the largest records a TXT RDATA holds
+// (64 KB) in the shapes that would cost more than their length if a
+// parser were careless: thousands of tags, of modifiers, of strings.
+// ns/op grows with the size, not with its square.
+func BenchmarkHostileRecords(b *testing.B) {
+	const size = 65000
+	tags := "v=DMARC1" + strings.Repeat("; a=1", size/5)
+	redirects := "v=spf1" + strings.Repeat(" redirect=a.example", size/19)
+	var pieces []string
+	for range size / 250 {
+		pieces = append(pieces, strings.Repeat("x", 249)+"i")
+	}
+	joined, breaks := Join(append([]string{"v=spf1 "}, pieces...))
+	b.Run("DMARC tags", func(b *testing.B) {
+		for b.Loop() {
+			ParseDMARC(tags)
+		}
+	})
+	b.Run("DKIM tags", func(b *testing.B) {
+		for b.Loop() {
+			ParseDKIM(tags[10:])
+		}
+	})
+	b.Run("SPF modifiers", func(b *testing.B) {
+		for b.Loop() {
+			ParseSPF(redirects)
+		}
+	})
+	b.Run("SPF strings", func(b *testing.B) {
+		for b.Loop() {
+			GluedTerms(joined, breaks)
+		}
+	})
+}
+
+func TestNeedsOf(t *testing.T) {
+	for text, want := range map[string]SPFNeeds{
+		"v=spf1 -all":                            {},
+		"v=spf1 mx -all":                         {Lookups: 1, OwnMX: true},
+		"v=spf1 a/24 ~mx//64 ip4:192.0.2.1 ?all": {Lookups: 2, OwnA: true, OwnMX: true},
+		"v=spf1 a:mail.example.net -all":         {Lookups: 1, Others: true},
+		"v=spf1 include:_spf.example.net -all":   {Lookups: 1, Others: true},
+		"v=spf1 redirect=_spf.example.net":       {Lookups: 1, Others: true},
+		"v=spf1 exists:%{i}.x.example ptr -all":  {Lookups: 2, Others: true},
+	} {
+		if got := NeedsOf(text); got != want {
+			t.Errorf("NeedsOf(%q) = %+v, want %+v", text, got, want)
+		}
+	}
+}

@@ -35,9 +35,18 @@ type Problem struct {
 // problems collects the problems of one record.
 type problems []Problem
 
+// add records a problem. A record reports at most maxProblems: a customer's
+// record of thousands of broken terms costs its length to read, not a
+// message for each term, and the first few show what is wrong.
 func (ps *problems) add(l Level, at, end int, format string, args ...any) {
+	if len(*ps) >= maxProblems {
+		return
+	}
 	*ps = append(*ps, Problem{Level: l, At: at, End: end, Msg: fmt.Sprintf(format, args...)})
 }
+
+// maxProblems is the most problems one record reports.
+const maxProblems = 10
 
 // Join joins the strings of a TXT record as SPF (RFC 7208 section 3.3) and
 // DKIM (RFC 6376 section 3.6.2.2) read them: without separators. Breaks

@@ -13,6 +13,8 @@ type SPF struct {
 	Redirect *Term // the redirect= modifier, nil if none
 	All      *Term // the first all mechanism, nil if none
 	Exp      *Term
+
+	redirect, exp bool // seen while parsing: a second one is an error
 }
 
 // Term is one mechanism or modifier of an SPF record.
@@ -58,9 +60,9 @@ func NearSPF(text string) bool {
 const MaxOctets = 450
 
 // ParseSPF reads an SPF record: text must satisfy IsSPF or NearSPF.
-func ParseSPF(text string) (*SPF, []Problem) {
+func ParseSPF(text string) (SPF, []Problem) {
 	var ps problems
-	spf := &SPF{Terms: make([]Term, 0, strings.Count(text, " "))}
+	spf := SPF{Terms: make([]Term, 0, strings.Count(text, " "))}
 	if !IsSPF(text) {
 		ps.add(Error, 0, min(len(text), 8), "the record does not start with \"v=spf1\" followed by a space, so receivers "+
 			"ignore it (RFC 7208 section 4.5); start it with exactly \"v=spf1 \"")
@@ -193,16 +195,6 @@ func (spf *SPF) term(text string, at, end int, ps *problems) {
 	spf.Terms = append(spf.Terms, t)
 }
 
-// has reports whether the record has a modifier called name already.
-func (spf *SPF) has(name string) bool {
-	for _, t := range spf.Terms {
-		if t.Qualifier == 0 && t.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
 // cutName splits a modifier name=value; hasEq is false for a mechanism.
 // A mechanism's argument may hold "=" (in a macro), so name must be a
 // name: ALPHA *( ALPHA / DIGIT / "-" / "_" / "." ) (RFC 7208 section 12).
@@ -224,7 +216,7 @@ func (spf *SPF) modifier(text string, at, end int, name, value string, ps *probl
 	t := Term{Name: name, At: at, End: end}
 	switch name {
 	case "redirect", "exp":
-		if spf.has(name) {
+		if name == "redirect" && spf.redirect || name == "exp" && spf.exp {
 			ps.add(Error, at, end, "%q: %s= appears twice; receivers return permerror (RFC 7208 section 6)", text[at:end], name)
 			return
 		}
@@ -234,6 +226,8 @@ func (spf *SPF) modifier(text string, at, end int, name, value string, ps *probl
 		}
 		spf.domainSpec(&t, value, text, ps)
 		spf.Terms = append(spf.Terms, t)
+		spf.redirect = spf.redirect || name == "redirect"
+		spf.exp = spf.exp || name == "exp"
 	default:
 		if !macroString(value, false) {
 			ps.add(Error, at, end, "%q: the value of modifier %s= is not a valid macro-string (RFC 7208 section 7.1)",
@@ -456,29 +450,102 @@ var termStarts = []string{"all", "include:", "ip4:", "ip6:", "a:", "a/", "mx:", 
 // _spf.example.net-all.
 func GluedTerms(text string, breaks []int) []Problem {
 	var ps problems
+	lastSpace := -1 // the last space before the break at hand
+	scanned := 0
 	for i, b := range breaks {
-		if b == 0 || b >= len(text) || text[b-1] == ' ' || text[b] == ' ' {
+		if b <= 0 || b >= len(text) {
 			continue
 		}
-		rest := strings.ToLower(strings.TrimLeft(text[b:], "+-~?"))
-		glued := rest == "a" || rest == "mx" || strings.HasPrefix(rest, "a ") || strings.HasPrefix(rest, "mx ")
-		for _, s := range termStarts {
-			glued = glued || strings.HasPrefix(rest, s)
+		if j := strings.LastIndexByte(text[scanned:b], ' '); j >= 0 {
+			lastSpace = scanned + j
 		}
-		if !glued {
+		scanned = b
+		if text[b-1] == ' ' || text[b] == ' ' || !termStart(text[b:]) {
 			continue
 		}
-		start := strings.LastIndexByte(text[:b], ' ') + 1
-		end := strings.IndexByte(text[b:], ' ')
-		if end < 0 {
-			end = len(text)
-		} else {
-			end += b
+		start, end := lastSpace+1, len(text)
+		if j := strings.IndexByte(text[b:min(len(text), b+maxQuoted)], ' '); j >= 0 {
+			end = b + j
 		}
+		end = min(end, b+maxQuoted)
+		start = max(start, b-maxQuoted)
 		ps.add(Warning, start, end, "strings %d and %d of the record are joined without a space, so receivers read "+
 			"one term, %q, where two were meant (RFC 7208 section 3.3); end string %d with a space", i+1, i+2,
 			text[start:end], i+1)
 		ps[len(ps)-1].Break = true
 	}
 	return ps
+}
+
+// maxQuoted bounds how much of a glued term a message quotes on each side of
+// the break.
+const maxQuoted = 64
+
+// termStart reports whether s starts like an SPF term.
+func termStart(s string) bool {
+	head := strings.ToLower(s[:min(len(s), 16)])
+	if head != "" && strings.IndexByte("+-~?", head[0]) >= 0 {
+		head = head[1:]
+	}
+	if head == "a" || head == "mx" || strings.HasPrefix(head, "a ") || strings.HasPrefix(head, "mx ") {
+		return true
+	}
+	for _, t := range termStarts {
+		if strings.HasPrefix(head, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// SPFNeeds is what evaluating an SPF record asks of the DNS, read without
+// parsing the record: enough to tell whether the zone it is in can answer
+// all of it.
+type SPFNeeds struct {
+	Lookups int  // terms that cost a DNS query (RFC 7208 section 4.6.4)
+	Others  bool // a term names another domain, or a macro
+	OwnA    bool // an a term for the record's own domain
+	OwnMX   bool // an mx term for the record's own domain
+}
+
+// NeedsOf reads what the SPF record text asks of the DNS.
+func NeedsOf(text string) SPFNeeds {
+	var n SPFNeeds
+	rest := text[min(len(text), 6):]
+	for rest != "" {
+		rest = strings.TrimLeft(rest, " ")
+		term := rest
+		if i := strings.IndexByte(rest, ' '); i >= 0 {
+			term, rest = rest[:i], rest[i:]
+		} else {
+			rest = ""
+		}
+		n.add(strings.TrimLeft(term, "+-~?"))
+	}
+	return n
+}
+
+// add counts one term.
+func (n *SPFNeeds) add(term string) {
+	name, arg := term, ""
+	if i := strings.IndexAny(term, ":=/"); i >= 0 {
+		name, arg = term[:i], term[i:]
+	}
+	switch {
+	case strings.EqualFold(name, "include"), strings.EqualFold(name, "redirect"), strings.EqualFold(name, "exists"):
+		n.Lookups++
+		n.Others = true
+	case strings.EqualFold(name, "ptr"):
+		n.Lookups++
+	case strings.EqualFold(name, "a"), strings.EqualFold(name, "mx"):
+		n.Lookups++
+		switch {
+		case strings.HasPrefix(arg, ":"):
+			n.Others = true
+		case strings.EqualFold(name, "a"):
+			n.OwnA = true
+		default:
+			n.OwnMX = true
+		}
+	}
 }

@@ -17,6 +17,7 @@ type tag struct {
 func parseTags(text string, bad Level, rfc string, validName func(string) bool) ([]tag, problems) {
 	tags := make([]tag, 0, strings.Count(text, ";")+1)
 	var ps problems
+	var seen names
 	for at := 0; at <= len(text); {
 		end := strings.IndexByte(text[at:], ';')
 		if end < 0 {
@@ -39,7 +40,7 @@ func parseTags(text string, bad Level, rfc string, validName func(string) bool) 
 			case !validName(t.name):
 				ps.add(bad, t.at, t.end, "%q is not a valid tag name (%s)", t.name, rfc)
 			default:
-				if prev := find(tags, t.name); prev != nil {
+				if seen.has(tags, t.name) {
 					ps.add(bad, t.at, t.end, "tag %s= appears twice, which makes the whole record invalid (%s)", t.name, rfc)
 				}
 				tags = append(tags, t)
@@ -80,4 +81,28 @@ func splitList(value string, sep byte) []string {
 		items[i] = strings.TrimSpace(it)
 	}
 	return items
+}
+
+// names tells whether a tag name was seen before: by looking through the
+// few tags of a usual record, and with a map once a record has many, so
+// that a record of thousands of tags costs no more than its length.
+type names map[string]bool
+
+// has reports whether name is among tags (the tags so far), and notes it.
+func (n *names) has(tags []tag, name string) bool {
+	const few = 16
+	if len(tags) < few {
+		return find(tags, name) != nil
+	}
+	if *n == nil {
+		*n = make(names, 2*few)
+		for _, t := range tags {
+			(*n)[t.name] = true
+		}
+	}
+	if (*n)[name] {
+		return true
+	}
+	(*n)[name] = true
+	return false
 }

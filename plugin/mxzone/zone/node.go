@@ -103,9 +103,9 @@ func (n Node) NSEC3Only() bool {
 	return true
 }
 
-// Addresses yields the addresses of the A and AAAA records at n, read from
-// their RDATA without making records.
-func (n Node) Addresses(yield func(netip.Addr) bool) {
+// AppendAddrs appends the addresses of the A and AAAA records at n to dst,
+// read from their RDATA without making records.
+func (n Node) AppendAddrs(dst []netip.Addr) []netip.Addr {
 	for _, t := range [2]uint16{dns.TypeA, dns.TypeAAAA} {
 		s, ok := n.Set(t)
 		if !ok {
@@ -115,9 +115,10 @@ func (n Node) Addresses(yield func(netip.Addr) bool) {
 		var rd []byte
 		for range s.Len() {
 			rd, off = s.z.next(off)
-			if a, ok := netip.AddrFromSlice(rd); ok && !yield(a) {
-				return
+			if a, ok := netip.AddrFromSlice(rd); ok {
+				dst = append(dst, a)
 			}
 		}
 	}
+	return dst
 }
