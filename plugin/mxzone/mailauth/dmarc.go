@@ -45,10 +45,6 @@ func NearDMARC(text string) bool {
 	return !IsDMARC(text) && strings.Contains(strings.ToLower(text), "dmarc1")
 }
 
-// dmarcTags are the tags RFC 7489 section 6.3 and RFC 9091 define.
-var dmarcTags = map[string]bool{"v": true, "p": true, "sp": true, "np": true, "rua": true, "ruf": true,
-	"adkim": true, "aspf": true, "fo": true, "pct": true, "rf": true, "ri": true}
-
 // ParseDMARC reads a DMARC record: text must satisfy IsDMARC or NearDMARC.
 func ParseDMARC(text string) (DMARC, []Problem) {
 	var d DMARC
