@@ -35,9 +35,10 @@ type zoneOf func(name string) (origin string, served *version)
 func checkTargets(v *version, find zoneOf, policy *Policy) ([]targetFinding, []string) {
 	var out []targetFinding
 	var keys []string
+	fs := &findings{policy: policy, zone: v.Origin()} // its list is emptied after each exchange
 	for ref := range v.exchanges {
 		ref.exchange = throughDNAMEs(v, find, ref.exchange)
-		fs := &findings{policy: policy, zone: v.Origin()}
+		fs.list = fs.list[:0]
 		origin, tz := servedAt(v, find, ref.exchange)
 		var targets []string
 		switch {
