@@ -98,20 +98,16 @@ func (w *spfWalk) follow(mech, target, via string) {
 	if mech == "redirect" {
 		term = "redirect=" + strings.TrimSuffix(target, ".")
 	}
-	origin, tz := w.c.at(target)
+	origin, tz, m := w.lookup(target)
 	if tz == nil {
 		w.external = append(w.external, term)
 		return
-	}
-	if tz != w.c.v {
-		w.targets = append(w.targets, origin)
 	}
 	if target == w.ref.owner || slices.Contains(w.stack, target) {
 		w.fail(RuleSPF, "%s loops back to %s, whose record is already being evaluated: receivers return "+
 			"permerror (RFC 7208 section 4.6.4)", here(term, via), strings.TrimSuffix(target, "."))
 		return
 	}
-	m := tz.Lookup(target)
 	if m.Kind != zone.Exact && m.Kind != zone.Wildcard && m.Kind != zone.None {
 		w.external = append(w.external, term) // delegated or redirected: another server answers
 		return
@@ -166,17 +162,26 @@ func firstError(ps []mailauth.Problem) string {
 	return ""
 }
 
-// address evaluates an a or exists term: a name without addresses is a
-// void look-up.
-func (w *spfWalk) address(target string) {
-	origin, tz := w.c.at(target)
+// lookup finds target in the served zones for a term and notes the zone
+// read; tz is nil when no served zone holds it.
+func (w *spfWalk) lookup(target string) (origin string, tz *version, m zone.Match) {
+	origin, tz = w.c.at(target)
 	if tz == nil {
-		return
+		return origin, nil, m
 	}
 	if tz != w.c.v {
 		w.targets = append(w.targets, origin)
 	}
-	m := tz.Lookup(target)
+	return origin, tz, tz.Lookup(target)
+}
+
+// address evaluates an a or exists term: a name without addresses is a
+// void look-up.
+func (w *spfWalk) address(target string) {
+	_, tz, m := w.lookup(target)
+	if tz == nil {
+		return
+	}
 	switch m.Kind {
 	case zone.None:
 		w.void = append(w.void, target)
@@ -190,14 +195,10 @@ func (w *spfWalk) address(target string) {
 // mx evaluates an mx term: no MX is a void look-up, more than 10 is an
 // error.
 func (w *spfWalk) mx(target, via string) {
-	origin, tz := w.c.at(target)
+	_, tz, m := w.lookup(target)
 	if tz == nil {
 		return
 	}
-	if tz != w.c.v {
-		w.targets = append(w.targets, origin)
-	}
-	m := tz.Lookup(target)
 	if m.Kind != zone.Exact && m.Kind != zone.Wildcard {
 		if m.Kind == zone.None {
 			w.void = append(w.void, target)
