@@ -16,6 +16,7 @@ func (m *MXZone) load() error {
 	}
 	if m.state != nil {
 		m.restore(next)
+		m.saveReplaced(next)
 	}
 	if m.catalog != nil {
 		m.startCatalog(next)

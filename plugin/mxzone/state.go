@@ -220,6 +220,42 @@ func (m *MXZone) saveFirstLoad(g *generation) []string {
 	return saved
 }
 
+// saveReplaced stores, durably and before the first generation answers, the
+// zones whose file changed while the server was down: their copy holds an
+// older version. Served from the file alone, such a version would be lost
+// if the file were then broken and the server crashed before the copies of
+// the first load are written (saveFirstLoad, later): the restart would serve
+// the older copy. Zones without a copy (a first start) are left to
+// saveFirstLoad; their copies are only stat'ed here, in parallel.
+func (m *MXZone) saveReplaced(g *generation) {
+	s := m.state
+	entries := make([]*entry, 0, len(g.zones))
+	for _, e := range g.zones {
+		if e.status == statusServed {
+			entries = append(entries, e)
+		}
+	}
+	stale := make([]bool, len(entries))
+	parallel(len(entries), func(i int) { stale[i] = s.stale(entries[i].origin, entries[i].stamp) })
+	saved := 0
+	for i, e := range entries {
+		if !stale[i] {
+			continue
+		}
+		if err := s.save(e.zone, false); err != nil {
+			log.Errorf("state: %v", err)
+			continue
+		}
+		saved++
+	}
+	if saved == 0 {
+		return
+	}
+	if err := s.syncAll(); err != nil {
+		log.Errorf("state: %v", err)
+	}
+}
+
 // saveChanges stores, durably, the zones whose served version a reload
 // changed and drops the copies of removed zones.
 func (m *MXZone) saveChanges(rep *report) {
@@ -243,6 +279,15 @@ func (m *MXZone) saveChanges(rep *report) {
 		}
 	}
 	unsavedGauge.WithLabelValues(m.server).Set(float64(len(m.unsaved)))
+}
+
+// stale reports whether origin has a copy older than its zone file.
+func (s *stateDir) stale(origin string, stamp zonefile.Stamp) bool {
+	var st unix.Stat_t
+	if err := unix.Stat(s.path(origin), &st); err != nil {
+		return false
+	}
+	return st.Mtim.Nano() < max(stamp.Mtime, stamp.Ctime)
 }
 
 // fresh reports whether origin's copy is at least as new as its zone file.

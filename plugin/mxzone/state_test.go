@@ -220,3 +220,31 @@ func TestDeletedMeansDeleted(t *testing.T) {
 		}
 	})
 }
+
+// TestEditWhileDownSavedBeforeServed: a file changed while the server was
+// down is served at start only once its copy holds that version, not after
+// the first load's copies are written in the background: a crash right after
+// the start, with the file broken meanwhile, must not bring the older copy
+// back.
+func TestEditWhileDownSavedBeforeServed(t *testing.T) {
+	dir := writeZones(t, map[string]string{"c.example.zone": customer("c.example.", "1"), "example.net.zone": provider})
+	state := filepath.Join(t.TempDir(), "state")
+	startWithState(t, dir, state).OnShutdown()
+	writeFile(t, dir, "c.example.zone", customer("c.example.", "2", "www A 192.0.2.2"))
+	bumpMtime(t, filepath.Join(dir, "c.example.zone"), time.Second)
+
+	m := &MXZone{Origins: []string{"."}, server: "dns://state-test",
+		loader: &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), limits: DefaultLimits()},
+		state:  &stateDir{dir: state}}
+	m.mu.Lock() // the background copies wait for it: only what load writes itself is on disk
+	err := m.load()
+	copied, _ := os.ReadFile(filepath.Join(state, "c.example.zone"))
+	m.mu.Unlock()
+	m.stateWrites.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(copied), "www.c.example.") {
+		t.Fatalf("version 2 is served but its copy still holds version 1:\n%s", copied)
+	}
+}
