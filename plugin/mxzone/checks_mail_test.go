@@ -129,6 +129,7 @@ func TestMailRules(t *testing.T) {
 		{"MTA-STS version misspelt (RFC 8461 section 3.1)", []string{"_mta-sts TXT \"v=stsv1; id=1\""}, RuleMTASTS, SeverityFail, 5, "starts with exactly \"v=STSv1\""},
 		{"MTA-STS policy host without address (RFC 8461 section 3.3)", []string{"_mta-sts TXT \"v=STSv1; id=1\"", "@ MX 10 mx1.example.net."}, RuleMTASTS, SeverityWarn, 5, "mta-sts.customer.example. does not exist"},
 		{"MTA-STS on a domain without mail (RFC 8461 section 5)", []string{"_mta-sts TXT \"v=STSv1; id=1\"", "mta-sts A 192.0.2.80", "@ MX 0 ."}, RuleMTASTS, SeverityWarn, 5, "null MX"},
+		{"MTA-STS on a domain without MX (RFC 8461 section 4.1)", []string{"_mta-sts TXT \"v=STSv1; id=1\"", "mta-sts A 192.0.2.80", "@ A 192.0.2.80"}, RuleMTASTS, SeverityWarn, 5, "has no MX records"},
 
 		{"TLS-RPT without rua (RFC 8460 section 3)", []string{"_smtp._tls TXT \"v=TLSRPTv1;\""}, RuleTLSRPT, SeverityFail, 5, "no rua= field"},
 		{"TLS-RPT rua not a URI (RFC 8460 section 3)", []string{"_smtp._tls TXT \"v=TLSRPTv1; rua=tls@customer.example\""}, RuleTLSRPT, SeverityFail, 5, "mailto: or https:"},

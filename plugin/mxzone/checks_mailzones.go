@@ -285,8 +285,12 @@ func takesNoMail(tz *version, name string) string {
 func (c *mailCheck) checkSTS(ref mailRef) {
 	domain := strings.TrimPrefix(ref.owner, stsLabel)
 	if _, tz := c.at(domain); tz != nil {
-		if why := takesNoMail(tz, domain); why != "" {
-			c.add(ref, RuleMTASTS, SeverityWarn, nil, "MTA-STS protects mail to %s, but %s (RFC 8461 section 5)", domain, why)
+		why := takesNoMail(tz, domain)
+		if m := tz.Lookup(domain); why == "" && (m.Kind == zone.Exact || m.Kind == zone.Wildcard) && !m.Node.Has(dns.TypeMX) {
+			why = domain + " has no MX records, and a policy names MX hosts (RFC 8461 section 4.1)"
+		}
+		if why != "" {
+			c.add(ref, RuleMTASTS, SeverityWarn, nil, "MTA-STS protects mail to %s, but %s", domain, why)
 		}
 	}
 	host := "mta-sts." + domain
