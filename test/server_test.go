@@ -162,8 +162,20 @@ func TestCheckCommand(t *testing.T) {
 			t.Fatalf("findings %v", findings)
 		}
 	})
+	t.Run("one zone on standard input, with the shipped zones and a rule's severity", func(t *testing.T) {
+		cmd := exec.Command(binary, "check", "--rule", "mx_target_cname=warn", "--origin", "bad.example", "-", "../zones")
+		cmd.Stdin = strings.NewReader(zone)
+		out, err := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != 0 {
+			t.Fatalf("exit %d (%v), want 0 with the rule at warn:\n%s", code, err, out)
+		}
+		if want := "-:5: warning: bad.example.: exchange alias.bad.example. is a CNAME"; !strings.Contains(string(out), want) {
+			t.Fatalf("output lacks %q:\n%s", want, out)
+		}
+	})
 	t.Run("usage", func(t *testing.T) {
-		for _, args := range [][]string{{"check"}, {"check", "--format", "xml", bad}, {"check", "/nonexistent"}} {
+		for _, args := range [][]string{{"check"}, {"check", "--format", "xml", bad}, {"check", "/nonexistent"},
+			{"check", "-"}, {"check", "--rule", "nope=fail", bad}} {
 			cmd := exec.Command(binary, args...)
 			cmd.Run()
 			if code := cmd.ProcessState.ExitCode(); code != 2 {

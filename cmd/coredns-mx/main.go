@@ -97,7 +97,7 @@ var directives = []string{
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "check" {
-		os.Exit(runCheck(os.Args[2:], os.Stdout, os.Stderr))
+		os.Exit(runCheck(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	if slices.Contains(os.Args[1:], "-plugins") || slices.Contains(os.Args[1:], "--plugins") {
 		fmt.Print(describePlugins())

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -52,13 +54,13 @@ func TestDescribePlugins(t *testing.T) {
 
 func TestRunCheckExitCodes(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if code := runCheck([]string{"../../zones"}, &out, &errOut); code != exitClean {
+	if code := runCheck([]string{"../../zones"}, nil, &out, &errOut); code != exitClean {
 		t.Fatalf("shipped zones: exit %d\n%s%s", code, out.String(), errOut.String())
 	}
-	if code := runCheck(nil, &out, &errOut); code != exitUsage {
+	if code := runCheck(nil, nil, &out, &errOut); code != exitUsage {
 		t.Fatalf("no paths: exit %d", code)
 	}
-	if code := runCheck([]string{"--format", "yaml", "../../zones"}, &out, &errOut); code != exitUsage {
+	if code := runCheck([]string{"--format", "yaml", "../../zones"}, nil, &out, &errOut); code != exitUsage {
 		t.Fatalf("bad format: exit %d", code)
 	}
 }
@@ -67,7 +69,7 @@ func TestRunCheckExitCodes(t *testing.T) {
 // family checked together with the shipped zones, is caught rule by rule.
 func TestCheckMailMistakes(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if code := runCheck([]string{"--format", "json", "../../zones", "testdata/mistakes"}, &out, &errOut); code != exitErrors {
+	if code := runCheck([]string{"--format", "json", "../../zones", "testdata/mistakes"}, nil, &out, &errOut); code != exitErrors {
 		t.Fatalf("exit %d, want %d\n%s", code, exitErrors, errOut.String())
 	}
 	var findings []mxzone.Finding
@@ -89,5 +91,47 @@ func TestCheckMailMistakes(t *testing.T) {
 	}
 	if len(want) > 0 {
 		t.Fatalf("not caught: %v\nfindings: %s", want, out.String())
+	}
+}
+
+func TestCheckFlags(t *testing.T) {
+	permissive := "$TTL 3600\n@ SOA ns1.example.net. h.example.net. 1 7200 3600 1209600 300\n@ NS ns1.example.net.\n" +
+		"@ MX 10 mx1.example.net.\n@ TXT \"v=spf1 mx +all\"\n"
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "open.example.zone"), []byte(permissive), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		args  []string
+		stdin string
+		code  int
+		want  string // in the output
+	}{
+		{"a failing rule", []string{dir}, "", exitErrors, ":5: error: open.example.: SPF record: \"+all\""},
+		{"--rule makes it a warning", []string{"--rule", "spf_permissive=warn", dir}, "", exitClean, ":5: warning: open.example.: SPF record: \"+all\""},
+		{"--rule ignores it", []string{"--rule", "spf_permissive=ignore", dir}, "", exitClean, "0 errors"},
+		{"--rule with an unknown rule", []string{"--rule", "spf_perm=warn", dir}, "", exitUsage, `unknown rule "spf_perm"`},
+		{"--rule with an unknown severity", []string{"--rule", "spf=maybe", dir}, "", exitUsage, `unknown severity "maybe"`},
+		{"--rule without a severity", []string{"--rule", "spf", dir}, "", exitUsage, "is not NAME=fail|warn|ignore"},
+		{"a zone on standard input", []string{"--origin", "open.example", "-"}, permissive, exitErrors, "-:5: error: open.example.: SPF record"},
+		{"standard input checked with the provider's zones", []string{"--origin", "open.example.", "-", "../../zones"},
+			strings.Replace(permissive, "+all", "-all", 1), exitClean, "6 zone files checked: 6 would be served"},
+		{"standard input whose MX the provider's zones refute", []string{"--origin", "open.example.", "-", "../../zones"},
+			strings.Replace(permissive, "mx1.example.net.", "mx9.example.net.", 1), exitErrors, "-:4: error: open.example.: exchange mx9.example.net. does not exist in zone example.net."},
+		{"standard input replacing the zone's file in a directory", []string{"--origin", "example.org", "-", "../../zones"},
+			strings.Replace(permissive, "+all", "-all", 1), exitClean, "5 zone files checked: 5 would be served"},
+		{"a file under another name", []string{"--origin", "open.example", filepath.Join(dir, "open.example.zone")}, "", exitErrors, "open.example.zone:5: error"},
+		{"standard input without --origin", []string{"-"}, permissive, exitUsage, "needs --origin"},
+		{"an origin that is no zone name", []string{"--origin", "../x", "-"}, permissive, exitUsage, "is not a zone name"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := runCheck(tc.args, strings.NewReader(tc.stdin), &out, &errOut)
+			if code != tc.code || !strings.Contains(out.String()+errOut.String(), tc.want) {
+				t.Fatalf("exit %d (want %d), output lacks %q:\n%s%s", code, tc.code, tc.want, out.String(), errOut.String())
+			}
+		})
 	}
 }

@@ -42,11 +42,27 @@ func (r *CheckResult) Errors() int {
 // ORIGIN.zone file; all of them form one set, as if one server served them.
 // Unlike the server, it reports infos too.
 func Check(paths []string, policy Policy, limits Limits) (*CheckResult, error) {
+	return check(paths, "", policy, limits)
+}
+
+// CheckReplacing is Check for a new version of one zone: file, an
+// ORIGIN.zone file, stands for its zone, and a file of that zone in the
+// directories of paths is not read, as if file had replaced it.
+func CheckReplacing(file string, paths []string, policy Policy, limits Limits) (*CheckResult, error) {
+	origin, err := zonefile.Origin(filepath.Base(file))
+	if err != nil {
+		return nil, err
+	}
+	return check(append([]string{file}, paths...), origin, policy, limits)
+}
+
+// check is Check, with the zone replacing read from paths[0] only.
+func check(paths []string, replacing string, policy Policy, limits Limits) (*CheckResult, error) {
 	policy.Notes = true
 	g := &generation{zones: map[string]*entry{}}
 	changes := map[string]*change{}
 	res := &CheckResult{}
-	for _, p := range paths {
+	for i, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
 			return nil, err
@@ -56,7 +72,11 @@ func Check(paths []string, policy Policy, limits Limits) (*CheckResult, error) {
 			dir, single = filepath.Dir(p), filepath.Base(p)
 		}
 		l := &loader{dir: filepath.Clean(dir), origins: []string{"."}, policy: policy, limits: limits}
-		if err := l.checkInto(g, changes, res, single); err != nil {
+		skip := replacing
+		if i == 0 {
+			skip = ""
+		}
+		if err := l.checkInto(g, changes, res, single, skip); err != nil {
 			return nil, err
 		}
 	}
@@ -102,8 +122,9 @@ func byPlace(list []Finding) []Finding {
 	return list
 }
 
-// checkInto reads the zone files of l.dir (or only the file single) into g.
-func (l *loader) checkInto(g *generation, changes map[string]*change, res *CheckResult, single string) error {
+// checkInto reads the zone files of l.dir (or only the file single) into g,
+// but not a file of the zone skip.
+func (l *loader) checkInto(g *generation, changes map[string]*change, res *CheckResult, single, skip string) error {
 	d, err := openZoneDir(l.dir)
 	if err != nil {
 		return err
@@ -127,6 +148,7 @@ func (l *loader) checkInto(g *generation, changes map[string]*change, res *Check
 		}
 		files = []zoneFile{{name: single, origin: origin}}
 	}
+	files = slices.DeleteFunc(files, func(f zoneFile) bool { return f.origin == skip })
 	for _, ch := range l.readAll(d, files, nil, 0) {
 		origin := ch.entry.origin
 		if other := g.zones[origin]; other != nil {

@@ -228,3 +228,10 @@ func printable(s string) string {
 func failed(list []Finding) bool {
 	return slices.ContainsFunc(list, func(f Finding) bool { return f.Severity == SeverityFail })
 }
+
+// RuleByName returns the configurable rule called name, as the Corefile and
+// `check --rule` spell it.
+func RuleByName(name string) (Rule, bool) { return ruleByName(name) }
+
+// ParseSeverity reads a configured severity: fail, warn or ignore.
+func ParseSeverity(word string) (Severity, bool) { return parseSeverity(word) }
