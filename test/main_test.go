@@ -89,6 +89,7 @@ type server struct {
 	metrics string // prometheus address
 	log     *syncBuffer
 	cmd     *exec.Cmd
+	conf    string // its Corefile
 }
 
 // syncBuffer collects a process's output while the test reads it.
@@ -120,7 +121,7 @@ func startServer(t *testing.T, zoneDir, mxBlock string, extra ...string) *server
 	if err := os.WriteFile(conf, []byte(corefile), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{addr: fmt.Sprintf("127.0.0.1:%d", port), metrics: fmt.Sprintf("127.0.0.1:%d", promPort)}
+	s := &server{addr: fmt.Sprintf("127.0.0.1:%d", port), metrics: fmt.Sprintf("127.0.0.1:%d", promPort), conf: conf}
 	s.cmd, s.log = startProcess(t, "server", binary, "-conf", conf)
 	waitReady(t, readyPort)
 	return s

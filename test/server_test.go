@@ -465,3 +465,46 @@ func TestNoPinningBetweenTenants(t *testing.T) {
 		return strings.Contains(s.log.String(), "exchange mail1.example.com. does not exist in zone example.com. (mx_target_address) (after another zone's change")
 	})
 }
+
+// TestCheckConfAgreesWithServer: `check --conf` with the server's Corefile
+// refuses exactly the zones the server refuses, for the same reasons.
+func TestCheckConfAgreesWithServer(t *testing.T) {
+	dir := copyDir(t, "../zones")
+	head := "$TTL 3600\n@ SOA ns1.example.net. h.example.net. 1 7200 3600 1209600 300\n@ NS ns1.example.net.\n"
+	big := head
+	for i := range 40 {
+		big += fmt.Sprintf("h%d A 192.0.2.%d\n", i, i+1)
+	}
+	writeAtomic(t, filepath.Join(dir, "open.example.zone"), head+"@ MX 10 mx1.example.net.\n@ TXT \"v=spf1 mx +all\"\n")
+	writeAtomic(t, filepath.Join(dir, "big.example.zone"), big)
+	s := startServer(t, dir, "        reload 0\n        spf_permissive warn\n        max_records 40")
+
+	cmd := exec.Command(binary, "check", "--format", "json", "--conf", s.conf, dir)
+	out, _ := cmd.Output()
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Fatalf("check --conf: exit %d, want 1:\n%s", code, out)
+	}
+	var findings []struct{ Zone, Severity, Rule string }
+	if err := json.Unmarshal(out, &findings); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	refused := map[string]bool{}
+	for _, f := range findings {
+		if f.Severity == "error" {
+			refused[f.Zone] = true
+		}
+	}
+	origins := zoneOrigins(dir)
+	if len(origins) != 7 {
+		t.Fatalf("zone files: %v", origins)
+	}
+	for _, o := range origins {
+		rcode := ask(t, s.addr, "udp", o, dns.TypeSOA).Rcode
+		if servedByServer := rcode == dns.RcodeSuccess; servedByServer == refused[o] {
+			t.Errorf("%s: the server answers %s, check says refused: %v", o, dns.RcodeToString[rcode], refused[o])
+		}
+	}
+	if !refused["big.example."] || refused["open.example."] {
+		t.Fatalf("check --conf did not apply the Corefile's limit and severity: refused %v", refused)
+	}
+}

@@ -23,7 +23,7 @@ const (
 )
 
 // checkUsage is the checker's synopsis.
-const checkUsage = `usage: coredns-mx check [--format text|json] [--rule NAME=fail|warn|ignore]... PATH...
+const checkUsage = `usage: coredns-mx check [--format text|json] [--conf COREFILE] [--rule NAME=fail|warn|ignore]... PATH...
        coredns-mx check [flags] --origin NAME FILE|- [PATH...]`
 
 // runCheck implements "coredns-mx check".
@@ -31,11 +31,14 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("check", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	format := fl.String("format", "text", "output format: text or json")
+	conf := fl.String("conf", "", "take the rule severities and limits from the mxzone block of this Corefile")
 	origin := fl.String("origin", "", "the zone of FILE, or of standard input (-), which need not be named ORIGIN.zone; "+
 		"it stands for that zone's file in the PATHs after it")
-	policy := mxzone.DefaultPolicy()
-	fl.Func("rule", "a rule's severity, NAME=fail|warn|ignore, as in the Corefile (repeatable)", func(s string) error {
-		return setRule(&policy, s)
+	policy, limits := mxzone.DefaultPolicy(), mxzone.DefaultLimits()
+	var rules []string // applied after --conf, whatever the order of the flags
+	fl.Func("rule", "a rule's severity, NAME=fail|warn|ignore, as in the Corefile (repeatable; over --conf)", func(s string) error {
+		rules = append(rules, s)
+		return setRule(&mxzone.Policy{}, s)
 	})
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, checkUsage)
@@ -51,10 +54,20 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fl.Usage()
 		return exitUsage
 	}
+	if *conf != "" {
+		var err error
+		if policy, limits, err = mxzone.FromCorefile(*conf); err != nil {
+			fmt.Fprintf(stderr, "check: --conf: %v\n", err)
+			return exitUsage
+		}
+	}
+	for _, r := range rules {
+		setRule(&policy, r) // checked when the flag was read
+	}
 	paths := fl.Args()
 	var shown map[string]string // a temporary file -> the name the user gave
 	if *origin != "" {
-		file, display, cleanup, err := asZoneFile(*origin, paths[0], stdin, mxzone.DefaultLimits().FileBytes)
+		file, display, cleanup, err := asZoneFile(*origin, paths[0], stdin, limits.FileBytes)
 		if err != nil {
 			fmt.Fprintf(stderr, "check: %v\n", err)
 			return exitUsage
@@ -71,7 +84,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return mxzone.CheckReplacing(paths[0], paths[1:], p, l)
 		}
 	}
-	res, err := check(paths, policy, mxzone.DefaultLimits())
+	res, err := check(paths, policy, limits)
 	if err != nil {
 		fmt.Fprintf(stderr, "check: %v\n", err)
 		return exitUsage

@@ -135,3 +135,56 @@ func TestCheckFlags(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckConf(t *testing.T) {
+	dir := t.TempDir()
+	head := "$TTL 3600\n@ SOA ns1.example.net. h.example.net. 1 7200 3600 1209600 300\n@ NS ns1.example.net.\n"
+	for name, text := range map[string]string{
+		"open.example.zone": head + "@ MX 10 mx1.example.net.\n@ TXT \"v=spf1 mx +all\"\n",
+		"big.example.zone":  head + "a A 192.0.2.1\nb A 192.0.2.2\nc A 192.0.2.3\nd A 192.0.2.4\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	corefile := func(t *testing.T, body string) string {
+		path := filepath.Join(t.TempDir(), "Corefile")
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	good := corefile(t, ".:1053 {\n    errors\n    mxzone "+dir+" {\n        spf_permissive warn\n        max_records 5\n    }\n}\n")
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"severities and limits from the Corefile", []string{"--conf", good, dir}, exitErrors, []string{
+			"warning: open.example.: SPF record: \"+all\"", "big.example.zone:7: error: big.example.: zone has more than the limit of 5 records"}},
+		{"--rule over --conf", []string{"--rule", "spf_permissive=fail", "--conf", good, dir}, exitErrors, []string{
+			"error: open.example.: SPF record: \"+all\""}},
+		{"an unknown property, with its Corefile line", []string{"--conf", corefile(t, ".:1053 {\n    mxzone "+dir+" {\n        spf_permisive warn\n    }\n}\n"), dir},
+			exitUsage, []string{"Corefile:3", `unknown property "spf_permisive"`}},
+		{"no mxzone block", []string{"--conf", corefile(t, ".:1053 {\n    whoami\n}\n"), dir}, exitUsage, []string{"no mxzone block"}},
+		{"two mxzone blocks", []string{"--conf", corefile(t, ".:1053 {\n    mxzone "+dir+"\n}\n.:1054 {\n    mxzone "+dir+"\n}\n"), dir},
+			exitUsage, []string{"more than one server block"}},
+		{"a missing Corefile", []string{"--conf", filepath.Join(dir, "nope"), dir}, exitUsage, []string{"no such file"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := runCheck(tc.args, nil, &out, &errOut)
+			text := out.String() + errOut.String()
+			for _, w := range tc.want {
+				if !strings.Contains(text, w) {
+					t.Fatalf("output lacks %q:\n%s", w, text)
+				}
+			}
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d:\n%s", code, tc.code, text)
+			}
+		})
+	}
+}
