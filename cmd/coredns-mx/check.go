@@ -24,7 +24,8 @@ const (
 
 // checkUsage is the checker's synopsis.
 const checkUsage = `usage: coredns-mx check [--format text|json] [--conf COREFILE] [--rule NAME=fail|warn|ignore]... PATH...
-       coredns-mx check [flags] --origin NAME FILE|- [PATH...]`
+       coredns-mx check [flags] --origin NAME FILE|- [PATH...]
+       coredns-mx check [flags] --zones DIR [--origin NAME] FILE|-`
 
 // runCheck implements "coredns-mx check".
 func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -35,6 +36,9 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	origin := fl.String("origin", "", "the zone of FILE, or of standard input (-), which need not be named ORIGIN.zone; "+
 		"it stands for that zone's file in the PATHs after it")
 	policy, limits := mxzone.DefaultPolicy(), mxzone.DefaultLimits()
+	var protect []string
+	zones := fl.String("zones", "", "the served zone directory: check one new version of a zone (FILE or -) as if it "+
+		"replaced its file there, and report only what it would cause")
 	var rules []string // applied after --conf, whatever the order of the flags
 	fl.Func("rule", "a rule's severity, NAME=fail|warn|ignore, as in the Corefile (repeatable; over --conf)", func(s string) error {
 		rules = append(rules, s)
@@ -55,16 +59,21 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if *conf != "" {
-		var err error
-		if policy, limits, err = mxzone.FromCorefile(*conf); err != nil {
+		set, err := mxzone.FromCorefile(*conf)
+		if err != nil {
 			fmt.Fprintf(stderr, "check: --conf: %v\n", err)
 			return exitUsage
 		}
+		policy, limits, protect = set.Policy, set.Limits, set.Protect
 	}
 	for _, r := range rules {
 		setRule(&policy, r) // checked when the flag was read
 	}
 	paths := fl.Args()
+	if *zones != "" && len(paths) != 1 {
+		fmt.Fprintln(stderr, "check: --zones DIR takes one FILE or - (with --origin NAME)")
+		return exitUsage
+	}
 	var shown map[string]string // a temporary file -> the name the user gave
 	if *origin != "" {
 		file, display, cleanup, err := asZoneFile(*origin, paths[0], stdin, limits.FileBytes)
@@ -79,7 +88,12 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	check := mxzone.Check
-	if *origin != "" {
+	switch {
+	case *zones != "":
+		check = func(paths []string, p mxzone.Policy, l mxzone.Limits) (*mxzone.CheckResult, error) {
+			return mxzone.CheckEdit(*zones, paths[0], p, l, protect)
+		}
+	case *origin != "":
 		check = func(paths []string, p mxzone.Policy, l mxzone.Limits) (*mxzone.CheckResult, error) {
 			return mxzone.CheckReplacing(paths[0], paths[1:], p, l)
 		}

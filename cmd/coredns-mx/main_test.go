@@ -188,3 +188,62 @@ func TestCheckConf(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckZonesEdit(t *testing.T) {
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join("../../zones", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	customer, provider := read("example.org.zone"), read("example.net.zone")
+	noSPF := strings.Replace(provider, "_spf    IN TXT", "; _spf    IN TXT", 1)
+	noSPF = strings.Replace(noSPF, `IN TXT  "v=spf1 include:_spf.example.net -all"`, `IN TXT  "v=spf1 ip4:192.0.2.25 -all"`, 1)
+	conf := filepath.Join(t.TempDir(), "Corefile")
+	if err := os.WriteFile(conf, []byte(".:1053 {\n    mxzone ../../zones {\n        protect example.net\n    }\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		stdin   string
+		code    int
+		want    []string
+		notWant []string
+	}{
+		{"a valid customer edit", []string{"--zones", "../../zones", "--origin", "example.org", "-"}, customer + "www2 IN A 192.0.2.82\n",
+			exitClean, []string{"1 zone files checked: 1 would be served, 0 refused; 0 errors"}, []string{"shop.example", "example.com"}},
+		{"a customer edit with two SPF records", []string{"--zones", "../../zones", "--origin", "example.org", "-"},
+			customer + "@ IN TXT \"v=spf1 -all\"\n", exitErrors, []string{"-:19: error: example.org.: second SPF record"}, nil},
+		{"a customer MX at a host the provider does not have", []string{"--zones", "../../zones", "--origin", "example.org", "-"},
+			strings.Replace(customer, "MX   20 mx2.example.net.", "MX   20 mx3.example.net.", 1), exitErrors,
+			[]string{"-:10: error: example.org.: exchange mx3.example.net. does not exist in zone example.net."}, nil},
+		{"a protected provider edit that breaks a customer is refused", []string{"--conf", conf, "--zones", "../../zones", "--origin", "example.net", "-"},
+			noSPF, exitErrors, []string{"-:0: error: example.org.: edit refused: zone example.org. depends on it", "0 would be served, 1 refused"}, nil},
+		{"the same edit of an unprotected zone stands and breaks the customer", []string{"--zones", "../../zones", "--origin", "example.net", "-"},
+			noSPF, exitErrors, []string{"example.org.zone:11: error: example.org.: after this edit of example.net.: SPF record: include:_spf.example.net names _spf.example.net., which does not exist",
+				"1 would be served, 0 refused"}, nil},
+		{"--zones with two files", []string{"--zones", "../../zones", "a.zone", "b.zone"}, "", exitUsage, []string{"takes one FILE"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := runCheck(tc.args, strings.NewReader(tc.stdin), &out, &errOut)
+			text := out.String() + errOut.String()
+			for _, w := range tc.want {
+				if !strings.Contains(text, w) {
+					t.Fatalf("output lacks %q:\n%s", w, text)
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(text, w) {
+					t.Fatalf("output reports %q, which the edit does not cause:\n%s", w, text)
+				}
+			}
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d:\n%s", code, tc.code, text)
+			}
+		})
+	}
+}

@@ -217,3 +217,52 @@ func mxHosts(g *generation) map[string]bool {
 	}
 	return hosts
 }
+
+// CheckEdit checks file, a new version of one zone (ORIGIN.zone), as if it
+// replaced its zone's file in dir, the served set, with the protected zones
+// of protect: what the server would do with the edit. It reports that
+// version's findings, with the refusal of an edit of a protected zone that
+// would break others, and the new findings of the other zones it would
+// break when it is applied; not what the served zones had before.
+func CheckEdit(dir, file string, policy Policy, limits Limits, protect []string) (*CheckResult, error) {
+	policy.Notes = true
+	origin, err := zonefile.Origin(filepath.Base(file))
+	if err != nil {
+		return nil, err
+	}
+	l := &loader{dir: filepath.Clean(dir), origins: []string{"."}, policy: policy, limits: limits,
+		protected: map[string]bool{}}
+	for _, p := range protect {
+		l.protected[p] = true
+	}
+	served, _, err := l.firstBuild()
+	if err != nil {
+		return nil, err
+	}
+	edit := &loader{dir: filepath.Dir(file), origins: []string{"."}, policy: policy, limits: limits}
+	d, err := openZoneDir(edit.dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	ch := edit.read(d, zoneFile{name: filepath.Base(file), origin: origin}, served.zones[origin], 0)
+	next := &generation{zones: maps.Clone(served.zones)}
+	next.zones[origin] = ch.entry
+	changes := map[string]*change{origin: ch}
+	touched := crossCheck(next, changes, affected(next, changes, nil, served.deps), served.deps, &l.policy, l.protects)
+	res := &CheckResult{
+		Zones:    []ZoneStatus{{Zone: origin, File: ch.entry.file, Served: ch.entry.status == statusServed}},
+		Findings: ch.allFindings(),
+	}
+	for _, o := range touched {
+		before := served.zones[o].findings
+		for _, f := range next.zones[o].findings {
+			if f.cross && f.Severity >= SeverityWarn && !slices.Contains(before, f) {
+				f.Message = "after this edit of " + origin + ": " + f.Message
+				res.Findings = append(res.Findings, f)
+			}
+		}
+	}
+	res.Findings = byPlace(res.Findings)
+	return res, nil
+}

@@ -2,26 +2,35 @@ package mxzone
 
 import (
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 
 	"github.com/coredns/caddy"
 	"github.com/coredns/caddy/caddyfile"
 )
 
-// FromCorefile reads the rule severities and limits of the mxzone block of a
-// Corefile, exactly as the server's setup reads them (the same parse, the
+// Settings are what the checker takes from a Corefile's mxzone block.
+type Settings struct {
+	Policy  Policy
+	Limits  Limits
+	Protect []string // the protected zones
+}
+
+// FromCorefile reads the rule severities, limits and protected zones of the
+// mxzone block of a Corefile, exactly as the server's setup reads them (the same parse, the
 // same errors with their Corefile line), for `coredns-mx check --conf`.
 // A Corefile with mxzone in more than one server block is refused: the
 // blocks may differ, and the checker would have to guess which one is meant.
-func FromCorefile(path string) (Policy, Limits, error) {
+func FromCorefile(path string) (Settings, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return Policy{}, Limits{}, err
+		return Settings{}, err
 	}
 	defer f.Close()
 	blocks, err := caddyfile.Parse(path, f, nil)
 	if err != nil {
-		return Policy{}, Limits{}, err
+		return Settings{}, err
 	}
 	var found *caddyfile.ServerBlock
 	for i := range blocks {
@@ -29,12 +38,12 @@ func FromCorefile(path string) (Policy, Limits, error) {
 			continue
 		}
 		if found != nil {
-			return Policy{}, Limits{}, fmt.Errorf("%s: %s is in more than one server block", path, pluginName)
+			return Settings{}, fmt.Errorf("%s: %s is in more than one server block", path, pluginName)
 		}
 		found = &blocks[i]
 	}
 	if found == nil {
-		return Policy{}, Limits{}, fmt.Errorf("%s: no %s block", path, pluginName)
+		return Settings{}, fmt.Errorf("%s: no %s block", path, pluginName)
 	}
 	// The controller of caddy's own parsing, given this block's tokens: setup's
 	// parse needs no more of it than the server block's keys.
@@ -43,7 +52,7 @@ func FromCorefile(path string) (Policy, Limits, error) {
 	c.ServerBlockKeys = found.Keys
 	m, err := parse(c)
 	if err != nil {
-		return Policy{}, Limits{}, err
+		return Settings{}, err
 	}
-	return m.loader.policy, m.loader.limits, nil
+	return Settings{Policy: m.loader.policy, Limits: m.loader.limits, Protect: slices.Sorted(maps.Keys(m.loader.protected))}, nil
 }
