@@ -202,8 +202,16 @@ func namedIn(files []zoneFile, names []string) []zoneFile {
 
 // finish records the findings of every changed file and indexes next.
 func finish(next *generation, rep *report) {
+	now := time.Now()
 	for _, ch := range rep.changes {
-		ch.entry.findings = ch.allFindings()
+		e := ch.entry
+		e.findings = ch.allFindings()
+		if ch.draft != nil {
+			e.fileSerial = ch.draft.Serial()
+		}
+		if e.zone != nil && (e.zone != ch.last || e.published.IsZero()) {
+			e.published = now
+		}
 	}
 	next.index()
 }
@@ -293,7 +301,7 @@ func (l *loader) read(d *zoneDir, f zoneFile, old *entry, settle time.Duration) 
 	e := &entry{origin: f.origin, file: filepath.Join(l.dir, f.name)}
 	ch := &change{entry: e}
 	if old != nil {
-		ch.last = old.zone
+		ch.last, e.published, e.fileSerial = old.zone, old.published, old.fileSerial
 	}
 	if old != nil && old.heldBack != nil && old.unchanged(d, f.name) {
 		// Same file, held back last time by another zone: try it again.

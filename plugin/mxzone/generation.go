@@ -2,6 +2,7 @@ package mxzone
 
 import (
 	"maps"
+	"time"
 
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zonefile"
@@ -46,6 +47,9 @@ type entry struct {
 	heldBack *version  // a newer version held back only by cross-zone findings
 	findings []Finding // of the file's current contents, as last evaluated
 	depKeys  []string  // origins whose change can change this zone's cross-zone findings
+
+	fileSerial uint32    // the SOA serial in the file as last read; 0: it did not parse
+	published  time.Time // when the version served was first served
 }
 
 // match returns the zone file that holds name (lower case): the one with

@@ -95,3 +95,11 @@ func (m *MXZone) recordGeneration(g *generation, rep *report, took time.Duration
 	lastReload.WithLabelValues(m.server).Set(float64(time.Now().Unix()))
 	reloadDuration.WithLabelValues(m.server).Observe(took.Seconds())
 }
+
+// statusRequests counts the answers of the status API and page by HTTP code.
+var statusRequests = promauto.NewCounterVec(prometheus.CounterOpts{
+	Namespace: plugin.Namespace,
+	Subsystem: pluginName,
+	Name:      "status_requests_total",
+	Help:      "Requests to the status API and page, by HTTP status code.",
+}, []string{"code"})

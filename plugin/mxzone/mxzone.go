@@ -11,6 +11,7 @@ package mxzone
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -56,6 +57,7 @@ type MXZone struct {
 	unsaved     map[string]bool   // origins whose served version has no saved copy yet
 	aside       chan struct{}     // one file read aside at a time (readAside)
 	notify      *notifier         // NOTIFY through the transfer plugin; nil: no transfer plugin
+	status      *statusServer     // the status API and page; nil: off
 	clock       func() time.Time  // for the catalog serial; nil: time.Now
 }
 
@@ -275,6 +277,11 @@ func (m *MXZone) OnStartup() error {
 		// until it is back, rather than not starting at all.
 		log.Errorf("no zones loaded yet: %v", err)
 	}
+	if m.status != nil {
+		if err := m.status.start(); err != nil {
+			return plugin.Error(pluginName, fmt.Errorf("status %s: %w", m.status.addr, err))
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	if m.notify != nil {
@@ -297,6 +304,9 @@ func (m *MXZone) OnShutdown() error {
 	m.mu.Lock()
 	if m.cancel != nil {
 		m.cancel()
+	}
+	if m.status != nil {
+		m.status.stop()
 	}
 	m.mu.Unlock()
 	m.stateWrites.Wait() // the copies of the first load, if still being written

@@ -184,7 +184,7 @@ func (m *MXZone) restore(g *generation) {
 			continue
 		}
 		if v := s.load(origin, &m.loader.policy, m.loader.limits); v != nil {
-			e.zone, e.status = v, statusFromState
+			e.zone, e.status, e.published = v, statusFromState, time.Now()
 			log.Warningf("%s: file refused; zone %s is served from its saved last good copy %s, serial %d",
 				e.file, origin, s.path(origin), v.Serial())
 		}

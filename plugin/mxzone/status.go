@@ -1,0 +1,134 @@
+package mxzone
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The status API's views of a generation: what the operator asks about,
+// read from the published generation only, never from the reload loop.
+
+// zoneSummary is one zone in the list of problem zones.
+type zoneSummary struct {
+	Zone     string    `json:"zone"`
+	File     string    `json:"file"`
+	State    string    `json:"state"`
+	Findings []Finding `json:"findings"`
+	More     int       `json:"more_findings,omitempty"` // findings left out of this answer
+}
+
+// zoneList is the answer of GET /zones.
+type zoneList struct {
+	Counts map[string]int `json:"counts"`
+	Zones  []zoneSummary  `json:"zones"`
+	Next   string         `json:"next,omitempty"` // pass as ?after= for the next page
+}
+
+// zoneDetail is the answer of GET /zones/NAME.
+type zoneDetail struct {
+	zoneSummary
+	FileSerial   uint32     `json:"file_serial"`             // 0: the file does not parse
+	ServedSerial uint32     `json:"served_serial,omitempty"` // absent: nothing served (SERVFAIL)
+	Published    *time.Time `json:"published,omitempty"`     // when the served version went live
+	FileChanged  time.Time  `json:"file_changed"`
+	HeldBack     bool       `json:"held_back"`  // a newer valid version waits for another zone
+	Dependents   []string   `json:"dependents"` // served zones that take something from this one
+	DependsOn    []string   `json:"depends_on"` // served zones this one takes something from
+}
+
+// Bounds on one answer: the API writes nothing, and reads no more than a page.
+const (
+	pageDefault      = 100
+	pageMax          = 1000
+	findingsPerZone  = 50
+	dependentsListed = 1000
+)
+
+// problem reports whether e is not served exactly as its file reads, or
+// served with an error another zone's edit caused.
+func (e *entry) problem() bool {
+	return e.status != statusServed || e.heldBack != nil ||
+		slices.ContainsFunc(e.findings, func(f Finding) bool { return f.Severity == SeverityFail })
+}
+
+// summary is e as the list shows it.
+func (e *entry) summary() zoneSummary {
+	s := zoneSummary{Zone: e.origin, File: e.file, State: e.status.String(), Findings: e.findings}
+	if len(s.Findings) > findingsPerZone {
+		s.Findings, s.More = s.Findings[:findingsPerZone], len(e.findings)-findingsPerZone
+	}
+	if s.Findings == nil {
+		s.Findings = []Finding{}
+	}
+	return s
+}
+
+// listZones answers GET /zones: the counts by state, and a page of the zones
+// with a problem, in name order, filtered by state and rule ("" for any).
+func listZones(g *generation, state, rule string, after string, limit int) zoneList {
+	out := zoneList{Counts: map[string]int{}, Zones: []zoneSummary{}}
+	for _, name := range statusNames {
+		out.Counts[name] = 0
+	}
+	var hits []*entry
+	for _, e := range g.zones {
+		out.Counts[e.status.String()]++
+		if !e.problem() || state != "" && e.status.String() != state || e.origin <= after && after != "" {
+			continue
+		}
+		if rule != "" && !slices.ContainsFunc(e.findings, func(f Finding) bool { return f.Rule.String() == rule }) {
+			continue
+		}
+		hits = append(hits, e)
+	}
+	slices.SortFunc(hits, func(a, b *entry) int { return cmp.Compare(a.origin, b.origin) })
+	if len(hits) > limit {
+		out.Next = hits[limit-1].origin
+		hits = hits[:limit]
+	}
+	for _, e := range hits {
+		out.Zones = append(out.Zones, e.summary())
+	}
+	return out
+}
+
+// detail answers GET /zones/NAME; false when no zone file is called so.
+func detail(g *generation, name string) (zoneDetail, bool) {
+	e := g.zones[name]
+	if e == nil {
+		return zoneDetail{}, false
+	}
+	d := zoneDetail{zoneSummary: e.summary(), FileSerial: e.fileSerial, HeldBack: e.heldBack != nil,
+		FileChanged: time.Unix(0, max(e.stamp.Mtime, e.stamp.Ctime)).UTC()}
+	if e.zone != nil {
+		d.ServedSerial = e.zone.Serial()
+		if !e.published.IsZero() {
+			p := e.published.UTC()
+			d.Published = &p
+		}
+	}
+	d.Dependents = slices.Sorted(slices.Values(g.deps[name]))
+	d.Dependents = d.Dependents[:min(len(d.Dependents), dependentsListed)]
+	d.DependsOn = []string{}
+	for _, k := range e.depKeys {
+		if k != name && g.zones[k] != nil {
+			d.DependsOn = append(d.DependsOn, k)
+		}
+	}
+	if d.Dependents == nil {
+		d.Dependents = []string{}
+	}
+	return d, true
+}
+
+// zoneName reads a zone name from a request: any case, with or without the
+// final dot.
+func zoneName(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
+}
