@@ -3,6 +3,8 @@ package test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -278,8 +280,9 @@ func TestShippedCorefile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port, healthPort, readyPort, promPort := freePort(t), freePort(t), freePort(t), freePort(t)
+	port, healthPort, readyPort, promPort, statusPort := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
 	conf := strings.NewReplacer(
+		"127.0.0.1:8053", fmt.Sprintf("127.0.0.1:%d", statusPort),
 		".:1053", fmt.Sprintf(".:%d", port),
 		"127.0.0.1:8080", fmt.Sprintf("127.0.0.1:%d", healthPort),
 		"127.0.0.1:8181", fmt.Sprintf("127.0.0.1:%d", readyPort),
@@ -306,6 +309,15 @@ func TestShippedCorefile(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "ANSWER: 1") || !strings.Contains(string(out), `HINFO	"ANY obsoleted" "See RFC 8482"`) {
 		t.Fatalf("ANY is not answered the RFC 8482 way:\n%s", out)
+	}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/zones", statusPort))
+	if err != nil {
+		t.Fatalf("status API: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"served": 5`) {
+		t.Fatalf("status API: %d\n%s", resp.StatusCode, body)
 	}
 }
 
