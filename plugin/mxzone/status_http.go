@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -90,7 +91,7 @@ func (s *statusServer) generation() *generation {
 func listQuery(r *http.Request) (state, rule, after string, limit int, err error) {
 	q := r.URL.Query()
 	state, rule, after, limit = q.Get("state"), q.Get("rule"), q.Get("after"), pageDefault
-	if state != "" && !validState(state) {
+	if state != "" && !slices.Contains(statusNames[:], state) {
 		return "", "", "", 0, errors.New("state is one of served, last_good, rejected, from_state")
 	}
 	if _, ok := ruleNamed(rule); rule != "" && !ok {
@@ -107,15 +108,6 @@ func listQuery(r *http.Request) (state, rule, after string, limit int, err error
 		after = zoneName(after)
 	}
 	return state, rule, after, limit, nil
-}
-
-func validState(s string) bool {
-	for _, n := range statusNames {
-		if n == s {
-			return true
-		}
-	}
-	return false
 }
 
 // ruleNamed is ruleByName with syntax, which is not configurable but is a rule.
