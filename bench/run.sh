@@ -82,8 +82,22 @@ nsd_conf() {
 
 # start NAME: start a server; sets pid and load_ms (time until the last
 # zone answers). In the load phase every server may use every CPU; in the
-# query phase it is pinned to the server CPU.
+# query phase it is pinned to the server CPU. A server that exits before it
+# answers most likely found the port taken (other tests, other servers):
+# it is started again on another port, up to five times.
 start() {
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    launch "$1" && return 0
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && return 1 # running, but not answering
+    echo "bench: $1 exited at start (port $port taken?); trying another port" >&2
+    port=$(( 20000 + RANDOM % 20000 ))
+  done
+  return 1
+}
+
+# launch NAME: one attempt of start.
+launch() {
   local name=$1 t0 pin=$server_cpu
   [ "$load_cpus" = all ] && pin="0-$((cpus - 1))"
   t0=$(date +%s%N)
@@ -107,6 +121,7 @@ start() {
   [ "$name" = whoami ] && probe=.
   local tries=0
   until dig @127.0.0.1 -p "$port" "$probe" SOA +tries=1 +time=1 +norec 2>/dev/null | grep -qE "status: NOERROR"; do
+    kill -0 "$pid" 2>/dev/null || return 1
     tries=$((tries + 1))
     [ $tries -gt 30000 ] && { echo "bench: $name did not answer for $probe" >&2; return 1; }
     sleep 0.01
