@@ -1,0 +1,93 @@
+package sign
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// Store keeps the keys of every zone in a directory the server alone can
+// read: DIR/ORIGIN/KEYTAG-ALGORITHM.key, one file per key, so that a zone
+// can hold more than one (a rollover adds the next key beside the first).
+// Keys outlive their zone file: a zone deleted and added again signs with
+// the key its DS at the parent names.
+type Store struct {
+	Dir string
+}
+
+// Keys returns the keys of origin, making and saving one of algorithm alg
+// when it has none.
+func (s Store) Keys(origin string, alg uint8) ([]*Key, error) {
+	dir := filepath.Join(s.Dir, strings.ToLower(origin))
+	keys, err := s.load(dir)
+	if err != nil || len(keys) > 0 {
+		return keys, err
+	}
+	k, err := NewKey(dns.CanonicalName(origin), alg)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("sign: key store: %w", err)
+	}
+	name := fmt.Sprintf("%05d-%s.key", k.DNSKEY.KeyTag(), strings.ToLower(dns.AlgorithmToString[alg]))
+	if err := writeFile(filepath.Join(dir, name), k.Marshal()); err != nil {
+		return nil, err
+	}
+	return []*Key{k}, nil
+}
+
+// load reads the keys in dir, in file name order.
+func (s Store) load(dir string) ([]*Key, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sign: key store: %w", err)
+	}
+	var keys []*Key
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".key") {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("sign: key store: %w", err)
+		}
+		k, err := ParseKey(data, path)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	slices.SortStableFunc(keys, func(a, b *Key) int { return int(a.DNSKEY.KeyTag()) - int(b.DNSKEY.KeyTag()) })
+	return keys, nil
+}
+
+// writeFile writes a key durably and readable by its owner only: aside,
+// synced, then renamed into place.
+func writeFile(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("sign: key store: %w", err)
+	}
+	_, err = f.Write(data)
+	err = errors.Join(err, f.Sync(), f.Close())
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("sign: key store: %w", err)
+	}
+	return nil
+}
