@@ -237,3 +237,90 @@ func TestStore(t *testing.T) {
 		t.Fatalf("a broken key file: %v", err)
 	}
 }
+
+// covers reports whether the NSEC n covers name (RFC 4034 section 4.1.1):
+// name lies after its owner and before its next name, the chain wrapping at
+// the apex.
+func covers(n *dns.NSEC, name string) bool {
+	o, x, l := labels(n.Hdr.Name), labels(n.NextDomain), labels(name)
+	if compareNames(o, x) < 0 {
+		return compareNames(o, l) < 0 && compareNames(l, x) < 0
+	}
+	return compareNames(o, l) < 0 || compareNames(l, x) < 0
+}
+
+func TestDenialNSEC(t *testing.T) {
+	c := NewChain("example.com.", signTest(t, dns.ECDSAP256SHA256, false))
+	tests := []struct {
+		name   string
+		proof  []dns.RR
+		owners string
+		covers []string // names some record of the proof must cover
+	}{
+		{"NXDOMAIN (RFC 4035 section 3.1.3.2)", c.NXDOMAIN("nope.example.com.", "example.com."), "mail.example.com. example.com.",
+			[]string{"nope.example.com.", "*.example.com."}},
+		{"NXDOMAIN below an empty non-terminal", c.NXDOMAIN("z.y.ent.example.com.", "y.ent.example.com."), "x.y.ent.example.com. example.com.",
+			[]string{"z.y.ent.example.com.", "*.y.ent.example.com."}},
+		{"NODATA (RFC 4035 section 3.1.3.1)", c.NODATA("mail.example.com."), "mail.example.com.", nil},
+		{"wildcard answer (RFC 4035 section 3.1.3.3)", c.Wildcard("a.wild.example.com.", "wild.example.com."), "*.wild.example.com.",
+			[]string{"a.wild.example.com."}},
+		{"wildcard NODATA (RFC 4035 section 3.1.3.4)", c.WildcardNODATA("a.wild.example.com.", "wild.example.com."), "*.wild.example.com.",
+			[]string{"a.wild.example.com."}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var owners []string
+			for _, rr := range tc.proof {
+				owners = append(owners, rr.Header().Name)
+			}
+			if strings.Join(owners, " ") != tc.owners {
+				t.Fatalf("proof from %v, want %s", owners, tc.owners)
+			}
+			for _, name := range tc.covers {
+				if !slices.ContainsFunc(tc.proof, func(rr dns.RR) bool { return covers(rr.(*dns.NSEC), name) }) {
+					t.Errorf("nothing in the proof covers %s", name)
+				}
+			}
+		})
+	}
+}
+
+func TestDenialNSEC3(t *testing.T) {
+	c := NewChain("example.com.", signTest(t, dns.ECDSAP256SHA256, true))
+	type want struct {
+		match, cover []string
+	}
+	tests := []struct {
+		name  string
+		proof []dns.RR
+		want
+	}{
+		{"NXDOMAIN (RFC 5155 section 7.2.2)", c.NXDOMAIN("a.b.nope.example.com.", "example.com."),
+			want{match: []string{"example.com."}, cover: []string{"nope.example.com.", "*.example.com."}}},
+		{"NXDOMAIN below an empty non-terminal", c.NXDOMAIN("z.y.ent.example.com.", "y.ent.example.com."),
+			want{match: []string{"y.ent.example.com."}, cover: []string{"z.y.ent.example.com.", "*.y.ent.example.com."}}},
+		{"NODATA (RFC 5155 section 7.2.3)", c.NODATA("mail.example.com."), want{match: []string{"mail.example.com."}}},
+		{"NODATA at an empty non-terminal (RFC 5155 section 7.2.4)", c.NODATA("ent.example.com."), want{match: []string{"ent.example.com."}}},
+		{"wildcard answer (RFC 5155 section 7.2.6)", c.Wildcard("a.b.wild.example.com.", "wild.example.com."),
+			want{cover: []string{"b.wild.example.com."}}},
+		{"wildcard NODATA (RFC 5155 section 7.2.5)", c.WildcardNODATA("a.wild.example.com.", "wild.example.com."),
+			want{match: []string{"wild.example.com.", "*.wild.example.com."}, cover: []string{"a.wild.example.com."}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, name := range tc.match {
+				if !slices.ContainsFunc(tc.proof, func(rr dns.RR) bool { return rr.(*dns.NSEC3).Match(name) }) {
+					t.Errorf("nothing in the proof matches %s", name)
+				}
+			}
+			for _, name := range tc.cover {
+				if !slices.ContainsFunc(tc.proof, func(rr dns.RR) bool { return rr.(*dns.NSEC3).Cover(name) }) {
+					t.Errorf("nothing in the proof covers %s", name)
+				}
+			}
+			if len(tc.proof) > len(tc.match)+len(tc.cover) {
+				t.Errorf("%d records for %d facts", len(tc.proof), len(tc.match)+len(tc.cover))
+			}
+		})
+	}
+}
