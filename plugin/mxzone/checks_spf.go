@@ -53,10 +53,7 @@ func (c *mailCheck) checkSPF(ref mailRef) {
 // of via ("" for the record itself).
 func (w *spfWalk) record(domain string, spf *mailauth.SPF, via string) {
 	w.records++
-	for _, t := range spf.Terms {
-		if spf.All != nil && (t.At > spf.All.At || t.Name == "redirect") {
-			continue // never evaluated
-		}
+	for t := range spf.Evaluated {
 		if !t.Lookup() {
 			continue
 		}

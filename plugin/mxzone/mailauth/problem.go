@@ -87,15 +87,3 @@ func BreakHint(text string, breaks []int, p Problem) string {
 	}
 	return ""
 }
-
-// Quote is the span of text a problem is about, shortened for a message.
-func Quote(text string, p Problem) string {
-	if p.At < 0 || p.At >= len(text) {
-		return ""
-	}
-	s := text[p.At:min(p.End, len(text))]
-	if len(s) > 60 {
-		s = s[:57] + "..."
-	}
-	return s
-}

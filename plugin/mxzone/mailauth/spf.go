@@ -216,13 +216,26 @@ func (spf *SPF) modifier(text string, at, end int, name, value string, ps *probl
 	}
 }
 
-// Lookups counts the terms of the record that cost a DNS query (RFC 7208
-// section 4.6.4); redirect= counts only when the record has no all, which
-// would make a receiver ignore it.
+// Evaluated yields the terms a receiver evaluates, in order: none after the
+// first all (RFC 7208 section 5.1), and no redirect= beside all (section
+// 6.1).
+func (spf *SPF) Evaluated(yield func(Term) bool) {
+	for _, t := range spf.Terms {
+		if spf.All != nil && (t.At > spf.All.At || t.Name == "redirect") {
+			continue
+		}
+		if !yield(t) {
+			return
+		}
+	}
+}
+
+// Lookups counts the evaluated terms that cost a DNS query (RFC 7208
+// section 4.6.4), not following includes.
 func (spf *SPF) Lookups() int {
 	n := 0
-	for _, t := range spf.Terms {
-		if t.Lookup() && (t.Name != "redirect" || spf.All == nil) {
+	for t := range spf.Evaluated {
+		if t.Lookup() {
 			n++
 		}
 	}
