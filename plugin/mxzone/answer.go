@@ -14,12 +14,14 @@ const maxChain = 8
 // alone: whatever the plugins after it do to them never reaches a zone.
 type answerer struct {
 	gen      *generation
-	entry    *entry // of the zone answering
-	zone     *version
+	entry    *entry      // of the zone answering
+	zone     *zone.Zone  // the version served: signed, if it is
+	chain    *zone.Chain // the zone's NSEC or NSEC3 chain when the query has DO set and the zone is signed; else nil
 	qtype    uint16
 	msg      *dns.Msg
 	room     int // the largest reply the client takes: its UDP size, or 65535 over TCP
 	referral bool
+	do       bool                   // the query has DO set: signatures go with the records of signed zones
 	wire     int                    // upper bound of the reply's wire length so far, without header and question
 	extra    map[string]bool        // hosts in the additional section, once it holds many
 	buf      [zone.MaxLabels]uint16 // label offsets of the name being looked up, reused
@@ -71,12 +73,15 @@ func (a *answerer) answer(qname, asked string, starts []uint16) {
 		case zone.None:
 			a.msg.Rcode = dns.RcodeNameError
 			a.negative()
+			a.denyName(name, m.Encloser)
 			return
 		}
 		n := m.Node
 		if set, ok := n.Set(dns.TypeCNAME); ok && a.followsCNAME(n) {
 			a.msg.Answer = a.appendSet(a.msg.Answer, set, owner)
 			target := a.msg.Answer[len(a.msg.Answer)-1].(*dns.CNAME).Target
+			a.msg.Answer = a.sigs(a.msg.Answer, n, owner, dns.TypeCNAME, 0)
+			a.denyExpansion(name, m)
 			lower := zone.Canonical(target)
 			if hop+1 >= maxChain || !z.Holds(lower) || a.visited(qname, lower) {
 				return
@@ -86,13 +91,20 @@ func (a *answerer) answer(qname, asked string, starts []uint16) {
 		}
 		if a.qtype == dns.TypeANY {
 			for k := range n.NumSets() {
-				a.msg.Answer = a.appendSet(a.msg.Answer, n.SetAt(k), owner)
+				set := n.SetAt(k)
+				if a.chain != nil && set.Type() == dns.TypeRRSIG {
+					continue // each set's own signatures follow it
+				}
+				a.msg.Answer = a.appendSet(a.msg.Answer, set, owner)
+				a.msg.Answer = a.sigs(a.msg.Answer, n, owner, set.Type(), 0)
 			}
+			a.denyExpansion(name, m)
 			return
 		}
 		set, ok := n.Set(a.qtype)
 		if !ok {
 			a.negative()
+			a.denyType(name, m)
 			return
 		}
 		start := len(a.msg.Answer)
@@ -110,7 +122,12 @@ func (a *answerer) answer(qname, asked string, starts []uint16) {
 			a.msg.Answer = make([]dns.RR, 0, set.Len())
 		}
 		a.msg.Answer = a.appendSet(a.msg.Answer, set, owner)
-		a.additional(a.msg.Answer[start:])
+		end := len(a.msg.Answer)
+		if a.qtype != dns.TypeRRSIG {
+			a.msg.Answer = a.sigs(a.msg.Answer, n, owner, a.qtype, 0)
+		}
+		a.denyExpansion(name, m)
+		a.additional(a.msg.Answer[start:end])
 		return
 	}
 }
@@ -139,6 +156,7 @@ func (a *answerer) redirect(m zone.Match, owner string) (string, bool) {
 	set, _ := m.Node.Set(dns.TypeDNAME)
 	a.msg.Answer = a.appendSet(a.msg.Answer, set, m.Node.Name())
 	dname := a.msg.Answer[len(a.msg.Answer)-1].(*dns.DNAME)
+	a.msg.Answer = a.sigs(a.msg.Answer, m.Node, m.Node.Name(), dns.TypeDNAME, 0)
 	next, ok := zone.Redirect(owner, m.Cut, dname.Target)
 	if !ok {
 		a.msg.Rcode = dns.RcodeYXDomain
@@ -169,11 +187,12 @@ func (a *answerer) followsCNAME(n zone.Node) bool {
 func (a *answerer) negative() {
 	neg := a.zone.Negative()
 	a.wire += dns.Len(neg[0])
-	if a.msg.Ns == nil {
+	if a.msg.Ns == nil && !a.do {
 		a.msg.Ns = neg
 		return
 	}
 	a.msg.Ns = append(a.msg.Ns, neg...)
+	a.msg.Ns = a.sigs(a.msg.Ns, a.zone.Apex(), a.zone.Origin(), dns.TypeSOA, neg[0].Header().Ttl)
 }
 
 // delegate answers with a referral: the NS RRset of the cut in the authority
@@ -186,7 +205,9 @@ func (a *answerer) delegate(m zone.Match, first bool) {
 	set, _ := m.Node.Set(dns.TypeNS)
 	start := len(a.msg.Ns)
 	a.msg.Ns = a.appendSet(a.msg.Ns, set, m.Cut)
-	for _, rr := range a.msg.Ns[start:] {
+	end := len(a.msg.Ns)
+	a.secureDelegation(m)
+	for _, rr := range a.msg.Ns[start:end] {
 		target := zone.Canonical(rr.(*dns.NS).Ns)
 		if !a.zone.Holds(target) {
 			continue
@@ -230,7 +251,7 @@ func (a *answerer) additional(rrs []dns.RR) {
 		if e == nil || e.zone == nil {
 			continue
 		}
-		if m := e.zone.LookupStarts(target, starts); m.Kind == zone.Exact || m.Kind == zone.Wildcard {
+		if m := e.zone.served().LookupStarts(target, starts); m.Kind == zone.Exact || m.Kind == zone.Wildcard {
 			a.addAddresses(target, m.Node)
 		}
 	}
@@ -240,6 +261,17 @@ func (a *answerer) additional(rrs []dns.RR) {
 func (a *answerer) addAddresses(name string, n zone.Node) {
 	if a.hasHost(name) {
 		return // two MX records naming one host (RFC 2181 §9: no duplicates)
+	}
+	if a.do && n.Has(dns.TypeRRSIG) {
+		// Each address set with its own zone's signatures, this zone or
+		// another; glue has none.
+		for _, t := range [...]uint16{dns.TypeA, dns.TypeAAAA} {
+			if set, ok := n.Set(t); ok {
+				a.msg.Extra = a.appendSet(a.msg.Extra, set, name)
+				a.msg.Extra = a.sigs(a.msg.Extra, n, name, t, 0)
+			}
+		}
+		return
 	}
 	for _, t := range [...]uint16{dns.TypeA, dns.TypeAAAA} {
 		if set, ok := n.Set(t); ok {

@@ -36,12 +36,13 @@ func DefaultLimits() Limits {
 // the cross-zone checks and the operator need to know about where its
 // records came from. Like the index, it never changes once built.
 type version struct {
-	zone.Zone           // by value: one object fewer between a query and the records
-	file      string    // the zone file as the operator knows it
-	includes  []string  // files read through $INCLUDE, as the operator knows them
-	mx        []mxPos   // where each MX record of the zone came from, in zone order
-	mail      []mailRef // the records the cross-zone mail checks read (SPF, DMARC reports, MTA-STS)
-	saved     bool      // read from the state directory, not from DIR
+	zone.Zone             // by value: one object fewer between a query and the records
+	file      string      // the zone file as the operator knows it
+	includes  []string    // files read through $INCLUDE, as the operator knows them
+	mx        []mxPos     // where each MX record of the zone came from, in zone order
+	mail      []mailRef   // the records the cross-zone mail checks read (SPF, DMARC reports, MTA-STS)
+	saved     bool        // read from the state directory, not from DIR
+	signed    *signedZone // the version as served with DNSSEC; nil: served unsigned
 }
 
 // mxPos is where an MX record came from. The records themselves live in the

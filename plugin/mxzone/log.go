@@ -42,10 +42,10 @@ func (m *MXZone) logReport(rep *report, first bool) {
 		}
 		switch {
 		case e.status == statusServed && !first:
-			log.Infof("%s: zone %s is served, serial %d", e.file, e.origin, e.zone.Serial())
+			log.Infof("%s: zone %s is served, serial %d", e.file, e.origin, e.zone.served().Serial())
 		case e.status == statusLastGood, e.status == statusFromState:
 			log.Errorf("%s: edit refused; zone %s keeps serving its last good version, serial %d",
-				e.file, e.origin, e.zone.Serial())
+				e.file, e.origin, e.zone.served().Serial())
 		case e.status == statusRejected:
 			log.Errorf("%s: zone %s is not served (SERVFAIL) until the file is fixed", e.file, e.origin)
 		}

@@ -53,6 +53,7 @@ type MXZone struct {
 	reported    map[string]string // file -> problem already logged by scan
 	busy        []string          // zone files found being written, to read again
 	state       *stateDir         // validated copies of served zones; nil: off
+	signing     *signing          // DNSSEC for the served zones; nil: off
 	stateWrites sync.WaitGroup    // the first load's copies being written
 	unsaved     map[string]bool   // origins whose served version has no saved copy yet
 	aside       chan struct{}     // one file read aside at a time (readAside)
@@ -109,7 +110,10 @@ func (m *MXZone) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg)
 	msg := &dns.Msg{Question: r.Question[:1:1]} // echoed exactly as sent
 	msg.Id, msg.Response, msg.Opcode = r.Id, true, r.Opcode
 	msg.RecursionDesired, msg.CheckingDisabled = r.RecursionDesired, r.CheckingDisabled
-	a.gen, a.entry, a.zone, a.qtype, a.msg, a.room = g, e, e.zone, r.Question[0].Qtype, msg, replyRoom(w, r)
+	a.gen, a.entry, a.zone, a.qtype, a.msg, a.room = g, e, e.zone.served(), r.Question[0].Qtype, msg, replyRoom(w, r)
+	if sz := e.zone.signed; sz != nil && wantsDNSSEC(r) {
+		a.do, a.chain = true, &sz.chain
+	}
 	a.answer(qname, asked, starts)
 	if msg.Rcode == dns.RcodeNameError && m.Fall.Through(qname) {
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
@@ -182,6 +186,12 @@ func (m *MXZone) entryFor(g *generation, qname string, starts []uint16, qtype ui
 		}
 	}
 	return e
+}
+
+// wantsDNSSEC reports whether r has the DO bit set (RFC 3225).
+func wantsDNSSEC(r *dns.Msg) bool {
+	opt := r.IsEdns0()
+	return opt != nil && opt.Do()
 }
 
 // replyRoom is the largest reply the client takes: 65535 bytes over TCP,
@@ -262,8 +272,20 @@ func (m *MXZone) OnStartup() error {
 	}
 	if m.state != nil {
 		if err := os.MkdirAll(m.state.dir, 0o700); err != nil {
+			if m.signing != nil {
+				return plugin.Error(pluginName, fmt.Errorf("state directory (keys and signed copies): %w", err))
+			}
 			log.Errorf("state directory: %v; running without saved copies", err)
 			m.state = nil
+		}
+	}
+	if m.signing != nil {
+		for _, dir := range []string{m.signing.keys.Dir, m.signing.copies} {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				// Serving unsigned what a parent may have a DS for would
+				// make it fail to validate: do not start.
+				return plugin.Error(pluginName, fmt.Errorf("dnssec: %w", err))
+			}
 		}
 	}
 	var d *dirWatch
@@ -292,6 +314,9 @@ func (m *MXZone) OnStartup() error {
 	}
 	if m.state != nil {
 		go m.retrySaves(ctx)
+	}
+	if m.signing != nil {
+		go m.refreshLoop(ctx)
 	}
 	if m.interval > 0 {
 		go m.run(ctx, m.interval, d, werr)

@@ -204,9 +204,9 @@ func (m *MXZone) notifyChanged(prev, next *generation, rep *report) {
 			continue
 		}
 		zones = append(zones, origin)
-		if old != nil && old.zone != nil && !serialNewer(e.zone.Serial(), old.zone.Serial()) {
+		if old != nil && old.zone != nil && !serialNewer(e.zone.served().Serial(), old.zone.served().Serial()) {
 			log.Warningf("%s: zone %s changed but its SOA serial %d is not newer than %d: secondaries keep the old version until the serial increases",
-				e.file, origin, e.zone.Serial(), old.zone.Serial())
+				e.file, origin, e.zone.served().Serial(), old.zone.served().Serial())
 		}
 	}
 	m.notify.add(zones...)

@@ -18,6 +18,10 @@ func (m *MXZone) load() error {
 		m.restore(next)
 		m.saveReplaced(next)
 	}
+	var signed []string
+	if m.signing != nil {
+		signed = m.signFirst(next)
+	}
 	if m.catalog != nil {
 		m.startCatalog(next)
 	}
@@ -35,6 +39,9 @@ func (m *MXZone) load() error {
 			m.mu.Lock()
 			defer m.mu.Unlock()
 			m.notifyStale(m.saveFirstLoad(next))
+			if m.signing != nil {
+				m.saveSignedFirst(next, signed)
+			}
 		}()
 	}
 	if len(next.zones) > 1000 {
@@ -72,6 +79,9 @@ func (m *MXZone) update(hint []string, mode scanMode, deleted []string) error {
 		return err
 	}
 	m.busy = append(m.busy, rep.busy...)
+	if m.signing != nil {
+		m.signChanges(rep)
+	}
 	m.logReport(rep, false)
 	if next == prev {
 		return nil
@@ -80,6 +90,9 @@ func (m *MXZone) update(hint []string, mode scanMode, deleted []string) error {
 		// On disk before it is served: a version that was ever answered
 		// survives a crash at any point after.
 		m.saveChanges(rep)
+		if m.signing != nil {
+			m.saveSigned(rep)
+		}
 	}
 	m.gen.Store(next)
 	m.recordGeneration(next, rep, time.Since(start))

@@ -55,6 +55,11 @@ func setup(c *caddy.Controller) error {
 //	    max_types_per_name COUNT
 //	    max_names COUNT
 //	    state DIR
+//	    dnssec [ecdsap256sha256|ed25519] {
+//	        nsec|nsec3
+//	        signature_validity DURATION
+//	        zones ZONES...
+//	    }
 //	    catalog NAME
 //	    status ADDRESS
 //	    allow_public_suffix ZONES...
@@ -107,7 +112,91 @@ func parse(c *caddy.Controller) (*MXZone, error) {
 			}
 		}
 	}
+	if m.signing != nil {
+		if m.state == nil {
+			return nil, c.Err("dnssec needs a state directory (state DIR): the keys and signed copies are kept there")
+		}
+		m.signing.keys.Dir = filepath.Join(m.state.dir, "keys")
+		m.signing.copies = filepath.Join(m.state.dir, "signed")
+	}
 	return m, nil
+}
+
+// parseDNSSEC reads the dnssec property and its block.
+func parseDNSSEC(c *caddy.Controller, m *MXZone) error {
+	s := &signing{alg: dns.ECDSAP256SHA256, validity: defaultValidity}
+	args := c.RemainingArgs()
+	switch {
+	case len(args) > 1:
+		return c.ArgErr()
+	case len(args) == 1:
+		alg, ok := map[string]uint8{"ecdsap256sha256": dns.ECDSAP256SHA256, "ed25519": dns.ED25519}[strings.ToLower(args[0])]
+		if !ok {
+			return c.Errf("dnssec: algorithm %q is not supported; use ecdsap256sha256 (the default) or ed25519", args[0])
+		}
+		s.alg = alg
+	}
+	m.signing = s
+	if !c.NextArg() {
+		return nil
+	}
+	if c.Val() != "{" {
+		return c.ArgErr()
+	}
+	seen := map[string]bool{}
+	for c.Next() {
+		prop := c.Val()
+		if prop == "}" {
+			return nil
+		}
+		if seen[prop] || (prop == "nsec" || prop == "nsec3") && (seen["nsec"] || seen["nsec3"]) {
+			return c.Errf("dnssec: %q is set twice, or with the other denial of existence", prop)
+		}
+		seen[prop] = true
+		args := c.RemainingArgs()
+		switch prop {
+		case "nsec", "nsec3":
+			if len(args) > 0 {
+				return c.Errf("dnssec: %s takes no arguments (NSEC3 is used with no salt and no extra iterations, RFC 9276)", prop)
+			}
+			s.nsec3 = prop == "nsec3"
+		case "signature_validity":
+			if len(args) != 1 {
+				return c.ArgErr()
+			}
+			d, ok := parseDays(args[0])
+			if !ok || d < time.Hour || d > 3650*24*time.Hour {
+				return c.Errf("dnssec: signature_validity %q is not a duration of at least 1h (for example 14d or 336h)", args[0])
+			}
+			s.validity = d
+		case "zones":
+			if len(args) == 0 {
+				return c.ArgErr()
+			}
+			for _, a := range args {
+				if _, ok := dns.IsDomainName(a); !ok {
+					return c.Errf("dnssec: zones: %q is not a domain name", a)
+				}
+				s.zones = append(s.zones, dns.Fqdn(strings.ToLower(a)))
+			}
+		default:
+			return c.Errf("dnssec: unknown property %q; use nsec, nsec3, signature_validity or zones", prop)
+		}
+	}
+	return c.Err("dnssec: the block is not closed with }")
+}
+
+// parseDays reads a Go duration, or a number of days written "14d".
+func parseDays(s string) (time.Duration, bool) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days <= 0 || days > 3650 {
+			return 0, false
+		}
+		return time.Duration(days) * 24 * time.Hour, true
+	}
+	d, err := time.ParseDuration(s)
+	return d, err == nil
 }
 
 func parseProperty(c *caddy.Controller, m *MXZone, prop string) error {
@@ -158,6 +247,8 @@ func parseProperty(c *caddy.Controller, m *MXZone, prop string) error {
 		return nil
 	case "state":
 		return parseState(c, m)
+	case "dnssec":
+		return parseDNSSEC(c, m)
 	case "status":
 		arg, err := oneArg(c)
 		if err != nil {

@@ -103,7 +103,7 @@ func detail(g *generation, name string) (zoneDetail, bool) {
 	d := zoneDetail{zoneSummary: e.summary(), FileSerial: e.fileSerial, HeldBack: e.heldBack != nil,
 		FileChanged: time.Unix(0, max(e.stamp.Mtime, e.stamp.Ctime)).UTC()}
 	if e.zone != nil {
-		d.ServedSerial = e.zone.Serial()
+		d.ServedSerial = e.zone.served().Serial()
 		if !e.published.IsZero() {
 			p := e.published.UTC()
 			d.Published = &p

@@ -35,10 +35,10 @@ func (m *MXZone) Transfer(zone string, serial uint32) (<-chan []dns.RR, error) {
 	if e == nil {
 		return nil, transfer.ErrNotAuthoritative
 	}
-	v := e.zone
-	if v == nil {
+	if e.zone == nil {
 		return nil, errNotServed
 	}
+	v := e.zone.served()
 	soa := v.SOA()
 	ch := make(chan []dns.RR, 4)
 	if serial != 0 && !serialNewer(soa.Serial, serial) {

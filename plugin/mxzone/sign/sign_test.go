@@ -224,7 +224,7 @@ func TestStore(t *testing.T) {
 	}
 	// A second key (a rollover) is read beside the first.
 	k2, _ := NewKey("example.com.", dns.ED25519)
-	if err := writeFile(filepath.Join(filepath.Dir(files[0]), "next.key"), k2.Marshal()); err != nil {
+	if err := writeFile(filepath.Join(filepath.Dir(files[0]), "next.key"), k2.Marshal(), true); err != nil {
 		t.Fatal(err)
 	}
 	if both, err := s.Keys("example.com.", dns.ECDSAP256SHA256); err != nil || len(both) != 2 {

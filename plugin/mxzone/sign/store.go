@@ -19,6 +19,10 @@ import (
 // the key its DS at the parent names.
 type Store struct {
 	Dir string
+	// Lazy leaves new keys unsynced: the caller makes a batch of them
+	// durable at once (one sync of the file system) before any signature
+	// made with them is served.
+	Lazy bool
 }
 
 // Keys returns the keys of origin, making and saving one of algorithm alg
@@ -37,7 +41,7 @@ func (s Store) Keys(origin string, alg uint8) ([]*Key, error) {
 		return nil, fmt.Errorf("sign: key store: %w", err)
 	}
 	name := fmt.Sprintf("%05d-%s.key", k.DNSKEY.KeyTag(), strings.ToLower(dns.AlgorithmToString[alg]))
-	if err := writeFile(filepath.Join(dir, name), k.Marshal()); err != nil {
+	if err := writeFile(filepath.Join(dir, name), k.Marshal(), !s.Lazy); err != nil {
 		return nil, err
 	}
 	return []*Key{k}, nil
@@ -72,22 +76,36 @@ func (s Store) load(dir string) ([]*Key, error) {
 	return keys, nil
 }
 
-// writeFile writes a key durably and readable by its owner only: aside,
-// synced, then renamed into place.
-func writeFile(path string, data []byte) error {
+// writeFile writes a key readable by its owner only: aside, synced (when
+// sync), then renamed into place.
+func writeFile(path string, data []byte, sync bool) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("sign: key store: %w", err)
 	}
 	_, err = f.Write(data)
-	err = errors.Join(err, f.Sync(), f.Close())
+	if sync {
+		err = errors.Join(err, f.Sync())
+	}
+	err = errors.Join(err, f.Close())
 	if err == nil {
 		err = os.Rename(tmp, path)
 	}
 	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("sign: key store: %w", err)
+	}
+	if sync {
+		// The rename too: a key that signed what was served must be there
+		// after a crash.
+		if d, err := os.Open(filepath.Dir(path)); err == nil {
+			err = d.Sync()
+			d.Close()
+			if err != nil {
+				return fmt.Errorf("sign: key store: %w", err)
+			}
+		}
 	}
 	return nil
 }

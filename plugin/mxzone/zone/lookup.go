@@ -22,6 +22,10 @@ type Match struct {
 	Kind Kind
 	Node Node   // the exact node, the wildcard node or the node of the cut
 	Cut  string // for Delegated: the owner of the cut
+	// Encloser is, for None and Wildcard, the closest encloser: the
+	// longest existing name above the one looked up (RFC 4592 section
+	// 3.3.1), which a denial of existence proves.
+	Encloser Node
 }
 
 // MaxLabels bounds the label walk; a DNS name has at most 127 labels. The
@@ -84,7 +88,7 @@ func (z *Zone) LookupStarts(name string, starts []uint16) Match {
 	}
 	apexAt := len(starts) - int(z.labels)
 	if apexAt <= 0 {
-		return Match{}
+		return Match{Encloser: z.Apex()}
 	}
 	encloser := z.Apex()
 	dnames := z.kinds&kindDNAME != 0
@@ -97,9 +101,9 @@ func (z *Zone) LookupStarts(name string, starts []uint16) Match {
 		n, ok := z.Node(owner)
 		if !ok {
 			if w, ok := z.wildcard(encloser.Name()); ok {
-				return Match{Kind: Wildcard, Node: w}
+				return Match{Kind: Wildcard, Node: w, Encloser: encloser}
 			}
-			return Match{}
+			return Match{Encloser: encloser}
 		}
 		if n.Has(dns.TypeNS) {
 			return Match{Kind: Delegated, Node: n, Cut: owner}

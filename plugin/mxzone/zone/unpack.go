@@ -274,6 +274,11 @@ func (s RRset) appendGeneric(dst []dns.RR, owner string, n int) []dns.RR {
 		rd, off = s.z.next(off)
 		h := s.header(owner)
 		h.Rdlength = uint16(len(rd))
+		if h.Rrtype == dns.TypeRRSIG && len(rd) >= 8 {
+			// The signatures at a name are one set in the zone, but each
+			// has the TTL of the RRset it covers: its original TTL.
+			h.Ttl = binary.BigEndian.Uint32(rd[4:])
+		}
 		rr, _, err := dns.UnpackRRWithHeader(h, rd, 0)
 		if err != nil {
 			// Data miekg/dns cannot hold as its type (an SVCB hint

@@ -1,0 +1,214 @@
+package mxzone
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/coredns/coredns/plugin"
+
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/sign"
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
+
+	"github.com/miekg/dns"
+)
+
+// signing is the Corefile's dnssec property: which zones are signed and
+// how, and where their keys and signed copies live (under the state
+// directory, never in DIR).
+type signing struct {
+	alg      uint8
+	nsec3    bool
+	validity time.Duration
+	zones    []string // nil: every served zone
+	keys     sign.Store
+	copies   string // the signed copies, one file per zone
+}
+
+// defaultValidity is how long signatures are valid when the Corefile does
+// not say.
+const defaultValidity = 14 * 24 * time.Hour
+
+// covers reports whether origin is to be signed.
+func (s *signing) covers(origin string) bool {
+	return len(s.zones) == 0 || plugin.Zones(s.zones).Matches(origin) != ""
+}
+
+// signedZone is a version as served with DNSSEC: the version's records
+// with the served serial, the keys, the chain and the signatures, packed
+// like any zone. It is made once and never changes; re-signing makes
+// another.
+type signedZone struct {
+	*zone.Zone
+	chain                 zone.Chain
+	unsigned              [32]byte // digest of the version it signs
+	inception, expiration uint32
+	nsec3                 bool
+	alg                   uint8
+}
+
+// served is the zone the version answers from: its signed form, if any.
+func (v *version) served() *zone.Zone {
+	if v.signed != nil {
+		return v.signed.Zone
+	}
+	return &v.Zone
+}
+
+// refreshAt is when the signatures are made again: when a third of their
+// validity is left.
+func (z *signedZone) refreshAt() time.Time {
+	left := (int64(z.expiration) - int64(z.inception)) / 3
+	return time.Unix(int64(z.expiration)-left, 0)
+}
+
+// signs reports whether z signs the content of v with the settings of s,
+// and is not yet due for refresh at now.
+func (z *signedZone) signs(v *version, s *signing, now time.Time) bool {
+	return z != nil && z.nsec3 == s.nsec3 && z.alg == s.alg && now.Before(z.refreshAt()) && z.unsigned == v.Digest()
+}
+
+// nextServedSerial is the serial of a newly signed version: the file's
+// when it is newer than the last one served, else that plus one, so that
+// secondaries always see the change (RFC 1982 arithmetic).
+func nextServedSerial(file, last uint32) uint32 {
+	if last == 0 || serialNewer(file, last) {
+		return file
+	}
+	return last + 1
+}
+
+// sign signs v; last is the serial served before (0: none known). The
+// signatures expire at a time spread over the last sixth of the validity,
+// so that zones signed together are refreshed apart.
+func (s *signing) sign(v *version, last uint32, now time.Time) (*signedZone, error) {
+	origin := v.Origin()
+	keys, err := s.keys.Keys(origin, s.alg)
+	if err != nil {
+		return nil, err
+	}
+	rrs := make([]dns.RR, 0, v.Len())
+	for set := range v.All {
+		rrs = set.AppendTo(rrs, set.Owner())
+	}
+	for _, rr := range rrs {
+		if soa, ok := rr.(*dns.SOA); ok && soa.Hdr.Name == origin {
+			soa.Serial = nextServedSerial(soa.Serial, last)
+		}
+	}
+	spread := time.Duration(rand.Int64N(int64(s.validity/6) + 1))
+	inception := now.Add(-time.Hour) // clocks of validators run a little behind
+	expiration := now.Add(s.validity - spread)
+	out, err := sign.Zone(origin, rrs, keys, sign.Options{NSEC3: s.nsec3,
+		Inception: uint32(inception.Unix()), Expiration: uint32(expiration.Unix())})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(out, func(a, b dns.RR) int {
+		if c := strings.Compare(a.Header().Name, b.Header().Name); c != 0 {
+			return c
+		}
+		return int(a.Header().Rrtype) - int(b.Header().Rrtype)
+	})
+	z, err := zone.Build(origin, out, 0)
+	if err != nil {
+		return nil, fmt.Errorf("sign %s: %w", origin, err)
+	}
+	return &signedZone{Zone: z, chain: zone.NewChain(z), unsigned: v.Digest(),
+		inception: uint32(inception.Unix()), expiration: uint32(expiration.Unix()), nsec3: s.nsec3, alg: s.alg}, nil
+}
+
+// withSignature returns a new version: v served as z.
+func withSignature(v *version, z *signedZone) *version {
+	nv := *v
+	nv.signed = z
+	return &nv
+}
+
+// copyMagic starts a signed copy; the digit is the format's version.
+const copyMagic = "MXSIGNED1\n"
+
+// path is the file of origin's signed copy.
+func (s *signing) path(origin string) string { return filepath.Join(s.copies, origin+"signed") }
+
+// encode writes z as a signed copy: a header saying what it signs and
+// until when, the packed zone, and a SHA-256 of all that.
+func (z *signedZone) encode() []byte {
+	b := append([]byte(copyMagic), z.unsigned[:]...)
+	b = binary.BigEndian.AppendUint32(b, z.inception)
+	b = binary.BigEndian.AppendUint32(b, z.expiration)
+	flags := byte(0)
+	if z.nsec3 {
+		flags = 1
+	}
+	b = append(b, flags, z.alg)
+	b = z.AppendBinary(b)
+	sum := sha256.Sum256(b)
+	return append(b, sum[:]...)
+}
+
+// errBadCopy is a signed copy that is damaged or of another format.
+var errBadCopy = errors.New("signed copy damaged or of another version")
+
+// decodeSigned reads what encode wrote.
+func decodeSigned(b []byte) (*signedZone, error) {
+	if len(b) < len(copyMagic)+32+10+sha256.Size || string(b[:len(copyMagic)]) != copyMagic {
+		return nil, errBadCopy
+	}
+	body, sum := b[:len(b)-sha256.Size], b[len(b)-sha256.Size:]
+	if want := sha256.Sum256(body); !bytes.Equal(want[:], sum) {
+		return nil, errBadCopy
+	}
+	h := body[len(copyMagic):]
+	z := &signedZone{}
+	copy(z.unsigned[:], h)
+	h = h[32:]
+	z.inception, z.expiration = binary.BigEndian.Uint32(h), binary.BigEndian.Uint32(h[4:])
+	z.nsec3, z.alg = h[8] == 1, h[9]
+	zz, err := zone.ParseBinary(h[10:])
+	if err != nil {
+		return nil, err
+	}
+	z.Zone, z.chain = zz, zone.NewChain(zz)
+	return z, nil
+}
+
+// loadCopy reads origin's signed copy; nil if there is none or it cannot
+// be used.
+func (s *signing) loadCopy(origin string) *signedZone {
+	data, err := os.ReadFile(s.path(origin))
+	if err != nil {
+		return nil
+	}
+	z, err := decodeSigned(data)
+	if err != nil || z.Origin() != origin {
+		log.Warningf("state: %s: %v; the zone is signed again", s.path(origin), errBadCopy)
+		return nil
+	}
+	return z
+}
+
+// saveCopy writes z as origin's signed copy, through the state directory's
+// atomic write.
+func (s *signing) saveCopy(st *stateDir, z *signedZone, sync bool) error {
+	if err := st.write(s.path(z.Origin()), z.encode(), sync); err != nil {
+		return fmt.Errorf("save signed copy of %s: %w", z.Origin(), err)
+	}
+	return nil
+}
+
+// removeCopy deletes origin's signed copy: its zone is gone. Its keys
+// stay: the zone added again signs with the key its DS names.
+func (s *signing) removeCopy(origin string) {
+	if err := os.Remove(s.path(origin)); err != nil && !os.IsNotExist(err) {
+		log.Errorf("state: %v", err)
+	}
+}

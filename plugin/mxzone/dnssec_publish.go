@@ -1,0 +1,257 @@
+package mxzone
+
+import (
+	"context"
+	"maps"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Signing in the flow of generations: a version is signed after it passed
+// every check and before the generation holding it is published; the
+// published generation is never changed, and a refresh of signatures is a
+// generation of its own.
+
+// signFirst signs the zones of the first generation before it is
+// published: each from its signed copy when the copy signs exactly the
+// version served and is not due for refresh, else afresh (new keys made
+// for zones that have none). It returns the origins whose signed copy is
+// to be written.
+func (m *MXZone) signFirst(g *generation) []string {
+	s := m.signing
+	var todo []*entry
+	for _, e := range g.zones {
+		if e.zone != nil && s.covers(e.origin) {
+			todo = append(todo, e)
+		}
+	}
+	now := time.Now()
+	out := make([]*version, len(todo))
+	fresh := make([]bool, len(todo))
+	errs := make([]error, len(todo))
+	lazy := *s
+	lazy.keys.Lazy = true // one sync for every key made below
+	parallel(len(todo), func(i int) {
+		v := todo[i].zone
+		old := s.loadCopy(todo[i].origin)
+		if old.signs(v, s, now) {
+			out[i] = withSignature(v, old)
+			return
+		}
+		last := uint32(0)
+		if old != nil {
+			last = old.Serial()
+		}
+		z, err := lazy.sign(v, last, now)
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		out[i], fresh[i] = withSignature(v, z), true
+	})
+	var made []string
+	for i, e := range todo {
+		if errs[i] != nil {
+			log.Errorf("%s: zone %s is served unsigned: %v", e.file, e.origin, errs[i])
+			continue
+		}
+		e.zone = out[i]
+		if fresh[i] {
+			made = append(made, e.origin)
+		}
+	}
+	if len(made) > 0 {
+		if err := syncFS(s.keys.Dir); err != nil {
+			log.Errorf("dnssec: key store %s: %v", s.keys.Dir, err)
+		}
+	}
+	if len(todo) > 0 {
+		log.Infof("dnssec: %d zones signed, %d served from their signed copies", len(made), len(todo)-len(made)-countErrs(errs))
+	}
+	return made
+}
+
+func countErrs(errs []error) int {
+	n := 0
+	for _, err := range errs {
+		if err != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// syncFS makes everything written in dir's file system durable.
+func syncFS(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return unix.Syncfs(int(d.Fd()))
+}
+
+// signChanges signs the versions a rebuild made served, before the
+// generation is published. An unchanged content keeps its signatures and
+// serial. A zone that cannot be signed keeps serving its last signed
+// version, if it has one.
+func (m *MXZone) signChanges(rep *report) {
+	s := m.signing
+	var todo []*change
+	for _, ch := range rep.changes {
+		if e := ch.entry; e.zone != nil && e.zone == ch.next && e.zone.signed == nil && s.covers(e.origin) {
+			todo = append(todo, ch)
+		}
+	}
+	now := time.Now()
+	parallel(len(todo), func(i int) {
+		ch := todo[i]
+		e := ch.entry
+		var last *signedZone
+		if ch.last != nil {
+			last = ch.last.signed
+		}
+		if last.signs(ch.next, s, now) {
+			ch.next = withSignature(ch.next, last)
+			e.zone = ch.next
+			return
+		}
+		serial := uint32(0)
+		if last != nil {
+			serial = last.Serial()
+		}
+		z, err := s.sign(ch.next, serial, now)
+		if err != nil {
+			if last != nil {
+				log.Errorf("%s: zone %s cannot be signed (%v); its last signed version, serial %d, stays served", e.file, e.origin, err, last.Serial())
+				e.zone, e.status = ch.last, statusLastGood
+				return
+			}
+			log.Errorf("%s: zone %s is served unsigned: %v", e.file, e.origin, err)
+			return
+		}
+		ch.next = withSignature(ch.next, z)
+		e.zone = ch.next
+	})
+}
+
+// saveSigned writes the signed copies of the versions a reload made served,
+// durably, and drops those of removed zones.
+func (m *MXZone) saveSigned(rep *report) {
+	s := m.signing
+	for _, origin := range rep.removed {
+		s.removeCopy(origin)
+	}
+	for _, ch := range rep.changes {
+		if e := ch.entry; e.zone != nil && e.zone == ch.next && e.zone.signed != nil {
+			if err := s.saveCopy(m.state, e.zone.signed, true); err != nil {
+				log.Errorf("state: %v", err)
+			}
+		}
+	}
+}
+
+// saveSignedFirst writes the signed copies made at the first load, with
+// one sync for all.
+func (m *MXZone) saveSignedFirst(g *generation, origins []string) {
+	for _, origin := range origins {
+		if e := g.zones[origin]; e != nil && e.zone != nil && e.zone.signed != nil {
+			if err := m.signing.saveCopy(m.state, e.zone.signed, false); err != nil {
+				log.Errorf("state: %v", err)
+			}
+		}
+	}
+	if err := m.state.syncAll(); err != nil {
+		log.Errorf("state: %v", err)
+	}
+}
+
+// maxRefresh bounds the zones re-signed in one round, so that a round
+// never holds reloads up for long; signatures are refreshed with a third
+// of their validity left, so there is time for many rounds.
+const maxRefresh = 1000
+
+// refreshEvery is how often signatures are looked at: often enough that a
+// zone is re-signed long before its signatures expire.
+func (s *signing) refreshEvery() time.Duration {
+	return min(max(s.validity/50, time.Second), time.Minute)
+}
+
+// refreshLoop re-signs, until ctx ends, the zones whose signatures are due.
+func (m *MXZone) refreshLoop(ctx context.Context) {
+	t := time.NewTicker(m.signing.refreshEvery())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			m.refresh(time.Now())
+		}
+	}
+}
+
+// refresh publishes a generation in which the zones due for new signatures
+// at now (at most maxRefresh of them) are signed again, with a serial one
+// higher, and returns how many were.
+func (m *MXZone) refresh(now time.Time) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	prev := m.gen.Load()
+	if prev == nil {
+		return 0
+	}
+	s := m.signing
+	var due []*entry
+	for _, e := range prev.zones {
+		if e.zone != nil && e.zone.signed != nil && !now.Before(e.zone.signed.refreshAt()) {
+			due = append(due, e)
+			if len(due) == maxRefresh {
+				break
+			}
+		}
+	}
+	if len(due) == 0 {
+		return 0
+	}
+	out := make([]*entry, len(due))
+	parallel(len(due), func(i int) {
+		e := due[i]
+		z, err := s.sign(e.zone, e.zone.signed.Serial(), now)
+		if err != nil {
+			log.Errorf("%s: zone %s: signatures not refreshed: %v", e.file, e.origin, err)
+			return
+		}
+		ne := *e
+		ne.zone = withSignature(e.zone, z)
+		out[i] = &ne
+	})
+	next := *prev
+	next.zones = maps.Clone(prev.zones)
+	var origins []string
+	for _, ne := range out {
+		if ne == nil {
+			continue
+		}
+		next.zones[ne.origin] = ne
+		origins = append(origins, ne.origin)
+		if m.state != nil {
+			if err := s.saveCopy(m.state, ne.zone.signed, false); err != nil {
+				log.Errorf("state: %v", err)
+			}
+		}
+	}
+	if m.state != nil {
+		if err := m.state.syncAll(); err != nil {
+			log.Errorf("state: %v", err)
+		}
+	}
+	m.gen.Store(&next)
+	if m.notify != nil {
+		m.notify.addBulk(origins...)
+	}
+	log.Infof("dnssec: signatures of %d zones refreshed", len(origins))
+	return len(origins)
+}

@@ -1,0 +1,342 @@
+package zone
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"slices"
+	"strings"
+	"unsafe"
+
+	"github.com/miekg/dns"
+)
+
+// AppendSigs appends the RRSIG records at n that cover type t, owned by
+// owner (the name asked for, for a wildcard answer), to dst; ttl, when not
+// 0, replaces their TTL (the negative TTL, for the SOA of a negative
+// answer). It makes only the signatures it returns.
+func (n Node) AppendSigs(dst []dns.RR, owner string, t uint16, ttl uint32) []dns.RR {
+	s, ok := n.Set(dns.TypeRRSIG)
+	if !ok {
+		return dst
+	}
+	off := s.off()
+	var rd []byte
+	for range s.Len() {
+		rd, off = s.z.next(off)
+		if len(rd) < 2 || binary.BigEndian.Uint16(rd) != t {
+			continue
+		}
+		h := s.header(owner)
+		h.Rdlength = uint16(len(rd))
+		if len(rd) >= 8 {
+			h.Ttl = binary.BigEndian.Uint32(rd[4:]) // the covered RRset's
+		}
+		rr, _, err := dns.UnpackRRWithHeader(h, rd, 0)
+		if err != nil {
+			continue // not made by the signer: nothing to send
+		}
+		rr.Header().Rdlength = 0
+		if ttl != 0 {
+			rr.Header().Ttl = ttl
+		}
+		dst = append(dst, rr)
+	}
+	return dst
+}
+
+// Chain is the denial-of-existence chain of a signed zone, ordered for
+// look-ups: the owners of its NSEC records in canonical order (RFC 4034
+// section 6.1), or of its NSEC3 records in hash order. It is built once per
+// signed version and never changes.
+type Chain struct {
+	z     *Zone
+	order []int32 // owner indexes
+	nsec3 bool
+}
+
+// NewChain indexes the NSEC or NSEC3 records of z; the zero Chain when it
+// holds neither.
+func NewChain(z *Zone) Chain {
+	c := Chain{z: z}
+	if z.kinds&kindNSEC3 != 0 {
+		c.nsec3 = true
+		// NSEC3 owners are one base32hex label of one length over the
+		// origin: their order as strings is the order of their hashes.
+		for i := range int(z.owners) {
+			if (Node{z: z, i: int32(i)}).Has(dns.TypeNSEC3) {
+				c.order = append(c.order, int32(i))
+			}
+		}
+		return c
+	}
+	for i := range int(z.owners) {
+		if (Node{z: z, i: int32(i)}).Has(dns.TypeNSEC) {
+			c.order = append(c.order, int32(i))
+		}
+	}
+	slices.SortFunc(c.order, func(a, b int32) int { return CompareCanonical(z.owner(int(a)), z.owner(int(b))) })
+	return c
+}
+
+// Empty reports whether the chain has no record: the zone is not signed.
+func (c Chain) Empty() bool { return len(c.order) == 0 }
+
+// NSEC3 reports whether the chain is made of NSEC3 records.
+func (c Chain) NSEC3() bool { return c.nsec3 }
+
+// Covering returns the node whose NSEC or NSEC3 record matches name (true)
+// or covers it (false): the last in the chain's order at or before it,
+// the last of all when name is before the first (the chain wraps).
+func (c Chain) Covering(name string) (Node, bool) {
+	if len(c.order) == 0 {
+		return Node{}, false
+	}
+	var key string
+	var cmp func(owner string) int
+	if c.nsec3 {
+		key = c.hash(name)
+		cmp = func(owner string) int { return strings.Compare(owner[:strings.IndexByte(owner, '.')], key) }
+	} else {
+		cmp = func(owner string) int { return CompareCanonical(owner, name) }
+	}
+	lo, hi := 0, len(c.order)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if cmp(c.z.owner(int(c.order[m]))) <= 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	at := lo - 1
+	if at < 0 {
+		at = len(c.order) - 1
+	}
+	n := Node{z: c.z, i: c.order[at]}
+	return n, cmp(n.Name()) == 0
+}
+
+// hash is the NSEC3 hash of name with the zone's parameters (its
+// NSEC3PARAM), as the label of an NSEC3 owner: lower-case base32hex.
+func (c Chain) hash(name string) string {
+	iterations, salt := uint16(0), ""
+	if s, ok := c.z.Apex().Set(dns.TypeNSEC3PARAM); ok {
+		rd := s.record(0)
+		if len(rd) >= 5 && len(rd) >= 5+int(rd[4]) {
+			iterations = binary.BigEndian.Uint16(rd[2:])
+			salt = strings.ToUpper(hexString(rd[5 : 5+int(rd[4])]))
+		}
+	}
+	return strings.ToLower(dns.HashName(name, dns.SHA1, iterations, salt))
+}
+
+// hexString is b in hexadecimal, as NSEC3 salts are written.
+func hexString(b []byte) string {
+	const digits = "0123456789abcdef"
+	out := make([]byte, 0, 2*len(b))
+	for _, c := range b {
+		out = append(out, digits[c>>4], digits[c&15])
+	}
+	return string(out)
+}
+
+// CompareCanonical compares two fully qualified names in presentation form
+// in the canonical DNS order of RFC 4034 section 6.1: label by label from
+// the right, each label as octets with upper-case letters made lower case,
+// a shorter label first. Escapes (\. and \DDD) are read as the octets they
+// stand for. It allocates nothing.
+func CompareCanonical(a, b string) int {
+	var bufA, bufB [MaxLabels]uint16
+	la, lb := LabelStarts(a, &bufA), LabelStarts(b, &bufB)
+	for i, j := len(la)-1, len(lb)-1; i >= 0 && j >= 0; i, j = i-1, j-1 {
+		if c := compareLabel(a, int(la[i]), b, int(lb[j])); c != 0 {
+			return c
+		}
+	}
+	return len(la) - len(lb)
+}
+
+// compareLabel compares the labels of a and b starting at ia and ib.
+func compareLabel(a string, ia int, b string, ib int) int {
+	for {
+		ca, na, enda := labelOctet(a, ia)
+		cb, nb, endb := labelOctet(b, ib)
+		switch {
+		case enda && endb:
+			return 0
+		case enda:
+			return -1
+		case endb:
+			return 1
+		}
+		if ca != cb {
+			return int(ca) - int(cb)
+		}
+		ia, ib = na, nb
+	}
+}
+
+// labelOctet returns the octet of the label at s[i], lower-cased, and where
+// the next one starts; true at the end of the label.
+func labelOctet(s string, i int) (byte, int, bool) {
+	if i >= len(s) || s[i] == '.' {
+		return 0, i, true
+	}
+	c, next := s[i], i+1
+	if c == '\\' && i+1 < len(s) {
+		if i+3 < len(s) && isDigit(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) {
+			v := int(s[i+1]-'0')*100 + int(s[i+2]-'0')*10 + int(s[i+3]-'0')
+			c, next = byte(v), i+4
+		} else {
+			c, next = s[i+1], i+2
+		}
+	}
+	if c >= 'A' && c <= 'Z' {
+		c += 'a' - 'A'
+	}
+	return c, next, false
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// Digest identifies the zone's content: two zones with the same records
+// have the same digest. A signed copy kept on disk says which unsigned
+// version it signs by it.
+func (z *Zone) Digest() [32]byte {
+	h := sha256.New()
+	h.Write([]byte(z.origin))
+	h.Write(z.data)
+	h.Write(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(z.idx))), 4*len(z.idx))) // in host order: never leaves the machine
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// binaryMagic starts a zone written by AppendBinary; the digit is the
+// format's version.
+const binaryMagic = "MXZONE1\n"
+
+// AppendBinary appends z in the form ParseBinary reads: the packed index
+// as it is in memory, so that reading it back costs a copy, not a parse.
+// It is meant for the server's own files (the signed copies in the state
+// directory), which carry a checksum of their own.
+func (z *Zone) AppendBinary(b []byte) []byte {
+	b = append(b, binaryMagic...)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(z.origin)))
+	b = append(b, z.origin...)
+	for _, v := range [...]int32{z.owners, z.apex, z.soaAt, z.labels, z.count} {
+		b = binary.BigEndian.AppendUint32(b, uint32(v))
+	}
+	b = append(b, byte(z.kinds))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(z.names)))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(z.data)))
+	b = append(b, z.data...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(z.idx)))
+	for _, v := range z.idx {
+		b = binary.BigEndian.AppendUint32(b, v)
+	}
+	return b
+}
+
+// ErrBadBinary is a zone in binary form that is cut short or inconsistent.
+var ErrBadBinary = errors.New("zone: not a zone in binary form, or a damaged one")
+
+// ParseBinary reads a zone written by AppendBinary, checking that every
+// offset lies inside it: a damaged file is an error, never a panic later.
+func ParseBinary(b []byte) (*Zone, error) {
+	r := reader{b: b}
+	if string(r.bytes(len(binaryMagic))) != binaryMagic {
+		return nil, ErrBadBinary
+	}
+	z := &Zone{origin: string(r.bytes(int(r.u16())))}
+	for _, p := range [...]*int32{&z.owners, &z.apex, &z.soaAt, &z.labels, &z.count} {
+		*p = int32(r.u32())
+	}
+	z.kinds = kinds(r.u8())
+	namesLen := int(r.u32())
+	z.data = slices.Clone(r.bytes(int(r.u32())))
+	nIdx := int(r.u32())
+	if r.bad || nIdx > len(r.b)/4 || z.owners < 0 || namesLen > len(z.data) {
+		return nil, ErrBadBinary
+	}
+	z.idx = make([]uint32, nIdx)
+	for i := range z.idx {
+		z.idx[i] = r.u32()
+	}
+	if r.bad || len(r.b) != 0 || !z.consistent(namesLen) {
+		return nil, ErrBadBinary
+	}
+	z.names = unsafe.String(unsafe.SliceData(z.data), namesLen)
+	return z, nil
+}
+
+// consistent checks the index of a zone read by ParseBinary.
+func (z *Zone) consistent(namesLen int) bool {
+	n := int(z.owners)
+	if len(z.idx) < 2*(n+1) || z.apex < 0 || int(z.apex) >= n || int(z.soaAt) > namesLen {
+		return false
+	}
+	sets := int(z.idx[2*n+1])
+	if len(z.idx) != 2*(n+1)+setWords*sets {
+		return false
+	}
+	for i := range n {
+		if z.idx[i] > z.idx[i+1] || z.idx[n+1+i] > z.idx[n+2+i] {
+			return false
+		}
+	}
+	if int(z.idx[n]) > namesLen {
+		return false
+	}
+	for k := range sets {
+		off, count := int(z.setWord(k, 3)), int(z.setWord(k, 2))
+		for range count {
+			if off+2 > len(z.data) {
+				return false
+			}
+			off += 2 + int(binary.BigEndian.Uint16(z.data[off:]))
+		}
+		if off > len(z.data) {
+			return false
+		}
+	}
+	return true
+}
+
+// reader takes fixed-size fields off a byte slice; bad once it ran out.
+type reader struct {
+	b   []byte
+	bad bool
+}
+
+func (r *reader) bytes(n int) []byte {
+	if n < 0 || n > len(r.b) {
+		r.bad, r.b = true, nil
+		return nil
+	}
+	out := r.b[:n]
+	r.b = r.b[n:]
+	return out
+}
+
+func (r *reader) u8() byte {
+	if b := r.bytes(1); b != nil {
+		return b[0]
+	}
+	return 0
+}
+
+func (r *reader) u16() uint16 {
+	if b := r.bytes(2); b != nil {
+		return binary.BigEndian.Uint16(b)
+	}
+	return 0
+}
+
+func (r *reader) u32() uint32 {
+	if b := r.bytes(4); b != nil {
+		return binary.BigEndian.Uint32(b)
+	}
+	return 0
+}
