@@ -1,7 +1,10 @@
 package test
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,6 +100,7 @@ func TestDNSSECValidates(t *testing.T) {
 			}
 			checkCrossZoneSignatures(t, s.addr)
 			checkWithoutDO(t, s.addr)
+			checkDSCommand(t, s)
 			serial, _ := soaSerial(s.addr, "customer.test.")
 
 			// Broken while the server is down: the restart serves the last
@@ -129,8 +133,10 @@ func TestDNSSECEditResigns(t *testing.T) {
 	dir, state := t.TempDir(), t.TempDir()
 	writeAtomic(t, filepath.Join(dir, "provider.test.zone"), providerZone)
 	writeAtomic(t, filepath.Join(dir, "customer.test.zone"), customerZone)
-	s := startServer(t, dir, strings.Replace(dnssecBlock(state, "nsec"), "reload 1h", "reload 1s", 1))
+	statusAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	s := startServer(t, dir, strings.Replace(dnssecBlock(state, "nsec"), "reload 1h", "reload 1s", 1)+"\n        status "+statusAddr)
 	anchors := trustAnchor(t, s.addr, "customer.test.")
+	checkStatusDS(t, s.addr, statusAddr)
 	before, _ := soaSerial(s.addr, "customer.test.")
 	// The same serial in the file: the served one goes up all the same.
 	writeAtomic(t, filepath.Join(dir, "customer.test.zone"), customerZone+"new A 192.0.2.7\n")
@@ -161,6 +167,34 @@ func TestDNSSECEditResigns(t *testing.T) {
 	})
 	if out := delvAsk(t, delv, anchors, s.addr, "customer.test.", "MX", "customer.test."); !strings.Contains(out, "; fully validated\n") {
 		t.Errorf("the zone added again does not validate with its first key:\n%s", out)
+	}
+}
+
+// checkStatusDS: the status API gives the DS record of a signed zone, the
+// DS of the DNSKEY served, and no private key material.
+func checkStatusDS(t *testing.T, dnsAddr, statusAddr string) {
+	t.Helper()
+	resp, err := http.Get("http://" + statusAddr + "/zones/customer.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var d struct {
+		DNSSEC *struct {
+			DS     []string `json:"ds"`
+			Denial string   `json:"denial"`
+		} `json:"dnssec"`
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(body, &d); err != nil || d.DNSSEC == nil || len(d.DNSSEC.DS) != 1 || d.DNSSEC.Denial != "nsec" {
+		t.Fatalf("status API for a signed zone: %v\n%s", err, body)
+	}
+	key := ask(t, dnsAddr, "udp", "customer.test.", dns.TypeDNSKEY).Answer[0].(*dns.DNSKEY)
+	if want := key.ToDS(dns.SHA256).String(); d.DNSSEC.DS[0] != want {
+		t.Errorf("status API DS %q, want %q", d.DNSSEC.DS[0], want)
+	}
+	if strings.Contains(strings.ToLower(string(body)), "private") {
+		t.Errorf("the status API shows key material:\n%s", body)
 	}
 }
 
@@ -337,4 +371,53 @@ func dnssecRecords(m *dns.Msg) int {
 		}
 	}
 	return n
+}
+
+// TestKnotSecondarySigned: a Knot DNS secondary provisioned by the catalog
+// transfers the signed zones and answers queries with DO set exactly as
+// the primary does (the one allowed difference: the primary's addresses
+// from its other zones), and takes a signed edit by NOTIFY.
+func TestKnotSecondarySigned(t *testing.T) {
+	dir, state := copyDir(t, "../zones"), t.TempDir()
+	origins, names := zoneNames(t, dir)
+	knotPort := freePort(t)
+	knotAddr := fmt.Sprintf("127.0.0.1:%d", knotPort)
+	mx := startServer(t, dir, dnssecBlock(state, "nsec3")+"\n        catalog "+catalogZone,
+		"transfer {\n        to "+knotAddr+"\n    }")
+	knot := startKnotSecondary(t, knotPort, mx.addr)
+	hasSerial(t, knot, origins, 0, 30*time.Second, "Knot to provision every zone from the catalog")
+	if n := compareAnswers(t, knot, mx.addr, origins, names, true); n < 100 {
+		t.Fatalf("only %d comparisons", n)
+	}
+	for _, origin := range origins {
+		if resp := ask(t, knot, "udp", origin, dns.TypeDNSKEY, true); len(resp.Answer) != 2 {
+			t.Errorf("Knot's DNSKEY answer for %s: %v", origin, resp.Answer)
+		}
+	}
+}
+
+// checkDSCommand: "coredns-mx dnssec ds" prints the DS record of the key
+// that signs the zone as served (the DS of its DNSKEY, and its CDS), and
+// refuses a zone that has no key.
+func checkDSCommand(t *testing.T, s *server) {
+	t.Helper()
+	out, err := exec.Command(binary, "dnssec", "ds", "--conf", s.conf, "customer.test").CombinedOutput()
+	if err != nil {
+		t.Fatalf("dnssec ds: %v\n%s", err, out)
+	}
+	ds, err := dns.NewRR(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatalf("dnssec ds printed %q: %v", out, err)
+	}
+	key := ask(t, s.addr, "udp", "customer.test.", dns.TypeDNSKEY).Answer[0].(*dns.DNSKEY)
+	want := key.ToDS(dns.SHA256)
+	cds := ask(t, s.addr, "udp", "customer.test.", dns.TypeCDS).Answer[0].(*dns.CDS)
+	got := ds.(*dns.DS)
+	if got.KeyTag != want.KeyTag || !strings.EqualFold(got.Digest, want.Digest) || got.DigestType != dns.SHA256 || !strings.EqualFold(cds.Digest, want.Digest) {
+		t.Errorf("dnssec ds: %q %q %q; DS of the served DNSKEY %v; CDS %v", got.Digest, want.Digest, cds.Digest, want, cds)
+	}
+	if out, err := exec.Command(binary, "dnssec", "ds", "--conf", s.conf, "unknown.test").CombinedOutput(); err == nil ||
+		!strings.Contains(string(out), "unknown.test. has no key yet") {
+		t.Errorf("dnssec ds of a zone never signed: %v\n%s", err, out)
+	}
 }

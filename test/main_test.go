@@ -184,12 +184,13 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 	}
 }
 
-// ask sends one question over proto ("udp" or "tcp") with EDNS0.
-func ask(t *testing.T, addr, proto, name string, qtype uint16) *dns.Msg {
+// ask sends one question over proto ("udp" or "tcp") with EDNS0, and the DO
+// bit when do is given and true.
+func ask(t *testing.T, addr, proto, name string, qtype uint16, do ...bool) *dns.Msg {
 	t.Helper()
 	req := new(dns.Msg)
 	req.SetQuestion(name, qtype)
-	req.SetEdns0(1232, false)
+	req.SetEdns0(1232, len(do) > 0 && do[0])
 	c := &dns.Client{Net: proto, Timeout: 3 * time.Second}
 	resp, _, err := c.Exchange(req, addr)
 	if err != nil {

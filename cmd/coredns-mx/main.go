@@ -3,6 +3,7 @@
 //
 //	coredns-mx -conf Corefile          run the server
 //	coredns-mx check [--format text|json] PATH...   validate zones offline
+//	coredns-mx dnssec ds [--conf Corefile] ZONE...  the DS records for the registrar
 package main
 
 import (
@@ -98,6 +99,9 @@ var directives = []string{
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "check" {
 		os.Exit(runCheck(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "dnssec" {
+		os.Exit(runDNSSEC(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	if slices.Contains(os.Args[1:], "-plugins") || slices.Contains(os.Args[1:], "--plugins") {
 		fmt.Print(describePlugins())

@@ -15,6 +15,7 @@ type Settings struct {
 	Policy  Policy
 	Limits  Limits
 	Protect []string // the protected zones
+	KeyDir  string   // the DNSSEC key store; "" without dnssec
 }
 
 // FromCorefile reads the rule severities, limits and protected zones of the
@@ -54,5 +55,9 @@ func FromCorefile(path string) (Settings, error) {
 	if err != nil {
 		return Settings{}, err
 	}
-	return Settings{Policy: m.loader.policy, Limits: m.loader.limits, Protect: slices.Sorted(maps.Keys(m.loader.protected))}, nil
+	set := Settings{Policy: m.loader.policy, Limits: m.loader.limits, Protect: slices.Sorted(maps.Keys(m.loader.protected))}
+	if m.signing != nil {
+		set.KeyDir = m.signing.keys.Dir
+	}
+	return set, nil
 }

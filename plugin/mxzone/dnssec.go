@@ -212,3 +212,22 @@ func (s *signing) removeCopy(origin string) {
 		log.Errorf("state: %v", err)
 	}
 }
+
+// status is what the status API says of z; nil when the zone is unsigned.
+func (z *signedZone) status() *zoneDNSSEC {
+	if z == nil {
+		return nil
+	}
+	st := &zoneDNSSEC{Denial: "nsec", Expires: time.Unix(int64(z.expiration), 0).UTC(), RefreshAt: z.refreshAt().UTC(), DS: []string{}}
+	if z.nsec3 {
+		st.Denial = "nsec3"
+	}
+	if set, ok := z.Apex().Set(dns.TypeDNSKEY); ok {
+		for _, rr := range set.RRs() {
+			if k := rr.(*dns.DNSKEY); k.Flags&dns.SEP != 0 {
+				st.DS = append(st.DS, k.ToDS(dns.SHA256).String())
+			}
+		}
+	}
+	return st
+}

@@ -36,6 +36,17 @@ type zoneDetail struct {
 	HeldBack     bool       `json:"held_back"`  // a newer valid version waits for another zone
 	Dependents   []string   `json:"dependents"` // served zones that take something from this one
 	DependsOn    []string   `json:"depends_on"` // served zones this one takes something from
+	// DNSSEC is present when the served version is signed: the DS records
+	// to give the registrar and when the signatures are next refreshed.
+	DNSSEC *zoneDNSSEC `json:"dnssec,omitempty"`
+}
+
+// zoneDNSSEC is the signing state of a served zone: public data only.
+type zoneDNSSEC struct {
+	DS        []string  `json:"ds"`         // of its secure entry point keys, SHA-256
+	Denial    string    `json:"denial"`     // nsec or nsec3
+	Expires   time.Time `json:"expires"`    // the signatures' expiration
+	RefreshAt time.Time `json:"refresh_at"` // when they are made again
 }
 
 // Bounds on one answer: the API writes nothing, and reads no more than a page.
@@ -104,6 +115,7 @@ func detail(g *generation, name string) (zoneDetail, bool) {
 		FileChanged: time.Unix(0, max(e.stamp.Mtime, e.stamp.Ctime)).UTC()}
 	if e.zone != nil {
 		d.ServedSerial = e.zone.served().Serial()
+		d.DNSSEC = e.zone.signed.status()
 		if !e.published.IsZero() {
 			p := e.published.UTC()
 			d.Published = &p

@@ -48,6 +48,8 @@ ul{padding-left:1.2em}li{margin:.25em 0}
 <tr><th>Serial served</th><td>{{if .ServedSerial}}{{.ServedSerial}}{{else}}none: SERVFAIL{{end}}</td></tr>
 <tr><th>Served since</th><td>{{with .Published}}{{.Format "2006-01-02 15:04:05 MST"}}{{else}}-{{end}}</td></tr>
 <tr><th>File changed</th><td>{{.FileChanged.Format "2006-01-02 15:04:05 MST"}}</td></tr>
+{{with .DNSSEC}}<tr><th>DNSSEC</th><td>signed, {{.Denial}}; signatures refreshed {{.RefreshAt.Format "2006-01-02 15:04 MST"}}, expire {{.Expires.Format "2006-01-02 15:04 MST"}}</td></tr>
+<tr><th>DS for the registrar</th><td class="place">{{range .DS}}{{.}}<br>{{end}}</td></tr>{{end}}
 </table>
 <h2>Findings</h2>{{if .Findings}}{{template "findings" .Findings}}{{if .More}}<p>and {{.More}} more</p>{{end}}{{else}}<p>None.</p>{{end}}
 <h2>Zones that depend on it</h2>{{if .Dependents}}<ul>{{range .Dependents}}<li><a href="/zone?name={{.}}">{{.}}</a></li>{{end}}</ul>{{else}}<p>None.</p>{{end}}

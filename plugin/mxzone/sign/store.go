@@ -47,6 +47,12 @@ func (s Store) Keys(origin string, alg uint8) ([]*Key, error) {
 	return []*Key{k}, nil
 }
 
+// Existing returns the keys of origin without making any: none when the
+// zone was never signed.
+func (s Store) Existing(origin string) ([]*Key, error) {
+	return s.load(filepath.Join(s.Dir, strings.ToLower(dns.Fqdn(origin))))
+}
+
 // load reads the keys in dir, in file name order.
 func (s Store) load(dir string) ([]*Key, error) {
 	entries, err := os.ReadDir(dir)
