@@ -3,6 +3,7 @@ package mxzone
 import (
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zonefile"
 )
@@ -29,6 +30,7 @@ func (m *MXZone) readAside(name string, deleted bool) {
 	defer func() { <-m.aside }()
 	l := m.loader
 	if p, ok := m.parseAside(name); ok {
+		m.signAside(&p)
 		m.mu.Lock()
 		if l.preparsed == nil {
 			l.preparsed = map[string]preparsed{}
@@ -86,4 +88,30 @@ func (l *loader) readBefore(d *zoneDir, name string) (parsed, bool) {
 		return parsed{}, false
 	}
 	return pre.p, true
+}
+
+// signAside signs a version read aside, outside the reload lock too: the
+// signing of a large zone, like its reading, holds up no other zone's edit.
+// It signs after the version served now; the reload uses it only if that
+// is still the one before.
+func (m *MXZone) signAside(p *parsed) {
+	s := m.signing
+	if s == nil || !p.ok || p.draft == nil || !s.covers(p.draft.Origin()) {
+		return
+	}
+	var prev *signedZone
+	if g := m.gen.Load(); g != nil {
+		if e := g.zones[p.draft.Origin()]; e != nil && e.zone != nil {
+			prev = e.zone.signed
+		}
+	}
+	last := uint32(0)
+	if prev != nil {
+		last = prev.Serial()
+	}
+	z, err := s.sign(p.draft, last, time.Now(), prev)
+	if err != nil {
+		return // signed again, and the error reported, in the reload
+	}
+	p.presigned, p.signedAfter = z, last
 }

@@ -27,6 +27,10 @@ type change struct {
 	blame  []Finding   // the finding on this edit made of them (blameFinding)
 	retry  bool        // the file did not change; its held-back version was tried again
 	busy   bool        // the file was being written: not read, the zone stays as it was
+	// presigned is next signed aside, after the served serial signedAfter
+	// (readAside); nil when it was read in the reload.
+	presigned   *signedZone
+	signedAfter uint32
 }
 
 // report says what a build did.
@@ -324,6 +328,7 @@ func (l *loader) read(d *zoneDir, f zoneFile, old *entry, settle time.Duration) 
 		ch.draft, ch.local = p.draft, p.findings
 		if p.ok {
 			ch.next = p.draft
+			ch.presigned, ch.signedAfter = p.presigned, p.signedAfter
 		}
 		e.stamp, e.includes = p.stamp, p.includes
 		if e.stamp == (zonefile.Stamp{}) {

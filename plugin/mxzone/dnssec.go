@@ -65,10 +65,7 @@ func (v *version) served() *zone.Zone {
 
 // refreshAt is when the signatures are made again: when a third of their
 // validity is left.
-func (z *signedZone) refreshAt() time.Time {
-	left := (int64(z.expiration) - int64(z.inception)) / 3
-	return time.Unix(int64(z.expiration)-left, 0)
-}
+func (z *signedZone) refreshAt() time.Time { return refreshTime(z.inception, z.expiration) }
 
 // signs reports whether z signs the content of v with the settings of s,
 // and is not yet due for refresh at now.
@@ -88,8 +85,10 @@ func nextServedSerial(file, last uint32) uint32 {
 
 // sign signs v; last is the serial served before (0: none known). The
 // signatures expire at a time spread over the last sixth of the validity,
-// so that zones signed together are refreshed apart.
-func (s *signing) sign(v *version, last uint32, now time.Time) (*signedZone, error) {
+// so that zones signed together are refreshed apart. The signatures of
+// prev (nil: none) over RRsets that did not change are kept while they
+// are not due for refresh: an edit costs the RRsets it changed.
+func (s *signing) sign(v *version, last uint32, now time.Time, prev *signedZone) (*signedZone, error) {
 	origin := v.Origin()
 	keys, err := s.keys.Keys(origin, s.alg)
 	if err != nil {
@@ -107,10 +106,21 @@ func (s *signing) sign(v *version, last uint32, now time.Time) (*signedZone, err
 	spread := time.Duration(rand.Int64N(int64(s.validity/6) + 1))
 	inception := now.Add(-time.Hour) // clocks of validators run a little behind
 	expiration := now.Add(s.validity - spread)
-	out, err := sign.Zone(origin, rrs, keys, sign.Options{NSEC3: s.nsec3,
-		Inception: uint32(inception.Unix()), Expiration: uint32(expiration.Unix())})
+	opt := sign.Options{NSEC3: s.nsec3, Inception: uint32(inception.Unix()), Expiration: uint32(expiration.Unix())}
+	if prev != nil && prev.nsec3 == s.nsec3 && prev.alg == s.alg {
+		opt.Reuse = reuseFrom(prev.Zone, now)
+	}
+	out, err := sign.Zone(origin, rrs, keys, opt)
 	if err != nil {
 		return nil, err
+	}
+	// The zone is due when its first signature is: the one whose refresh
+	// time comes first.
+	first := &dns.RRSIG{Inception: opt.Inception, Expiration: opt.Expiration}
+	for _, rr := range out {
+		if sig, ok := rr.(*dns.RRSIG); ok && refreshTime(sig.Inception, sig.Expiration).Before(refreshTime(first.Inception, first.Expiration)) {
+			first = sig
+		}
 	}
 	slices.SortStableFunc(out, func(a, b dns.RR) int {
 		if c := strings.Compare(a.Header().Name, b.Header().Name); c != 0 {
@@ -123,7 +133,35 @@ func (s *signing) sign(v *version, last uint32, now time.Time) (*signedZone, err
 		return nil, fmt.Errorf("sign %s: %w", origin, err)
 	}
 	return &signedZone{Zone: z, chain: zone.NewChain(z), unsigned: v.Digest(),
-		inception: uint32(inception.Unix()), expiration: uint32(expiration.Unix()), nsec3: s.nsec3, alg: s.alg}, nil
+		inception: first.Inception, expiration: first.Expiration, nsec3: s.nsec3, alg: s.alg}, nil
+}
+
+// reuseFrom gives sign.Options.Reuse the signatures of the signed zone
+// prev over an RRset that is exactly as it was, if none of them is due for
+// refresh at now.
+func reuseFrom(prev *zone.Zone, now time.Time) func(owner string, t uint16, set []dns.RR) []*dns.RRSIG {
+	return func(owner string, t uint16, set []dns.RR) []*dns.RRSIG {
+		n, ok := prev.Node(owner)
+		if !ok || !n.SameSet(t, set) {
+			return nil
+		}
+		var out []*dns.RRSIG
+		for _, rr := range n.AppendSigs(nil, owner, t, 0) {
+			sig := rr.(*dns.RRSIG)
+			if !now.Before(refreshTime(sig.Inception, sig.Expiration)) || now.Before(time.Unix(int64(sig.Inception), 0)) {
+				return nil
+			}
+			out = append(out, sig)
+		}
+		return out
+	}
+}
+
+// refreshTime is when a signature valid from inception to expiration is
+// made again: when a third of its validity is left.
+func refreshTime(inception, expiration uint32) time.Time {
+	left := (int64(expiration) - int64(inception)) / 3
+	return time.Unix(int64(expiration)-left, 0)
 }
 
 // withSignature returns a new version: v served as z.

@@ -44,7 +44,7 @@ func (m *MXZone) signFirst(g *generation) []string {
 		if old != nil {
 			last = old.Serial()
 		}
-		z, err := lazy.sign(v, last, now)
+		z, err := lazy.sign(v, last, now, old)
 		if err != nil {
 			errs[i] = err
 			return
@@ -122,7 +122,12 @@ func (m *MXZone) signChanges(rep *report) {
 		if last != nil {
 			serial = last.Serial()
 		}
-		z, err := s.sign(ch.next, serial, now)
+		if pre := ch.presigned; pre != nil && ch.signedAfter == serial && pre.signs(ch.next, s, now) {
+			ch.next = withSignature(ch.next, pre)
+			e.zone = ch.next
+			return
+		}
+		z, err := s.sign(ch.next, serial, now, last)
 		if err != nil {
 			if last != nil {
 				log.Errorf("%s: zone %s cannot be signed (%v); its last signed version, serial %d, stays served", e.file, e.origin, err, last.Serial())
@@ -219,7 +224,7 @@ func (m *MXZone) refresh(now time.Time) int {
 	out := make([]*entry, len(due))
 	parallel(len(due), func(i int) {
 		e := due[i]
-		z, err := s.sign(e.zone, e.zone.signed.Serial(), now)
+		z, err := s.sign(e.zone, e.zone.signed.Serial(), now, nil)
 		if err != nil {
 			log.Errorf("%s: zone %s: signatures not refreshed: %v", e.file, e.origin, err)
 			return

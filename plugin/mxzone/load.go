@@ -119,6 +119,11 @@ type parsed struct {
 	stamp    zonefile.Stamp     // of the zone file as it was read
 	includes []zonefile.Include // files read through $INCLUDE
 	busy     bool               // the file is being written: not read, try again later
+	// presigned is draft signed aside (readAside) after the version served
+	// with serial signedAfter (0: none); the reload takes it if that is
+	// still the version before.
+	presigned   *signedZone
+	signedAfter uint32
 }
 
 // parseZone reads one zone file with its includes (zonefile), applies the

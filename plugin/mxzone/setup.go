@@ -116,6 +116,10 @@ func parse(c *caddy.Controller) (*MXZone, error) {
 		if m.state == nil {
 			return nil, c.Err("dnssec needs a state directory (state DIR): the keys and signed copies are kept there")
 		}
+		if strings.HasPrefix(m.state.dir+"/", m.loader.dir+"/") {
+			return nil, c.Errf("dnssec: the state directory %s is inside the zone directory %s: the keys kept there must be out of "+
+				"the customers' reach", m.state.dir, m.loader.dir)
+		}
 		m.signing.keys.Dir = filepath.Join(m.state.dir, "keys")
 		m.signing.copies = filepath.Join(m.state.dir, "signed")
 	}

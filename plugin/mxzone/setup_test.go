@@ -56,6 +56,18 @@ func TestParse(t *testing.T) {
 		{"catalog outside the zones", "mxzone " + dir + " example.org {\n catalog catalog.invalid.\n}", "outside the zones"},
 		{"catalog without a name", "mxzone " + dir + " {\n catalog\n}", "Wrong argument count"},
 		{"twice in a block", "mxzone " + dir + "\nmxzone " + dir, "once per server block"},
+		{"dnssec", "mxzone " + dir + " {\n state " + t.TempDir() + "\n dnssec\n}", ""},
+		{"dnssec block", "mxzone " + dir + " {\n state " + t.TempDir() + "\n dnssec ed25519 {\n nsec3\n signature_validity 21d\n zones example.org\n }\n reload 5s\n}", ""},
+		{"dnssec without state", "mxzone " + dir + " {\n dnssec\n}", "needs a state directory"},
+		{"dnssec state inside the zones", "mxzone " + dir + " {\n state " + dir + "/state\n dnssec\n}", "inside the zone directory"},
+		{"dnssec algorithm", "mxzone " + dir + " {\n state " + t.TempDir() + "\n dnssec rsasha1\n}", `algorithm "rsasha1" is not supported`},
+		{"dnssec nsec and nsec3", "mxzone " + dir + " {\n state " + t.TempDir() + "\n dnssec {\n nsec\n nsec3\n }\n}", "set twice"},
+		{"dnssec nsec3 salt", "mxzone " + dir + " {\n state " + t.TempDir() + "\n dnssec {\n nsec3 1 0 aabb\n }\n}", "takes no arguments"},
+		{"dnssec short validity", "mxzone " + dir + " {\n state " + t.TempDir() + "\n dnssec {\n signature_validity 10m\n }\n}", "at least 1h"},
+		{"dnssec bad validity", "mxzone " + dir + " {\n state " + t.TempDir() + "\n dnssec {\n signature_validity forever\n }\n}", "not a duration"},
+		{"dnssec zones empty", "mxzone " + dir + " {\n state " + t.TempDir() + "\n dnssec {\n zones\n }\n}", "Wrong argument count"},
+		{"dnssec unknown", "mxzone " + dir + " {\n state " + t.TempDir() + "\n dnssec {\n nsec5\n }\n}", `unknown property "nsec5"`},
+		{"dnssec not closed", "mxzone " + dir + " {\n state " + t.TempDir() + "\n dnssec {\n nsec\n", "not closed"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

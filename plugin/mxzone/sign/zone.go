@@ -2,8 +2,11 @@ package sign
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 )
@@ -13,6 +16,11 @@ type Options struct {
 	NSEC3                 bool   // NSEC3 with no salt and no extra iteration (RFC 9276); else NSEC
 	Inception, Expiration uint32 // validity of the signatures, seconds since the epoch
 	KeyTTL                uint32 // TTL of DNSKEY, CDS and CDNSKEY; 0: the SOA's
+	// Reuse, if set, returns the signatures already made over an RRset
+	// exactly like set (owner, type, TTL and data), still valid long
+	// enough; nil to sign it anew. Re-signing after an edit then costs the
+	// RRsets that changed. It is called from several goroutines.
+	Reuse func(owner string, t uint16, set []dns.RR) []*dns.RRSIG
 }
 
 // name is one owner name of the zone being signed.
@@ -175,7 +183,8 @@ func signed(n *name, t uint16) bool {
 	return true
 }
 
-// signAll makes the RRSIGs of every signed RRset of rrs.
+// signAll makes the RRSIGs of every signed RRset of rrs, on one worker per
+// CPU, in the order of rrs; signatures opt.Reuse gives are taken instead.
 func signAll(origin string, rrs []dns.RR, names map[string]*name, keys []*Key, opt Options) ([]dns.RR, error) {
 	type setKey struct {
 		owner string
@@ -187,26 +196,71 @@ func signAll(origin string, rrs []dns.RR, names map[string]*name, keys []*Key, o
 		h := rr.Header()
 		k := setKey{h.Name, h.Rrtype}
 		if _, ok := sets[k]; !ok {
-			order = append(order, k)
+			if n := names[k.owner]; k.t == dns.TypeNSEC3 || signed(n, k.t) {
+				order = append(order, k)
+			}
 		}
 		sets[k] = append(sets[k], rr)
 	}
-	var sigs []dns.RR
-	for _, k := range order {
-		n := names[k.owner]
-		if k.t != dns.TypeNSEC3 && !signed(n, k.t) {
-			continue
-		}
-		for _, key := range keys {
-			sig := &dns.RRSIG{Hdr: header(k.owner, dns.TypeRRSIG, sets[k][0].Header().Ttl), Algorithm: key.DNSKEY.Algorithm,
-				KeyTag: key.DNSKEY.KeyTag(), SignerName: origin, Inception: opt.Inception, Expiration: opt.Expiration}
-			if err := sig.Sign(key.private, sets[k]); err != nil {
-				return nil, fmt.Errorf("sign: %s %s: %w", k.owner, dns.TypeToString[k.t], err)
+	out := make([][]dns.RR, len(order))
+	errs := make([]error, len(order))
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range min(runtime.GOMAXPROCS(0), len(order)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(order); i = int(next.Add(1) - 1) {
+				k := order[i]
+				out[i], errs[i] = signSet(origin, k.owner, k.t, sets[k], keys, opt)
 			}
-			sigs = append(sigs, sig)
+		}()
+	}
+	wg.Wait()
+	var sigs []dns.RR
+	for i := range order {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
+		sigs = append(sigs, out[i]...)
 	}
 	return sigs, nil
+}
+
+// signSet returns the signatures of one RRset by every key: those
+// opt.Reuse gives, if they are one per key, else new ones.
+func signSet(origin, owner string, t uint16, set []dns.RR, keys []*Key, opt Options) ([]dns.RR, error) {
+	if opt.Reuse != nil {
+		if old := opt.Reuse(owner, t, set); len(old) == len(keys) && byKeys(old, keys) {
+			out := make([]dns.RR, len(old))
+			for i, sig := range old {
+				out[i] = sig
+			}
+			return out, nil
+		}
+	}
+	out := make([]dns.RR, 0, len(keys))
+	for _, key := range keys {
+		sig := &dns.RRSIG{Hdr: header(owner, dns.TypeRRSIG, set[0].Header().Ttl), Algorithm: key.DNSKEY.Algorithm,
+			KeyTag: key.DNSKEY.KeyTag(), SignerName: origin, Inception: opt.Inception, Expiration: opt.Expiration}
+		if err := sig.Sign(key.private, set); err != nil {
+			return nil, fmt.Errorf("sign: %s %s: %w", owner, dns.TypeToString[t], err)
+		}
+		out = append(out, sig)
+	}
+	return out, nil
+}
+
+// byKeys reports whether sigs hold one signature by each of keys.
+func byKeys(sigs []*dns.RRSIG, keys []*Key) bool {
+	for _, k := range keys {
+		if !slices.ContainsFunc(sigs, func(s *dns.RRSIG) bool {
+			return s.KeyTag == k.DNSKEY.KeyTag() && s.Algorithm == k.DNSKEY.Algorithm
+		}) {
+			return false
+		}
+	}
+	return true
 }
 
 // typesAt lists the types of the bitmap of n's chain record: its own types,

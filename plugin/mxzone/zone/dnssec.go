@@ -274,7 +274,7 @@ func ParseBinary(b []byte) (*Zone, error) {
 // consistent checks the index of a zone read by ParseBinary.
 func (z *Zone) consistent(namesLen int) bool {
 	n := int(z.owners)
-	if len(z.idx) < 2*(n+1) || z.apex < 0 || int(z.apex) >= n || int(z.soaAt) > namesLen {
+	if len(z.idx) < 2*(n+1) || z.apex < 0 || int(z.apex) >= n || z.soaAt < 0 || int(z.soaAt) > namesLen {
 		return false
 	}
 	sets := int(z.idx[2*n+1])
@@ -286,7 +286,7 @@ func (z *Zone) consistent(namesLen int) bool {
 			return false
 		}
 	}
-	if int(z.idx[n]) > namesLen {
+	if int(z.idx[n]) > namesLen || int(z.labels) != dns.CountLabel(z.origin) {
 		return false
 	}
 	for k := range sets {
@@ -299,6 +299,22 @@ func (z *Zone) consistent(namesLen int) bool {
 		}
 		if off > len(z.data) {
 			return false
+		}
+	}
+	if z.soaAt != 0 {
+		// The SOA's names between the owners and the RDATA (withSOANames).
+		names := string(z.data[z.soaAt:namesLen])
+		if int(z.soaAt) < int(z.idx[n]) || strings.Count(names, "\x00") != 2 || !strings.HasSuffix(names, "\x00") {
+			return false
+		}
+	}
+	if z.soaAt != 0 || z.kinds != 0 {
+		// The SOA's fixed fields are read from the end of its RDATA.
+		apex := Node{z: z, i: z.apex}
+		for k := z.firstSet(int(z.apex)); k < z.firstSet(int(z.apex)+1) && k < sets; k++ {
+			if uint16(z.setWord(k, 0)>>16) == dns.TypeSOA && (z.setWord(k, 2) == 0 || len(RRset{z: z, k: int32(k), owner: apex.i}.record(0)) < 22) {
+				return false
+			}
 		}
 	}
 	return true
@@ -339,4 +355,30 @@ func (r *reader) u32() uint32 {
 		return binary.BigEndian.Uint32(b)
 	}
 	return 0
+}
+
+// SameSet reports whether n holds an RRset of type t exactly like rrs:
+// the same TTL and the same records, data compared in wire form, in the
+// same order. A signature made over the one is valid for the other.
+func (n Node) SameSet(t uint16, rrs []dns.RR) bool {
+	s, ok := n.Set(t)
+	if !ok || s.Len() != len(rrs) || len(rrs) == 0 || s.ttl() != rrs[0].Header().Ttl || s.class() != rrs[0].Header().Class {
+		return false
+	}
+	bufp := scratch.Get().(*[]byte)
+	defer scratch.Put(bufp)
+	off := s.off()
+	var rd []byte
+	for _, rr := range rrs {
+		rd, off = s.z.next(off)
+		end, err := dns.PackRR(rr, *bufp, 0, nil, false)
+		if err != nil {
+			return false
+		}
+		l := int(rr.Header().Rdlength)
+		if l != len(rd) || string((*bufp)[end-l:end]) != string(rd) {
+			return false
+		}
+	}
+	return true
 }
