@@ -228,7 +228,11 @@ func (a *answerer) additional(rrs []dns.RR) {
 	default:
 		return
 	}
-	a.msg.Extra = make([]dns.RR, 0, min(2*len(rrs)+1, 64)) // A and AAAA per target, and the OPT
+	per := 2 // A and AAAA per target, and the OPT
+	if a.do {
+		per = 4 // and their signatures
+	}
+	a.msg.Extra = make([]dns.RR, 0, min(per*len(rrs)+1, 64))
 	for _, rr := range rrs {
 		if a.wire > 2*a.room {
 			// What is added from here on is dropped before the reply goes

@@ -17,11 +17,8 @@ func (a *answerer) sigs(dst []dns.RR, n zone.Node, owner string, t uint16, ttl u
 	if !a.do {
 		return dst
 	}
-	start := len(dst)
-	dst = n.AppendSigs(dst, owner, t, ttl)
-	for _, rr := range dst[start:] {
-		a.wire += dns.Len(rr)
-	}
+	dst, size := n.AppendSigs(dst, owner, t, ttl)
+	a.wire += size
 	return dst
 }
 

@@ -146,7 +146,8 @@ func reuseFrom(prev *zone.Zone, now time.Time) func(owner string, t uint16, set 
 			return nil
 		}
 		var out []*dns.RRSIG
-		for _, rr := range n.AppendSigs(nil, owner, t, 0) {
+		sigs, _ := n.AppendSigs(nil, owner, t, 0)
+		for _, rr := range sigs {
 			sig := rr.(*dns.RRSIG)
 			if !now.Before(refreshTime(sig.Inception, sig.Expiration)) || now.Before(time.Unix(int64(sig.Inception), 0)) {
 				return nil

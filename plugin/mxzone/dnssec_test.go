@@ -2,6 +2,7 @@ package mxzone
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 
+	"github.com/coredns-mx/coredns-mx/internal/zonegen"
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
 
 	"github.com/miekg/dns"
@@ -466,4 +468,45 @@ func zoneDirFor(tb testing.TB) string {
 		}
 	}
 	return dir
+}
+
+// packer is a ResponseWriter that packs the reply, as the server does,
+// and throws it away.
+type packer struct{ discard }
+
+func (p *packer) WriteMsg(m *dns.Msg) error {
+	_, err := m.Pack()
+	return err
+}
+
+// BenchmarkServeDNSSEC is the answer of a signed zone, packed, with DO set
+// and without, next to the same zone unsigned.
+func BenchmarkServeDNSSEC(b *testing.B) {
+	dir := b.TempDir()
+	if err := zonegen.Write(dir, 1); err != nil {
+		b.Fatal(err)
+	}
+	signed := newSignedPlugin(b, dir, b.TempDir(), false)
+	plain := newBenchPlugin(b, dir)
+	for _, q := range benchQueries {
+		qname := fmt.Sprintf(q.qname, 0)
+		for _, v := range []struct {
+			name string
+			m    *MXZone
+			do   bool
+		}{{"unsigned", plain, false}, {"signed", signed, false}, {"signed+DO", signed, true}} {
+			b.Run(q.name+"/"+v.name, func(b *testing.B) {
+				req := new(dns.Msg)
+				req.SetQuestion(qname, q.qtype)
+				req.SetEdns0(1232, v.do)
+				w := &packer{}
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := v.m.ServeDNS(context.Background(), w, req); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
 }

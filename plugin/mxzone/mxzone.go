@@ -118,8 +118,9 @@ func (m *MXZone) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg)
 	if msg.Rcode == dns.RcodeNameError && m.Fall.Through(qname) {
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
 	}
-	// Header, question, and room for the OPT record the server adds.
-	if bound := 12 + len(asked) + 6 + a.wire + optRoom(r); bound > dns.MinMsgSize {
+	// Header, question, and room for the OPT record the server adds: a reply
+	// within the client's size as it is needs no look at its packed length.
+	if bound := 12 + len(asked) + 6 + a.wire + optRoom(r); bound > a.room {
 		fitUDP(w, r, msg, a.referral)
 	}
 	if err := w.WriteMsg(msg); err != nil {

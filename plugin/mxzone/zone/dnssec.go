@@ -2,6 +2,7 @@ package zone
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"slices"
@@ -14,35 +15,102 @@ import (
 // AppendSigs appends the RRSIG records at n that cover type t, owned by
 // owner (the name asked for, for a wildcard answer), to dst; ttl, when not
 // 0, replaces their TTL (the negative TTL, for the SOA of a negative
-// answer). It makes only the signatures it returns.
-func (n Node) AppendSigs(dst []dns.RR, owner string, t uint16, ttl uint32) []dns.RR {
+// answer). It makes only the signatures it returns, and returns their
+// uncompressed wire length too.
+func (n Node) AppendSigs(dst []dns.RR, owner string, t uint16, ttl uint32) ([]dns.RR, int) {
 	s, ok := n.Set(dns.TypeRRSIG)
 	if !ok {
-		return dst
+		return dst, 0
 	}
 	off := s.off()
 	var rd []byte
+	size := 0
 	for range s.Len() {
 		rd, off = s.z.next(off)
-		if len(rd) < 2 || binary.BigEndian.Uint16(rd) != t {
+		if len(rd) < 18 || binary.BigEndian.Uint16(rd) != t {
 			continue
 		}
-		h := s.header(owner)
-		h.Rdlength = uint16(len(rd))
-		if len(rd) >= 8 {
-			h.Ttl = binary.BigEndian.Uint32(rd[4:]) // the covered RRset's
-		}
-		rr, _, err := dns.UnpackRRWithHeader(h, rd, 0)
-		if err != nil {
+		rr := s.sig(owner, rd)
+		if rr == nil {
 			continue // not made by the signer: nothing to send
 		}
-		rr.Header().Rdlength = 0
 		if ttl != 0 {
 			rr.Header().Ttl = ttl
 		}
 		dst = append(dst, rr)
+		size += len(owner) + 1 + 10 + len(rd)
 	}
-	return dst
+	return dst, size
+}
+
+// sig makes the RRSIG record of RDATA rd, owned by owner, with the TTL of
+// the RRset it covers (its original TTL): the signatures at a name are one
+// set in the zone but each has its own TTL. Signatures by the zone itself,
+// the usual case, are made without a general unpack.
+func (s RRset) sig(owner string, rd []byte) dns.RR {
+	h := s.header(owner)
+	h.Ttl = binary.BigEndian.Uint32(rd[4:])
+	origin := s.z.origin
+	if signer := rd[18:]; len(signer) > len(origin) && signer[0] != 0 && sameName(signer[:len(origin)+1], origin) {
+		// The record and the text of its signature in one allocation.
+		sig := signer[len(origin)+1:]
+		r := &sigRecord{rr: dns.RRSIG{Hdr: h, TypeCovered: binary.BigEndian.Uint16(rd), Algorithm: rd[2], Labels: rd[3],
+			OrigTtl: h.Ttl, Expiration: binary.BigEndian.Uint32(rd[8:]), Inception: binary.BigEndian.Uint32(rd[12:]),
+			KeyTag: binary.BigEndian.Uint16(rd[16:]), SignerName: origin}}
+		text := r.text[:]
+		if n := base64.StdEncoding.EncodedLen(len(sig)); n <= len(text) {
+			text = text[:n]
+		} else {
+			text = make([]byte, n)
+		}
+		base64.StdEncoding.Encode(text, sig)
+		r.rr.Signature = unsafe.String(unsafe.SliceData(text), len(text))
+		return &r.rr
+	}
+	h.Rdlength = uint16(len(rd))
+	rr, _, err := dns.UnpackRRWithHeader(h, rd, 0)
+	if err != nil {
+		return nil
+	}
+	rr.Header().Rdlength = 0
+	return rr
+}
+
+// sigRecord holds an RRSIG record and the base64 text of a signature of
+// up to 64 octets (ECDSA P-256, Ed25519), so that one allocation makes
+// both. The text is not changed after the record is made.
+type sigRecord struct {
+	rr   dns.RRSIG
+	text [88]byte
+}
+
+// sameName reports whether wire, an uncompressed name in wire form, is the
+// name origin (lower case, without escapes; "." is the root).
+func sameName(wire []byte, origin string) bool {
+	if origin == "." {
+		return len(wire) == 1 && wire[0] == 0
+	}
+	if len(wire) != len(origin)+1 || wire[len(wire)-1] != 0 {
+		return false
+	}
+	i := 0
+	for i < len(wire)-1 {
+		l := int(wire[i])
+		if l == 0 || i+1+l > len(wire)-1 || origin[i+l] != '.' {
+			return false
+		}
+		for j := i + 1; j <= i+l; j++ {
+			c := wire[j]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != origin[j-1] || c == '.' || c == '\\' {
+				return false
+			}
+		}
+		i += 1 + l
+	}
+	return true
 }
 
 // Chain is the denial-of-existence chain of a signed zone, ordered for
@@ -147,6 +215,9 @@ func hexString(b []byte) string {
 // a shorter label first. Escapes (\. and \DDD) are read as the octets they
 // stand for. It allocates nothing.
 func CompareCanonical(a, b string) int {
+	if plainLower(a) && plainLower(b) {
+		return comparePlain(a, b)
+	}
 	var bufA, bufB [MaxLabels]uint16
 	la, lb := LabelStarts(a, &bufA), LabelStarts(b, &bufB)
 	for i, j := len(la)-1, len(lb)-1; i >= 0 && j >= 0; i, j = i-1, j-1 {
@@ -155,6 +226,43 @@ func CompareCanonical(a, b string) int {
 		}
 	}
 	return len(la) - len(lb)
+}
+
+// plainLower reports whether name holds neither escapes nor upper-case
+// letters: its labels compare as they are written.
+func plainLower(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c == '\\' || c >= 'A' && c <= 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// comparePlain is CompareCanonical for names plainLower accepts: label by
+// label from the right, as strings.
+func comparePlain(a, b string) int {
+	a, b = strings.TrimSuffix(a, "."), strings.TrimSuffix(b, ".")
+	for a != "" && b != "" {
+		i, j := strings.LastIndexByte(a, '.'), strings.LastIndexByte(b, '.')
+		if c := strings.Compare(a[i+1:], b[j+1:]); c != 0 {
+			return c
+		}
+		a, b = a[:max(i, 0)], b[:max(j, 0)]
+		if i < 0 {
+			a = ""
+		}
+		if j < 0 {
+			b = ""
+		}
+	}
+	switch {
+	case a == "" && b == "":
+		return 0
+	case a == "":
+		return -1
+	}
+	return 1
 }
 
 // compareLabel compares the labels of a and b starting at ia and ib.
