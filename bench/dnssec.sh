@@ -120,13 +120,13 @@ edit_ms() {
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print 0; else print a[int((NR + 1) / 2)] }'; }
 
-# copies DIR: waits until DIR holds a file per zone (the first start writes
-# them after it serves).
-copies() {
+# saved NAME WHAT: waits until the log of the first start of NAME says its
+# copies are written (it writes them after it serves).
+saved() {
   local tries=0
-  until [ "$(find "$1" -maxdepth 1 -type f 2>/dev/null | wc -l)" -ge "$zones" ]; do
-    tries=$((tries + 1)); [ $tries -gt 60000 ] && { echo "bench: no copies in $1" >&2; exit 1; }
-    sleep 0.01
+  until grep -q "$2" "$work/log.$1"; do
+    tries=$((tries + 1)); [ $tries -gt 6000 ] && { echo "bench: $1 wrote no copies" >&2; exit 1; }
+    sleep 0.1
   done
 }
 
@@ -135,9 +135,9 @@ all="0-$((cpus - 1))"
 # Starts, on every CPU. The first start of "signed" makes every key and
 # signature; the restarts find their copies.
 start unsigned "$all"; res[start,unsigned]=$load_ms; stop
-start unsigned-state "$all"; copies "$work/state.unsigned-state"; stop
+start unsigned-state "$all"; saved unsigned-state "zone copies saved"; stop
 start unsigned-state "$all"; res[restart,unsigned-state]=$load_ms; stop
-start signed "$all"; res[first,signed]=$load_ms; copies "$work/state.signed/signed"; stop
+start signed "$all"; res[first,signed]=$load_ms; saved signed "signed copies saved"; stop
 for ((r = 1; r <= rounds; r++)); do
   start signed "$all"; res[restart,signed]+="$load_ms "; stop
   start unsigned "$all"; res[start,unsigned]+=" $load_ms"; stop

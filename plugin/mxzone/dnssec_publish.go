@@ -68,7 +68,8 @@ func (m *MXZone) signFirst(g *generation) []string {
 		}
 	}
 	if len(todo) > 0 {
-		log.Infof("dnssec: %d zones signed, %d served from their signed copies", len(made), len(todo)-len(made)-countErrs(errs))
+		log.Infof("dnssec: %d zones signed, %d served from their signed copies, in %v", len(made), len(todo)-len(made)-countErrs(errs),
+			time.Since(now).Round(time.Millisecond))
 	}
 	return made
 }
@@ -161,16 +162,20 @@ func (m *MXZone) saveSigned(rep *report) {
 // saveSignedFirst writes the signed copies made at the first load, with
 // one sync for all.
 func (m *MXZone) saveSignedFirst(g *generation, origins []string) {
+	saved := 0
 	for _, origin := range origins {
 		if e := g.zones[origin]; e != nil && e.zone != nil && e.zone.signed != nil {
 			if err := m.signing.saveCopy(m.state, e.zone.signed, false); err != nil {
 				log.Errorf("state: %v", err)
+				continue
 			}
+			saved++
 		}
 	}
 	if err := m.state.syncAll(); err != nil {
 		log.Errorf("state: %v", err)
 	}
+	log.Infof("dnssec: %d signed copies saved in %s", saved, m.signing.copies)
 }
 
 // maxRefresh bounds the zones re-signed in one round, so that a round
@@ -200,17 +205,17 @@ func (m *MXZone) refreshLoop(ctx context.Context) {
 
 // refresh publishes a generation in which the zones due for new signatures
 // at now (at most maxRefresh of them) are signed again, with a serial one
-// higher, and returns how many were.
+// higher, and returns how many were. The signing runs outside the reload
+// lock, so that a large zone's refresh holds up no edit; a zone edited
+// meanwhile keeps its edit (signed then) and is left out.
 func (m *MXZone) refresh(now time.Time) int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	prev := m.gen.Load()
-	if prev == nil {
+	g := m.gen.Load()
+	if g == nil {
 		return 0
 	}
 	s := m.signing
 	var due []*entry
-	for _, e := range prev.zones {
+	for _, e := range g.zones {
 		if e.zone != nil && e.zone.signed != nil && !now.Before(e.zone.signed.refreshAt()) {
 			due = append(due, e)
 			if len(due) == maxRefresh {
@@ -233,12 +238,15 @@ func (m *MXZone) refresh(now time.Time) int {
 		ne.zone = withSignature(e.zone, z)
 		out[i] = &ne
 	})
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	prev := m.gen.Load()
 	next := *prev
 	next.zones = maps.Clone(prev.zones)
 	var origins []string
-	for _, ne := range out {
-		if ne == nil {
-			continue
+	for i, ne := range out {
+		if ne == nil || prev.zones[ne.origin] != due[i] {
+			continue // failed, or the zone changed meanwhile
 		}
 		next.zones[ne.origin] = ne
 		origins = append(origins, ne.origin)
@@ -247,6 +255,9 @@ func (m *MXZone) refresh(now time.Time) int {
 				log.Errorf("state: %v", err)
 			}
 		}
+	}
+	if len(origins) == 0 {
+		return 0
 	}
 	if m.state != nil {
 		if err := m.state.syncAll(); err != nil {

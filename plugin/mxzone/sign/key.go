@@ -32,6 +32,11 @@ func NewKey(origin string, alg uint8) (*Key, error) {
 	k := &dns.DNSKEY{Hdr: dns.RR_Header{Name: origin, Rrtype: dns.TypeDNSKEY, Class: dns.ClassINET, Ttl: 3600},
 		Flags: dns.ZONE | dns.SEP, Protocol: 3, Algorithm: alg}
 	priv, err := k.Generate(bits)
+	// A key whose tag is 0 is valid, but miekg/dns refuses to sign with it
+	// (about one key in 65,536): make another.
+	for err == nil && k.KeyTag() == 0 {
+		priv, err = k.Generate(bits)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sign: new key for %s: %w", origin, err)
 	}

@@ -1,6 +1,8 @@
 package sign
 
 import (
+	"encoding/base64"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,7 +30,7 @@ insecure.example.com. NS ns.elsewhere.example.
 old.example.com. RRSIG A 13 3 3600 20300101000000 20200101000000 1 example.com. AAAA
 `
 
-func records(t *testing.T, text string) []dns.RR {
+func records(t testing.TB, text string) []dns.RR {
 	t.Helper()
 	zp := dns.NewZoneParser(strings.NewReader(text), "example.com.", "")
 	var out []dns.RR
@@ -322,5 +324,81 @@ func TestDenialNSEC3(t *testing.T) {
 				t.Errorf("%d records for %d facts", len(tc.proof), len(tc.match)+len(tc.cover))
 			}
 		})
+	}
+}
+
+// TestStoreReplacesKeyTagZero: a stored key whose tag is 0, which miekg/dns
+// cannot sign with (and which therefore never signed anything), is removed
+// and replaced by a key that signs.
+func TestStoreReplacesKeyTagZero(t *testing.T) {
+	k, err := NewKey("example.com.", dns.ECDSAP256SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Make the public key's last two octets give a tag of 0: the tag is a
+	// 16-bit sum (RFC 4034 appendix B), so one pair of them does.
+	pub, _ := base64.StdEncoding.DecodeString(k.DNSKEY.PublicKey)
+	for v := range 1 << 16 {
+		pub[len(pub)-2], pub[len(pub)-1] = byte(v>>8), byte(v)
+		k.DNSKEY.PublicKey = base64.StdEncoding.EncodeToString(pub)
+		if k.DNSKEY.KeyTag() == 0 {
+			break
+		}
+	}
+	if k.DNSKEY.KeyTag() != 0 {
+		t.Fatal("no tag 0")
+	}
+	s := Store{Dir: t.TempDir()}
+	dir := filepath.Join(s.Dir, "example.com.")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFile(filepath.Join(dir, keyFile(k)), k.Marshal(), true); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := s.Keys("example.com.", dns.ECDSAP256SHA256)
+	if err != nil || len(keys) != 1 || keys[0].DNSKEY.KeyTag() == 0 {
+		t.Fatalf("keys %v, %v: want one new key", keys, err)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*.key")); len(files) != 1 {
+		t.Errorf("key files %v: the tag-0 key should be gone", files)
+	}
+	if _, err := Zone("example.com.", records(t, testZone), keys, Options{Inception: 1, Expiration: 2}); err != nil {
+		t.Errorf("the new key does not sign: %v", err)
+	}
+}
+
+// BenchmarkSign is the signing of one zone: a typical customer zone (12
+// records, 5 names) and a zone of 20,000 names, NSEC and NSEC3, with and
+// without the signatures of an unchanged version to keep.
+func BenchmarkSign(b *testing.B) {
+	small := "$TTL 3600\n@ SOA ns1.provider.example. host 1 7200 3600 1209600 300\n@ NS ns1.provider.example.\n" +
+		"@ NS ns2.provider.example.\n@ MX 10 mx1\n@ MX 20 mx2\nmx1 A 192.0.2.25\nmx1 AAAA 2001:db8::25\n" +
+		"mx2 A 198.51.100.25\nmx2 AAAA 2001:db8:1::25\nwww A 192.0.2.80\n@ TXT \"v=spf1 mx -all\"\n_dmarc TXT \"v=DMARC1; p=reject\"\n"
+	var big strings.Builder
+	big.WriteString("$TTL 3600\n@ SOA ns1.provider.example. host 1 7200 3600 1209600 300\n@ NS ns1.provider.example.\n")
+	for i := range 20000 {
+		fmt.Fprintf(&big, "h%d A 192.0.2.1\n", i)
+	}
+	k, err := NewKey("example.com.", dns.ECDSAP256SHA256)
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	for _, z := range []struct {
+		name string
+		text string
+	}{{"zone=12records", small}, {"zone=20000names", big.String()}} {
+		rrs := records(b, z.text)
+		for _, nsec3 := range []bool{false, true} {
+			opt := Options{NSEC3: nsec3, Inception: uint32(now.Unix()), Expiration: uint32(now.Add(time.Hour).Unix())}
+			b.Run(fmt.Sprintf("%s/nsec3=%v", z.name, nsec3), func(b *testing.B) {
+				for b.Loop() {
+					if _, err := Zone("example.com.", rrs, []*Key{k}, opt); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

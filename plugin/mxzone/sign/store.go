@@ -30,8 +30,21 @@ type Store struct {
 func (s Store) Keys(origin string, alg uint8) ([]*Key, error) {
 	dir := filepath.Join(s.Dir, strings.ToLower(origin))
 	keys, err := s.load(dir)
-	if err != nil || len(keys) > 0 {
-		return keys, err
+	if err != nil {
+		return nil, err
+	}
+	// A key of tag 0 (made before NewKey refused them) never signed
+	// anything - miekg/dns does not sign with one - and no DS can name it
+	// in use: it goes, and another is made.
+	keys = slices.DeleteFunc(keys, func(k *Key) bool {
+		if k.DNSKEY.KeyTag() != 0 {
+			return false
+		}
+		os.Remove(filepath.Join(dir, keyFile(k)))
+		return true
+	})
+	if len(keys) > 0 {
+		return keys, nil
 	}
 	k, err := NewKey(dns.CanonicalName(origin), alg)
 	if err != nil {
@@ -40,11 +53,15 @@ func (s Store) Keys(origin string, alg uint8) ([]*Key, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("sign: key store: %w", err)
 	}
-	name := fmt.Sprintf("%05d-%s.key", k.DNSKEY.KeyTag(), strings.ToLower(dns.AlgorithmToString[alg]))
-	if err := writeFile(filepath.Join(dir, name), k.Marshal(), !s.Lazy); err != nil {
+	if err := writeFile(filepath.Join(dir, keyFile(k)), k.Marshal(), !s.Lazy); err != nil {
 		return nil, err
 	}
 	return []*Key{k}, nil
+}
+
+// keyFile is the name of k's file: KEYTAG-ALGORITHM.key.
+func keyFile(k *Key) string {
+	return fmt.Sprintf("%05d-%s.key", k.DNSKEY.KeyTag(), strings.ToLower(dns.AlgorithmToString[k.DNSKEY.Algorithm]))
 }
 
 // Existing returns the keys of origin without making any: none when the
