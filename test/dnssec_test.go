@@ -143,6 +143,10 @@ func TestDNSSECEditResigns(t *testing.T) {
 	waitFor(t, 10*time.Second, "the edit", func() bool {
 		return len(ask(t, s.addr, "udp", "new.customer.test.", dns.TypeA).Answer) > 0
 	})
+	series := `coredns_mxzone_dnssec_signings_total{result="signed",server="dns://` + s.addr + `"}`
+	if got := s.metric(t, series); got != 3 {
+		t.Errorf("%s = %v, want 3 (two zones at the start, one edit)", series, got)
+	}
 	after, _ := soaSerial(s.addr, "customer.test.")
 	if after != before+1 {
 		t.Errorf("serial after an edit that kept the file's serial: %d, want %d", after, before+1)

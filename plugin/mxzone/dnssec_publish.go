@@ -52,6 +52,12 @@ func (m *MXZone) signFirst(g *generation) []string {
 		out[i], fresh[i] = withSignature(v, z), true
 	})
 	var made []string
+	defer func() {
+		failed := countErrs(errs)
+		signings.WithLabelValues(m.server, "signed").Add(float64(len(made)))
+		signings.WithLabelValues(m.server, "kept").Add(float64(len(todo) - len(made) - failed))
+		signings.WithLabelValues(m.server, "failed").Add(float64(failed))
+	}()
 	for i, e := range todo {
 		if errs[i] != nil {
 			log.Errorf("%s: zone %s is served unsigned: %v", e.file, e.origin, errs[i])
@@ -117,6 +123,7 @@ func (m *MXZone) signChanges(rep *report) {
 		if last.signs(ch.next, s, now) {
 			ch.next = withSignature(ch.next, last)
 			e.zone = ch.next
+			signings.WithLabelValues(m.server, "kept").Inc()
 			return
 		}
 		serial := uint32(0)
@@ -126,10 +133,12 @@ func (m *MXZone) signChanges(rep *report) {
 		if pre := ch.presigned; pre != nil && ch.signedAfter == serial && pre.signs(ch.next, s, now) {
 			ch.next = withSignature(ch.next, pre)
 			e.zone = ch.next
+			signings.WithLabelValues(m.server, "signed").Inc()
 			return
 		}
 		z, err := s.sign(ch.next, serial, now, last)
 		if err != nil {
+			signings.WithLabelValues(m.server, "failed").Inc()
 			if last != nil {
 				log.Errorf("%s: zone %s cannot be signed (%v); its last signed version, serial %d, stays served", e.file, e.origin, err, last.Serial())
 				e.zone, e.status = ch.last, statusLastGood
@@ -140,6 +149,7 @@ func (m *MXZone) signChanges(rep *report) {
 		}
 		ch.next = withSignature(ch.next, z)
 		e.zone = ch.next
+		signings.WithLabelValues(m.server, "signed").Inc()
 	})
 }
 
@@ -231,9 +241,11 @@ func (m *MXZone) refresh(now time.Time) int {
 		e := due[i]
 		z, err := s.sign(e.zone, e.zone.signed.Serial(), now, nil)
 		if err != nil {
+			signings.WithLabelValues(m.server, "failed").Inc()
 			log.Errorf("%s: zone %s: signatures not refreshed: %v", e.file, e.origin, err)
 			return
 		}
+		signings.WithLabelValues(m.server, "signed").Inc()
 		ne := *e
 		ne.zone = withSignature(e.zone, z)
 		out[i] = &ne

@@ -45,6 +45,13 @@ var (
 		Help:      "NOTIFY messages for changed zones, by result: sent (every secondary of the transfer plugin accepted it) or failed.",
 	}, []string{"server", "result"})
 
+	signings = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "dnssec_signings_total",
+		Help:      "Zones readied for serving signed, by result: signed (new signatures: a first start, an edit, a refresh), kept (the signed copy or the signed version served before signs it already) or failed (served unsigned, or its last signed version kept).",
+	}, []string{"server", "result"})
+
 	unsavedGauge = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,
