@@ -8,8 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/coredns/coredns/plugin"
@@ -121,12 +119,7 @@ func (s *signing) sign(v *version, last uint32, now time.Time, prev *signedZone)
 			first = sig
 		}
 	}
-	slices.SortStableFunc(out, func(a, b dns.RR) int {
-		if c := strings.Compare(a.Header().Name, b.Header().Name); c != 0 {
-			return c
-		}
-		return int(a.Header().Rrtype) - int(b.Header().Rrtype)
-	})
+	zone.Sort(out)
 	z, err := zone.Build(origin, out, 0)
 	if err != nil {
 		return nil, fmt.Errorf("sign %s: %w", origin, err)

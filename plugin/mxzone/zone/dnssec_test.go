@@ -69,12 +69,7 @@ func signedFixture(t *testing.T, nsec3 bool, names []string) *Zone {
 			add(fmt.Sprintf("%s 300 IN NSEC %s A NSEC", n, all[(i+1)%len(all)]))
 		}
 	}
-	slices.SortStableFunc(rrs, func(a, b dns.RR) int {
-		if c := strings.Compare(a.Header().Name, b.Header().Name); c != 0 {
-			return c
-		}
-		return int(a.Header().Rrtype) - int(b.Header().Rrtype)
-	})
+	Sort(rrs)
 	z, err := Build(origin, rrs, 0)
 	if err != nil {
 		t.Fatal(err)

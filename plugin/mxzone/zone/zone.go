@@ -151,6 +151,17 @@ func Build(origin string, rrs []dns.RR, maxNames int) (*Zone, error) {
 	return z, nil
 }
 
+// Sort puts records in the order Build takes: by owner, then type, the
+// records of one RRset keeping their order.
+func Sort(rrs []dns.RR) {
+	slices.SortStableFunc(rrs, func(a, b dns.RR) int {
+		if c := strings.Compare(a.Header().Name, b.Header().Name); c != 0 {
+			return c
+		}
+		return int(a.Header().Rrtype) - int(b.Header().Rrtype)
+	})
+}
+
 // withSOANames returns data, exactly as long as needed, with the
 // presentation names of the apex SOA put between the owner names and the
 // RDATA, and sets z.names to cover both.

@@ -25,12 +25,7 @@ func build(t testing.TB, origin, text string) *Zone {
 	if err := zp.Err(); err != nil {
 		t.Fatal(err)
 	}
-	slices.SortStableFunc(rrs, func(a, b dns.RR) int {
-		if c := strings.Compare(a.Header().Name, b.Header().Name); c != 0 {
-			return c
-		}
-		return int(a.Header().Rrtype) - int(b.Header().Rrtype)
-	})
+	Sort(rrs)
 	z, err := Build(origin, rrs, 0)
 	if err != nil {
 		t.Fatal(err)
