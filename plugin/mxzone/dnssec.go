@@ -47,17 +47,23 @@ type signedZone struct {
 	*zone.Zone
 	chain                 zone.Chain
 	unsigned              [32]byte // digest of the version it signs
+	unsignedSerial        uint32   // and its serial, as in the file
 	inception, expiration uint32
 	nsec3                 bool
 	alg                   uint8
 }
 
-// served is the zone the version answers from: its signed form, if any.
-func (v *version) served() *zone.Zone {
+// served is the zone the version answers from: the signed one, for a
+// signed version (withSignature).
+func (v *version) served() *zone.Zone { return &v.Zone }
+
+// unsignedDigest identifies the content v was validated with: its own for
+// a version as read, the one it was signed from for a signed version.
+func (v *version) unsignedDigest() [32]byte {
 	if v.signed != nil {
-		return v.signed.Zone
+		return v.signed.unsigned
 	}
-	return &v.Zone
+	return v.Digest()
 }
 
 // refreshAt is when the signatures are made again: when a third of their
@@ -67,7 +73,7 @@ func (z *signedZone) refreshAt() time.Time { return refreshTime(z.inception, z.e
 // signs reports whether z signs the content of v with the settings of s,
 // and is not yet due for refresh at now.
 func (z *signedZone) signs(v *version, s *signing, now time.Time) bool {
-	return z != nil && z.nsec3 == s.nsec3 && z.alg == s.alg && now.Before(z.refreshAt()) && z.unsigned == v.Digest()
+	return z != nil && z.nsec3 == s.nsec3 && z.alg == s.alg && now.Before(z.refreshAt()) && z.unsigned == v.unsignedDigest()
 }
 
 // nextServedSerial is the serial of a newly signed version: the file's
@@ -124,7 +130,11 @@ func (s *signing) sign(v *version, last uint32, now time.Time, prev *signedZone)
 	if err != nil {
 		return nil, fmt.Errorf("sign %s: %w", origin, err)
 	}
-	return &signedZone{Zone: z, chain: zone.NewChain(z), unsigned: v.Digest(),
+	unsignedSerial := v.Serial()
+	if v.signed != nil {
+		unsignedSerial = v.signed.unsignedSerial
+	}
+	return &signedZone{Zone: z, chain: zone.NewChain(z), unsigned: v.unsignedDigest(), unsignedSerial: unsignedSerial,
 		inception: first.Inception, expiration: first.Expiration, nsec3: s.nsec3, alg: s.alg}, nil
 }
 
@@ -157,15 +167,32 @@ func refreshTime(inception, expiration uint32) time.Time {
 	return time.Unix(int64(expiration)-left, 0)
 }
 
-// withSignature returns a new version: v served as z.
+// withSignature returns a new version: v served as z. Its index is the
+// signed one, which holds every record of v too: the cross-zone checks read
+// it like any other, and v's own index is left to the collector, so that a
+// signed zone is kept once and answered without one more indirection.
 func withSignature(v *version, z *signedZone) *version {
 	nv := *v
-	nv.signed = z
+	nv.Zone, nv.signed = *z.Zone, z
 	return &nv
 }
 
+// madeBySigner reports whether a record of type t at owner of a signed
+// version was made by the signer, not read from the zone file: left out of
+// the copy of the version in the state directory, which keeps the file's
+// content.
+func madeBySigner(origin, owner string, t uint16) bool {
+	switch t {
+	case dns.TypeRRSIG, dns.TypeNSEC, dns.TypeNSEC3, dns.TypeNSEC3PARAM:
+		return true
+	case dns.TypeDNSKEY, dns.TypeCDS, dns.TypeCDNSKEY:
+		return owner == origin
+	}
+	return false
+}
+
 // copyMagic starts a signed copy; the digit is the format's version.
-const copyMagic = "MXSIGNED2\n"
+const copyMagic = "MXSIGNED3\n"
 
 // copySum is the checksum at the end of a signed copy: CRC-32C, computed
 // by the CPU, against a copy damaged on disk or cut short (the state
@@ -179,6 +206,7 @@ func (s *signing) path(origin string) string { return filepath.Join(s.copies, or
 // until when, the packed zone, and a CRC-32C of all that.
 func (z *signedZone) encode() []byte {
 	b := append([]byte(copyMagic), z.unsigned[:]...)
+	b = binary.BigEndian.AppendUint32(b, z.unsignedSerial)
 	b = binary.BigEndian.AppendUint32(b, z.inception)
 	b = binary.BigEndian.AppendUint32(b, z.expiration)
 	flags := byte(0)
@@ -195,7 +223,7 @@ var errBadCopy = errors.New("signed copy damaged or of another version")
 
 // decodeSigned reads what encode wrote.
 func decodeSigned(b []byte) (*signedZone, error) {
-	if len(b) < len(copyMagic)+32+10+4 || string(b[:len(copyMagic)]) != copyMagic {
+	if len(b) < len(copyMagic)+32+14+4 || string(b[:len(copyMagic)]) != copyMagic {
 		return nil, errBadCopy
 	}
 	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
@@ -206,6 +234,7 @@ func decodeSigned(b []byte) (*signedZone, error) {
 	z := &signedZone{}
 	copy(z.unsigned[:], h)
 	h = h[32:]
+	z.unsignedSerial, h = binary.BigEndian.Uint32(h), h[4:]
 	z.inception, z.expiration = binary.BigEndian.Uint32(h), binary.BigEndian.Uint32(h[4:])
 	z.nsec3, z.alg = h[8] == 1, h[9]
 	zz, err := zone.ParseBinary(h[10:])

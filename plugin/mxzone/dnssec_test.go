@@ -273,6 +273,20 @@ func TestSignedRestartAndRefresh(t *testing.T) {
 	dir, state := writeZones(t, signedZones), t.TempDir()
 	m := newSignedPlugin(t, dir, state, false)
 	first := m.gen.Load().zones["customer.test."].zone.signed
+	// The copy in the state directory keeps the file's content: no record
+	// the signer made, the file's serial.
+	text, err := os.ReadFile(filepath.Join(state, "customer.test.zone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, made := range []string{"RRSIG", "NSEC", "DNSKEY", "CDS"} {
+		if strings.Contains(string(text), "\t"+made+"\t") {
+			t.Errorf("the state copy holds %s records:\n%s", made, text)
+		}
+	}
+	if !strings.Contains(string(text), "host.customer.test. 5 7200") {
+		t.Errorf("the state copy does not have the file's serial 5:\n%s", text)
+	}
 	again := newSignedPlugin(t, dir, state, false)
 	restarted := again.gen.Load().zones["customer.test."].zone.signed
 	if restarted.Serial() != first.Serial() || restarted.expiration != first.expiration || restarted.Digest() != first.Digest() {
@@ -352,8 +366,8 @@ func TestSignedCopyDecode(t *testing.T) {
 // records next to the change); the others are the signatures served
 // before, byte for byte.
 func TestEditKeepsUnchangedSignatures(t *testing.T) {
-	dir := writeZones(t, signedZones)
-	m := newSignedPlugin(t, dir, t.TempDir(), false)
+	dir, state := writeZones(t, signedZones), t.TempDir()
+	m := newSignedPlugin(t, dir, state, false)
 	before := m.gen.Load().zones["customer.test."].zone.signed
 	writeFile(t, dir, "customer.test.zone", signedZones["customer.test.zone"]+"zz A 192.0.2.9\n")
 	if err := m.reload(); err != nil {
@@ -362,6 +376,11 @@ func TestEditKeepsUnchangedSignatures(t *testing.T) {
 	after := m.gen.Load().zones["customer.test."].zone.signed
 	if after == before || after.Serial() != before.Serial()+1 {
 		t.Fatalf("the edit was not signed, or its serial %d is not %d", after.Serial(), before.Serial()+1)
+	}
+	// Served as serial 6, the copy in the state directory keeps the file's 5.
+	if text, err := os.ReadFile(filepath.Join(state, "customer.test.zone")); err != nil ||
+		!strings.Contains(string(text), "host.customer.test. 5 7200") || !strings.Contains(string(text), "zz.customer.test.") {
+		t.Errorf("the state copy after the edit (%v):\n%s", err, text)
 	}
 	sigs := func(z *signedZone) map[string]bool {
 		out := map[string]bool{}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zonefile"
 
+	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
 )
 
@@ -31,7 +32,13 @@ func render(v *version) []byte {
 	fmt.Fprintf(&b, "; last good version of %s from %s, saved by mxzone %s\n", v.Origin(), v.file,
 		time.Now().UTC().Format(time.RFC3339))
 	for set := range v.All {
+		if v.signed != nil && madeBySigner(v.Origin(), set.Owner(), set.Type()) {
+			continue // the file's content is kept, not the signer's
+		}
 		for _, rr := range set.RRs() {
+			if soa, ok := rr.(*dns.SOA); ok && v.signed != nil {
+				soa.Serial = v.signed.unsignedSerial
+			}
 			b.WriteString(rr.String())
 			b.WriteByte('\n')
 		}
