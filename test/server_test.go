@@ -303,6 +303,10 @@ func TestShippedCorefile(t *testing.T) {
 	if mx := ask(t, addr, "udp", "example.com.", dns.TypeMX); mx.Rcode != dns.RcodeSuccess || len(mx.Answer) != 3 {
 		t.Fatalf("MX:\n%v", mx)
 	}
+	// The example zones are signed: with DO, the MX RRset comes with its signature.
+	if mx := ask(t, addr, "udp", "example.com.", dns.TypeMX, true); len(mx.Answer) != 4 || mx.Answer[3].Header().Rrtype != dns.TypeRRSIG {
+		t.Fatalf("MX with DO:\n%v", mx)
+	}
 	out, err := exec.Command(dig, "@127.0.0.1", "-p", fmt.Sprint(port), "example.com", "ANY", "+norec").CombinedOutput()
 	if err != nil {
 		t.Fatalf("dig: %v\n%s", err, out)
