@@ -90,46 +90,58 @@ func (a *answerer) answer(qname, asked string, starts []uint16) {
 			continue
 		}
 		if a.qtype == dns.TypeANY {
-			for k := range n.NumSets() {
-				set := n.SetAt(k)
-				if a.chain != nil && set.Type() == dns.TypeRRSIG {
-					continue // each set's own signatures follow it
-				}
-				a.msg.Answer = a.appendSet(a.msg.Answer, set, owner)
-				a.msg.Answer = a.sigs(a.msg.Answer, n, owner, set.Type(), 0)
-			}
-			a.denyExpansion(name, m)
-			return
-		}
-		set, ok := n.Set(a.qtype)
-		if !ok {
+			a.answerAll(n, owner)
+		} else if !a.answerSet(n, owner) {
 			a.negative()
 			a.denyType(name, m)
 			return
 		}
-		start := len(a.msg.Answer)
-		if a.wire+a.size(set, owner) > maxMessage {
-			fit := set.Fit(owner, maxMessage-a.wire)
-			// Not even a message of the largest size holds it: send what
-			// fits and say so (RFC 2181 §9); the additional section would
-			// be dropped anyway.
-			a.msg.Answer = set.AppendFirst(a.msg.Answer, owner, fit)
-			a.wire = maxMessage
-			a.msg.Truncated = true
-			return
-		}
-		if a.msg.Answer == nil {
-			a.msg.Answer = make([]dns.RR, 0, set.Len())
-		}
-		a.msg.Answer = a.appendSet(a.msg.Answer, set, owner)
-		end := len(a.msg.Answer)
-		if a.qtype != dns.TypeRRSIG {
-			a.msg.Answer = a.sigs(a.msg.Answer, n, owner, a.qtype, 0)
-		}
 		a.denyExpansion(name, m)
-		a.additional(a.msg.Answer[start:end])
 		return
 	}
+}
+
+// answerAll answers an ANY question at n with every RRset there (each with
+// its signatures when DNSSEC is asked for).
+func (a *answerer) answerAll(n zone.Node, owner string) {
+	for k := range n.NumSets() {
+		set := n.SetAt(k)
+		if a.chain != nil && set.Type() == dns.TypeRRSIG {
+			continue // each set's own signatures follow it
+		}
+		a.msg.Answer = a.appendSet(a.msg.Answer, set, owner)
+		a.msg.Answer = a.sigs(a.msg.Answer, n, owner, set.Type(), 0)
+	}
+}
+
+// answerSet answers with the RRset asked for at n, its signatures and the
+// additional data of its targets; false when n has none (NODATA).
+func (a *answerer) answerSet(n zone.Node, owner string) bool {
+	set, ok := n.Set(a.qtype)
+	if !ok {
+		return false
+	}
+	start := len(a.msg.Answer)
+	if a.wire+a.size(set, owner) > maxMessage {
+		fit := set.Fit(owner, maxMessage-a.wire)
+		// Not even a message of the largest size holds it: send what
+		// fits and say so (RFC 2181 §9); the additional section would
+		// be dropped anyway.
+		a.msg.Answer = set.AppendFirst(a.msg.Answer, owner, fit)
+		a.wire = maxMessage
+		a.msg.Truncated = true
+		return true
+	}
+	if a.msg.Answer == nil {
+		a.msg.Answer = make([]dns.RR, 0, set.Len())
+	}
+	a.msg.Answer = a.appendSet(a.msg.Answer, set, owner)
+	end := len(a.msg.Answer)
+	if a.qtype != dns.TypeRRSIG {
+		a.msg.Answer = a.sigs(a.msg.Answer, n, owner, a.qtype, 0)
+	}
+	a.additional(a.msg.Answer[start:end])
+	return true
 }
 
 // visited reports whether the chain from qname has been at name already,
