@@ -15,6 +15,7 @@ import (
 	"github.com/coredns/coredns/plugin/test"
 
 	"github.com/coredns-mx/coredns-mx/internal/zonegen"
+	"github.com/coredns-mx/coredns-mx/internal/zonetest"
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
 
 	"github.com/miekg/dns"
@@ -51,16 +52,6 @@ func newSignedPlugin(t testing.TB, dir, state string, nsec3 bool) *MXZone {
 	}
 	m.stateWrites.Wait()
 	return m
-}
-
-// newUnloaded is a plugin on dir that has loaded nothing yet.
-func newUnloaded(dir string) *MXZone {
-	return &MXZone{
-		Next:    test.NextHandler(dns.RcodeSuccess, nil),
-		Origins: []string{"."},
-		loader:  &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), limits: DefaultLimits()},
-		server:  "dns://test",
-	}
 }
 
 // queryDO runs one question with DO set (or not) through ServeDNS.
@@ -455,7 +446,7 @@ func FuzzSignedAnswer(f *testing.F) {
 	ms := map[bool]*MXZone{}
 	keys := map[string]*dns.DNSKEY{}
 	for _, nsec3 := range []bool{false, true} {
-		ms[nsec3] = newSignedPlugin(f, zoneDirFor(f), f.TempDir(), nsec3)
+		ms[nsec3] = newSignedPlugin(f, zonetest.Dir(f, signedZones), f.TempDir(), nsec3)
 	}
 	f.Fuzz(func(t *testing.T, name string, qtype uint16, nsec3 bool) {
 		if _, ok := dns.IsDomainName(name); !ok || !dns.IsFqdn(name) {
@@ -476,17 +467,6 @@ func FuzzSignedAnswer(f *testing.F) {
 			checkSignatures(t, name, resp, keys)
 		}
 	})
-}
-
-// zoneDirFor writes signedZones into a new directory.
-func zoneDirFor(tb testing.TB) string {
-	dir := tb.TempDir()
-	for name, text := range signedZones {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return dir
 }
 
 // packer is a ResponseWriter that packs the reply, as the server does,

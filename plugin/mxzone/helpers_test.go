@@ -20,16 +20,22 @@ func newTestPlugin(t testing.TB, dir string, policy Policy) *MXZone {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &MXZone{
-		Next:    test.NextHandler(dns.RcodeSuccess, nil),
-		Origins: []string{"."},
-		loader:  &loader{dir: abs, origins: []string{"."}, policy: policy, limits: DefaultLimits()},
-		server:  "dns://test",
-	}
+	m := newUnloaded(abs)
+	m.loader.policy = policy
 	if err := m.reload(); err != nil {
 		t.Fatalf("load %s: %v", dir, err)
 	}
 	return m
+}
+
+// newUnloaded is a plugin on dir that has loaded nothing yet.
+func newUnloaded(dir string) *MXZone {
+	return &MXZone{
+		Next:    test.NextHandler(dns.RcodeSuccess, nil),
+		Origins: []string{"."},
+		loader:  &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), limits: DefaultLimits()},
+		server:  "dns://test",
+	}
 }
 
 // writeZones writes files (name -> contents) into a new temporary directory.
