@@ -4,6 +4,7 @@
 //	coredns-mx -conf Corefile          run the server
 //	coredns-mx check [--format text|json] PATH...   validate zones offline
 //	coredns-mx dnssec ds [--conf Corefile] ZONE...  the DS records for the registrar
+//	coredns-mx tsig ZONE [KEYNAME]                  a new TSIG key for a zone's policy file
 package main
 
 import (
@@ -102,6 +103,9 @@ func main() {
 	}
 	if len(os.Args) > 1 && os.Args[1] == "dnssec" {
 		os.Exit(runDNSSEC(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "tsig" {
+		os.Exit(runTsig(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	if slices.Contains(os.Args[1:], "-plugins") || slices.Contains(os.Args[1:], "--plugins") {
 		fmt.Print(describePlugins())

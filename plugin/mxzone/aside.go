@@ -20,6 +20,7 @@ const asideBytes = 1 << 20
 type preparsed struct {
 	stamp zonefile.Stamp
 	p     parsed
+	after *version // the version served when it was read: an update since makes it out of date
 }
 
 // readAside reads the zone file name outside the reload lock, one file at a
@@ -29,13 +30,13 @@ func (m *MXZone) readAside(name string, deleted bool) {
 	m.aside <- struct{}{}
 	defer func() { <-m.aside }()
 	l := m.loader
-	if p, ok := m.parseAside(name); ok {
+	if p, after, ok := m.parseAside(name); ok {
 		m.signAside(&p)
 		m.mu.Lock()
 		if l.preparsed == nil {
 			l.preparsed = map[string]preparsed{}
 		}
-		l.preparsed[name] = preparsed{stamp: p.stamp, p: p}
+		l.preparsed[name] = preparsed{stamp: p.stamp, p: p, after: after}
 		m.mu.Unlock()
 	}
 	var gone []string
@@ -46,28 +47,31 @@ func (m *MXZone) readAside(name string, deleted bool) {
 }
 
 // parseAside reads and checks the zone file name on its own, as a reload
-// would; it uses only what does not change after setup.
-func (m *MXZone) parseAside(name string) (parsed, bool) {
+// would; it uses only what does not change after setup. It returns the
+// version served when it read the file, which the result follows.
+func (m *MXZone) parseAside(name string) (parsed, *version, bool) {
 	l := m.loader
 	origin, err := zonefile.Origin(name)
 	if err != nil {
-		return parsed{}, false
+		return parsed{}, nil, false
 	}
 	d, err := openZoneDir(l.dir)
 	if err != nil {
-		return parsed{}, false
+		return parsed{}, nil, false
 	}
 	defer d.Close()
 	src := zonefile.Source{Root: d.root, DirFD: d.fd(), Dir: l.dir, Rel: name, File: filepath.Join(l.dir, name),
 		Origin: origin, MaxBytes: l.limits.FileBytes, MaxRecords: l.limits.Records, Includable: l.includable,
 		Settle: settleTime}
+	var served *version
 	if g := m.gen.Load(); g != nil {
 		if e := g.zones[origin]; e != nil && filepath.Base(e.file) == name {
 			src.PrevIno = e.stamp.Ino
+			served = e.zone
 		}
 	}
-	p := parseZone(src, &l.policy, &l.limits)
-	return p, !p.busy
+	p := parseZone(src, &l.policy, &l.limits, l.dynamicFor(origin, served))
+	return p, served, !p.busy
 }
 
 // large reports whether the file name in the zone directory is to be read
@@ -78,10 +82,11 @@ func (l *loader) large(name string) bool {
 }
 
 // readBefore returns what was read aside of the file name (readAside), if
-// the file is still as it was read then.
-func (l *loader) readBefore(d *zoneDir, name string) (parsed, bool) {
+// the file is still as it was read then and no update changed the zone
+// since (served is the version served now).
+func (l *loader) readBefore(d *zoneDir, name string, served *version) (parsed, bool) {
 	pre, ok := l.preparsed[name]
-	if !ok {
+	if !ok || l.dynamic != nil && pre.after != served {
 		return parsed{}, false
 	}
 	if st, err := d.stat(name); err != nil || st != pre.stamp {

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/journal"
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zonefile"
 )
 
@@ -31,6 +32,12 @@ type change struct {
 	// (readAside); nil when it was read in the reload.
 	presigned   *signedZone
 	signedAfter uint32
+	// With updates: the dynamic changes as they stand against the new file
+	// (nil: as before), the file's own serial, and the key of the UPDATE
+	// that made this change ("": a file edit).
+	delta      *journal.Delta
+	fileSerial uint32
+	key        string
 }
 
 // report says what a build did.
@@ -100,6 +107,13 @@ func (l *loader) rebuild(prev *generation, hint []string, mode scanMode, deleted
 	deleting := l.holdDeletions(d, prev, rep)
 	if len(toRead) == 0 && len(rep.removed) == 0 && slices.Equal(deleting, prev.deleting) {
 		return prev, rep, nil
+	}
+	if l.dynamic != nil {
+		// Deleted means deleted: the dynamic records and the journal go with
+		// the file, before a file made again under the name is read.
+		for _, origin := range rep.removed {
+			l.dynamic.forget(origin)
+		}
 	}
 	next := &generation{zones: maps.Clone(prev.zones), deleting: deleting}
 	for _, origin := range rep.removed {
@@ -210,7 +224,10 @@ func finish(next *generation, rep *report) {
 	for _, ch := range rep.changes {
 		e := ch.entry
 		e.findings = ch.allFindings()
-		if ch.draft != nil {
+		switch {
+		case ch.fileSerial != 0:
+			e.fileSerial = ch.fileSerial
+		case ch.draft != nil && ch.key == "":
 			e.fileSerial = ch.draft.Serial()
 		}
 		if e.zone != nil && (e.zone != ch.last || e.published.IsZero()) {
@@ -317,15 +334,19 @@ func (l *loader) read(d *zoneDir, f zoneFile, old *entry, settle time.Duration) 
 		if old != nil && filepath.Base(old.file) == f.name {
 			src.PrevIno = old.stamp.Ino
 		}
-		p, ok := l.readBefore(d, f.name)
+		var served *version
+		if old != nil {
+			served = old.zone
+		}
+		p, ok := l.readBefore(d, f.name, served)
 		if !ok {
-			p = parseZone(src, &l.policy, &l.limits)
+			p = parseZone(src, &l.policy, &l.limits, l.dynamicFor(f.origin, served))
 		}
 		if p.busy {
 			ch.busy = true
 			return ch
 		}
-		ch.draft, ch.local = p.draft, p.findings
+		ch.draft, ch.local, ch.delta, ch.fileSerial = p.draft, p.findings, p.delta, p.fileSerial
 		if p.ok {
 			ch.next = p.draft
 			ch.presigned, ch.signedAfter = p.presigned, p.signedAfter

@@ -252,6 +252,9 @@ func (m *MXZone) refresh(now time.Time) int {
 	})
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.successor.Load() != nil {
+		return 0
+	}
 	prev := m.gen.Load()
 	next := *prev
 	next.zones = maps.Clone(prev.zones)
@@ -262,6 +265,11 @@ func (m *MXZone) refresh(now time.Time) int {
 		}
 		next.zones[ne.origin] = ne
 		origins = append(origins, ne.origin)
+		if m.updates != nil {
+			if err := m.updates.record(ne.origin, due[i].zone, ne.zone, nil, "", false); err != nil {
+				log.Errorf("update: journal of %s: %v", ne.origin, err)
+			}
+		}
 		if m.state != nil {
 			if err := s.saveCopy(m.state, ne.zone.signed, false); err != nil {
 				log.Errorf("state: %v", err)

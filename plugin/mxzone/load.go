@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/journal"
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zonefile"
 
@@ -124,12 +125,19 @@ type parsed struct {
 	// still the version before.
 	presigned   *signedZone
 	signedAfter uint32
+	// With updates (dyn given): the changes by UPDATE as they stand against
+	// this file, and the file's own serial (the version's is the served one).
+	delta      *journal.Delta
+	fileSerial uint32
 }
 
 // parseZone reads one zone file with its includes (zonefile), applies the
 // rules that need only this zone (checkLocal) and indexes what may be
-// served (newVersion). The cross-zone checks come later (crossCheck).
-func parseZone(src zonefile.Source, policy *Policy, limits *Limits) (p parsed) {
+// served (newVersion). The cross-zone checks come later (crossCheck). With
+// dyn (the server takes updates), the zone's dynamic changes are applied to
+// the file's records before they are checked, and the served serial is
+// chosen (see dynamic).
+func parseZone(src zonefile.Source, policy *Policy, limits *Limits, dyn *dynamic) (p parsed) {
 	file := src.Display(src.Rel)
 	fs := &findings{policy: policy, zone: src.Origin}
 	defer func() {
@@ -161,12 +169,28 @@ func parseZone(src zonefile.Source, policy *Policy, limits *Limits) (p parsed) {
 			"%d records have no TTL and the file no $TTL before them: they take the SOA MINIMUM, %d, as BIND gives "+
 				"them (RFC 2308 section 4); write a $TTL line at the top", res.NoTTL, f.RR.Header().Ttl)
 	}
-	keep := checkLocal(src.Origin, file, res.Records, limits, fs)
+	recs := res.Records
+	if dyn != nil {
+		p.fileSerial = fileSerial(src.Origin, recs)
+		del, add := dyn.pruned(recs)
+		p.delta = &journal.Delta{Del: del, Add: add}
+		recs = applyDelta(recs, del, add)
+		if dyn.serial != 0 && !serialNewer(p.fileSerial, dyn.serial) {
+			withSerial(src.Origin, recs, dyn.serial) // the same content keeps its serial
+		}
+	}
+	keep := checkLocal(src.Origin, file, recs, limits, fs)
 	var includes []string
 	for _, inc := range res.Includes {
 		includes = append(includes, inc.File)
 	}
 	v, bad, err := newVersion(src.Origin, file, includes, keep, limits.Names)
+	if dyn != nil && err == nil && dyn.serial != 0 && !serialNewer(p.fileSerial, dyn.serial) && v.Digest() != dyn.digest {
+		// New content under the serial served before: secondaries would
+		// never take it. The next serial, and the index again.
+		withSerial(src.Origin, keep, dyn.next(p.fileSerial, dyn.serial))
+		v, bad, err = newVersion(src.Origin, file, includes, keep, limits.Names)
+	}
 	switch {
 	case errors.Is(err, zone.ErrTooManyNames):
 		fs.add(RuleSyntax, file, 0, src.Origin,

@@ -59,6 +59,27 @@ var (
 		Help:      "Served zones whose copy in the state directory could not be saved yet (retried with back-off).",
 	}, []string{"server"})
 
+	updatesTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "updates_total",
+		Help:      "RFC 2136 UPDATE messages, by result: applied, unchanged (nothing to change), or the rcode they were answered with (refused, notauth, formerr, nxdomain, yxdomain, nxrrset, yxrrset, notzone, servfail).",
+	}, []string{"server", "result"})
+
+	journalBytes = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "journal_bytes",
+		Help:      "Bytes in the zones' journals (state directory) together.",
+	}, []string{"server"})
+
+	transfersTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "transfers_total",
+		Help:      "Zone transfers handed to the transfer plugin, by kind: axfr, ixfr (the differences from the journal), ixfr_axfr (an IXFR answered with the whole zone: the journal does not reach back to the serial) or ixfr_uptodate.",
+	}, []string{"server", "kind"})
+
 	reloadDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,

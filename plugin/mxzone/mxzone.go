@@ -50,16 +50,19 @@ type MXZone struct {
 	// Collaborators and the reload loop's own state.
 	mu          sync.Mutex // guards cancel, reported and busy, and serializes reloads
 	cancel      context.CancelFunc
-	reported    map[string]string // file -> problem already logged by scan
-	busy        []string          // zone files found being written, to read again
-	state       *stateDir         // validated copies of served zones; nil: off
-	signing     *signing          // DNSSEC for the served zones; nil: off
-	stateWrites sync.WaitGroup    // the first load's copies being written
-	unsaved     map[string]bool   // origins whose served version has no saved copy yet
-	aside       chan struct{}     // one file read aside at a time (readAside)
-	notify      *notifier         // NOTIFY through the transfer plugin; nil: no transfer plugin
-	status      *statusServer     // the status API and page; nil: off
-	clock       func() time.Time  // for the catalog serial; nil: time.Now
+	reported    map[string]string      // file -> problem already logged by scan
+	busy        []string               // zone files found being written, to read again
+	state       *stateDir              // validated copies of served zones; nil: off
+	signing     *signing               // DNSSEC for the served zones; nil: off
+	stateWrites sync.WaitGroup         // the first load's copies being written
+	unsaved     map[string]bool        // origins whose served version has no saved copy yet
+	aside       chan struct{}          // one file read aside at a time (readAside)
+	notify      *notifier              // NOTIFY through the transfer plugin; nil: no transfer plugin
+	status      *statusServer          // the status API and page; nil: off
+	clock       func() time.Time       // for the catalog serial; nil: time.Now
+	updates     *updater               // RFC 2136 updates and the journals; nil: UPDATE is not taken
+	restarting  atomic.Bool            // a restart for new TSIG keys is under way
+	successor   atomic.Pointer[MXZone] // the instance that took over (takeOver): every request goes there
 }
 
 // Name implements plugin.Handler.
@@ -67,8 +70,17 @@ func (m *MXZone) Name() string { return pluginName }
 
 // ServeDNS implements plugin.Handler.
 func (m *MXZone) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+	if s := m.successor.Load(); s != nil {
+		return s.ServeDNS(ctx, w, r) // the old instance's listeners, until they close
+	}
 	if len(r.Question) != 1 {
 		return dns.RcodeFormatError, nil
+	}
+	if m.isUpdate(r) {
+		if plugin.Zones(m.Origins).Matches(strings.ToLower(r.Question[0].Name)) == "" {
+			return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
+		}
+		return m.serveUpdate(ctx, w, r)
 	}
 	asked := r.Question[0].Name
 	qname := strings.ToLower(asked) // no allocation when already lower case
@@ -289,16 +301,25 @@ func (m *MXZone) OnStartup() error {
 			}
 		}
 	}
+	adopted := m.takeOver()
+	if m.updates != nil {
+		if !adopted {
+			m.updates.openJournals()
+		}
+		m.updates.readPolicies()
+	}
 	var d *dirWatch
 	var werr error
 	if m.interval > 0 {
 		d, werr = newDirWatch(m.loader.dir)
 		m.aside = make(chan struct{}, 1)
 	}
-	if err := m.load(); err != nil {
-		// The directory went away between setup and start: answer SERVFAIL
-		// until it is back, rather than not starting at all.
-		log.Errorf("no zones loaded yet: %v", err)
+	if !adopted {
+		if err := m.load(); err != nil {
+			// The directory went away between setup and start: answer SERVFAIL
+			// until it is back, rather than not starting at all.
+			log.Errorf("no zones loaded yet: %v", err)
+		}
 	}
 	if m.status != nil {
 		if err := m.status.start(); err != nil {
@@ -322,6 +343,9 @@ func (m *MXZone) OnStartup() error {
 	if m.interval > 0 {
 		go m.run(ctx, m.interval, d, werr)
 	}
+	if m.updates != nil {
+		go m.watchPolicies(ctx)
+	}
 	return nil
 }
 
@@ -336,5 +360,6 @@ func (m *MXZone) OnShutdown() error {
 	}
 	m.mu.Unlock()
 	m.stateWrites.Wait() // the copies of the first load, if still being written
+	m.release()
 	return nil
 }

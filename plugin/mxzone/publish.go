@@ -26,6 +26,9 @@ func (m *MXZone) load() error {
 		m.startCatalog(next)
 	}
 	m.logReport(rep, true)
+	if m.updates != nil {
+		m.settleJournals(next)
+	}
 	m.gen.Store(next)
 	m.recordGeneration(next, rep, time.Since(start))
 	m.notifyLoaded(next)
@@ -61,6 +64,9 @@ func (m *MXZone) load() error {
 func (m *MXZone) reloadWith(hint []string, mode scanMode, deleted ...string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.successor.Load() != nil {
+		return nil // retired: the instance after this one reloads
+	}
 	if m.gen.Load() == nil {
 		return m.load()
 	}
@@ -85,6 +91,9 @@ func (m *MXZone) update(hint []string, mode scanMode, deleted []string) error {
 	m.logReport(rep, false)
 	if next == prev {
 		return nil
+	}
+	if m.updates != nil {
+		m.recordReload(rep)
 	}
 	if m.state != nil {
 		// On disk before it is served: a version that was ever answered

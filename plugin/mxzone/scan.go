@@ -38,6 +38,9 @@ type loader struct {
 	includes []string
 	// preparsed are files read aside (readAside), for the next reload.
 	preparsed map[string]preparsed
+	// dynamic says what a new version of a zone carries over from the one
+	// served (see dynamic); nil: the server takes no updates.
+	dynamic *updater
 	// held are the zones that the last scan found named by several files,
 	// none spelt canonically (resolveNames): they keep what they serve.
 	held []string

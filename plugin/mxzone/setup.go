@@ -14,6 +14,8 @@ import (
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/transfer"
 
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/update"
+
 	"github.com/miekg/dns"
 )
 
@@ -28,6 +30,22 @@ func setup(c *caddy.Controller) error {
 		return plugin.Error(pluginName, err)
 	}
 	cfg := dnsserver.GetConfig(c)
+	if m.updates != nil {
+		watchInstances()
+		// UPDATE reaches the plugins only when one asks for it; the keys
+		// go to the DNS server, which checks every MAC (RFC 8945).
+		cfg.AllowOpcode(dns.OpcodeUpdate)
+		if cfg.TsigSecret == nil {
+			cfg.TsigSecret = map[string]string{}
+		}
+		for name, secret := range m.updates.secrets {
+			if s, ok := cfg.TsigSecret[name]; ok && s != secret {
+				log.Errorf("update: key %q is also a tsig plugin key with another secret; the tsig plugin's is used", name)
+				continue
+			}
+			cfg.TsigSecret[name] = secret
+		}
+	}
 	c.OnStartup(func() error {
 		if t, ok := cfg.Handler("transfer").(*transfer.Transfer); ok {
 			m.notify = newNotifier(t.Notify)
@@ -62,6 +80,10 @@ func setup(c *caddy.Controller) error {
 //	    }
 //	    catalog NAME
 //	    status ADDRESS
+//	    update POLICYDIR {
+//	        journal_size SIZE
+//	        serial increment|unixtime
+//	    }
 //	    allow_public_suffix ZONES...
 //	    includes PATTERN...
 //	    protect ZONES...
@@ -123,7 +145,86 @@ func parse(c *caddy.Controller) (*MXZone, error) {
 		m.signing.keys.Dir = filepath.Join(m.state.dir, "keys")
 		m.signing.copies = filepath.Join(m.state.dir, "signed")
 	}
+	if u := m.updates; u != nil {
+		if m.state == nil {
+			return nil, c.Err("update needs a state directory (state DIR): the journals of the zones are kept there")
+		}
+		if strings.HasPrefix(u.dir+"/", m.loader.dir+"/") {
+			return nil, c.Errf("update: the policy directory %s is inside the zone directory %s: its keys must be out of the "+
+				"customers' reach", u.dir, m.loader.dir)
+		}
+		u.journals = filepath.Join(m.state.dir, "journal")
+		u.secrets = serverSecrets(u.dir)
+		m.loader.dynamic = u
+	}
 	return m, nil
+}
+
+// parseUpdate reads the update property and its block.
+func parseUpdate(c *caddy.Controller, m *MXZone) error {
+	args := c.RemainingArgs()
+	if len(args) != 1 {
+		return c.ArgErr()
+	}
+	arg := args[0]
+	dir := arg
+	if root := dnsserver.GetConfig(c).Root; !filepath.IsAbs(dir) && root != "" {
+		dir = filepath.Join(root, dir)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return c.Errf("update: policy directory %q: %v", arg, err)
+	}
+	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+		return c.Errf("update: policy directory %q is not a directory", arg)
+	}
+	u := &updater{dir: abs, journalSize: defaultJournalSize, policies: map[string]*update.Policy{}, zones: map[string]*dynZone{}}
+	m.updates = u
+	if !c.NextArg() {
+		return nil
+	}
+	if c.Val() != "{" {
+		return c.ArgErr()
+	}
+	seen := map[string]bool{}
+	for c.Next() {
+		prop := c.Val()
+		if prop == "}" {
+			return nil
+		}
+		if seen[prop] {
+			return c.Errf("update: property %q is set twice", prop)
+		}
+		seen[prop] = true
+		switch prop {
+		case "journal_size":
+			v, err := oneArg(c)
+			if err != nil {
+				return err
+			}
+			n, ok := parseSize(v)
+			if !ok || n < 64<<10 || n > 1<<30 {
+				return c.Errf("update: journal_size %q is not a size from 64KiB to 1GiB", v)
+			}
+			u.journalSize = n
+		case "serial":
+			v, err := oneArg(c)
+			if err != nil {
+				return err
+			}
+			switch v {
+			case "increment":
+				u.serial = serialIncrement
+			case "unixtime":
+				u.serial = serialUnixtime
+			default:
+				return c.Errf("update: serial %q is not increment or unixtime", v)
+			}
+		default:
+			return c.Errf("update: unknown property %q", prop)
+		}
+	}
+	return c.Err("update: block is not closed")
 }
 
 // parseDNSSEC reads the dnssec property and its block.
@@ -253,6 +354,8 @@ func parseProperty(c *caddy.Controller, m *MXZone, prop string) error {
 		return parseState(c, m)
 	case "dnssec":
 		return parseDNSSEC(c, m)
+	case "update":
+		return parseUpdate(c, m)
 	case "status":
 		arg, err := oneArg(c)
 		if err != nil {

@@ -132,7 +132,7 @@ func (s *stateDir) deleted(origin string) bool {
 
 // load reads origin's copy and checks it on its own; nil if there is none
 // or it does not pass.
-func (s *stateDir) load(origin string, policy *Policy, limits Limits) *version {
+func (s *stateDir) load(origin string, policy *Policy, limits Limits, dyn *dynamic) *version {
 	root, err := os.OpenRoot(s.dir)
 	if err != nil {
 		return nil
@@ -143,7 +143,7 @@ func (s *stateDir) load(origin string, policy *Policy, limits Limits) *version {
 		return nil
 	}
 	p := parseZone(zonefile.Source{Root: root, DirFD: -1, Dir: s.dir, Rel: name, Origin: origin,
-		MaxBytes: limits.FileBytes, MaxRecords: limits.Records}, policy, &limits)
+		MaxBytes: limits.FileBytes, MaxRecords: limits.Records}, policy, &limits, dyn)
 	if !p.ok {
 		return nil
 	}
@@ -190,7 +190,7 @@ func (m *MXZone) restore(g *generation) {
 		if e.zone != nil {
 			continue
 		}
-		if v := s.load(origin, &m.loader.policy, m.loader.limits); v != nil {
+		if v := s.load(origin, &m.loader.policy, m.loader.limits, m.loader.dynamicFor(origin, nil)); v != nil {
 			e.zone, e.status, e.published = v, statusFromState, time.Now()
 			log.Warningf("%s: file refused; zone %s is served from its saved last good copy %s, serial %d",
 				e.file, origin, s.path(origin), v.Serial())

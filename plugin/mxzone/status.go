@@ -39,6 +39,10 @@ type zoneDetail struct {
 	// DNSSEC is present when the served version is signed: the DS records
 	// to give the registrar and when the signatures are next refreshed.
 	DNSSEC *zoneDNSSEC `json:"dnssec,omitempty"`
+	// Dynamic is present when the zone has a journal (update is set): what
+	// UPDATE changed of its file, the serials the journal reaches, and the
+	// last update's key and time. No secret is ever here.
+	Dynamic *dynStatus `json:"dynamic,omitempty"`
 }
 
 // zoneDNSSEC is the signing state of a served zone: public data only.

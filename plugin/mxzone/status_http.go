@@ -136,6 +136,9 @@ func (s *statusServer) zone(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no zone file for " + name})
 		return
 	}
+	if u := s.m.updates; u != nil {
+		d.Dynamic = u.status(name)
+	}
 	writeJSON(w, http.StatusOK, d)
 }
 

@@ -6,6 +6,8 @@ import (
 
 	"github.com/coredns/coredns/plugin/transfer"
 
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/journal"
+
 	"github.com/miekg/dns"
 )
 
@@ -19,9 +21,12 @@ const xfrBatch = 500
 // Transfer implements transfer.Transferer for the stock transfer plugin:
 // AXFR (serial 0) of the served version of a zone or of the catalog zone, in
 // the order SOA, every other record, SOA. For IXFR with a serial that is not
-// older than the served one it sends the SOA alone ("up to date"); otherwise
-// the whole zone, which RFC 1995 section 4 allows as the answer to an IXFR:
-// differences between versions are not kept.
+// older than the served one it sends the SOA alone ("up to date"); with a
+// serial the zone's journal holds (update is set), the differences from it
+// (RFC 1995 section 4: the new SOA, then for each version step the old SOA,
+// the records deleted, the new SOA, the records added, and the new SOA
+// again); otherwise the whole zone, which RFC 1995 allows as the answer to
+// an IXFR.
 func (m *MXZone) Transfer(zone string, serial uint32) (<-chan []dns.RR, error) {
 	g := m.gen.Load()
 	if g == nil {
@@ -42,9 +47,22 @@ func (m *MXZone) Transfer(zone string, serial uint32) (<-chan []dns.RR, error) {
 	soa := v.SOA()
 	ch := make(chan []dns.RR, 4)
 	if serial != 0 && !serialNewer(soa.Serial, serial) {
+		transfersTotal.WithLabelValues(m.server, "ixfr_uptodate").Inc()
 		ch <- []dns.RR{soa}
 		close(ch)
 		return ch, nil
+	}
+	if serial != 0 && m.updates != nil {
+		if steps, ok := m.updates.steps(zone, serial); ok && steps[len(steps)-1].To == soa.Serial {
+			transfersTotal.WithLabelValues(m.server, "ixfr").Inc()
+			go sendSteps(ch, soa, steps)
+			return ch, nil
+		}
+	}
+	if serial != 0 {
+		transfersTotal.WithLabelValues(m.server, "ixfr_axfr").Inc()
+	} else {
+		transfersTotal.WithLabelValues(m.server, "axfr").Inc()
 	}
 	go func() {
 		defer close(ch)
@@ -65,4 +83,29 @@ func (m *MXZone) Transfer(zone string, serial uint32) (<-chan []dns.RR, error) {
 		ch <- append(batch, soa)
 	}()
 	return ch, nil
+}
+
+// sendSteps sends an incremental transfer in RFC 1995 form: each step's
+// lists begin with its old and its new SOA (journal.Step).
+func sendSteps(ch chan<- []dns.RR, soa *dns.SOA, steps []journal.Step) {
+	defer close(ch)
+	batch := make([]dns.RR, 0, xfrBatch)
+	batch = append(batch, soa)
+	put := func(rr dns.RR) {
+		if len(batch) == xfrBatch {
+			ch <- batch
+			batch = make([]dns.RR, 0, xfrBatch)
+		}
+		batch = append(batch, rr)
+	}
+	for _, s := range steps {
+		for _, rr := range s.Del {
+			put(rr)
+		}
+		for _, rr := range s.Add {
+			put(rr)
+		}
+	}
+	put(soa)
+	ch <- batch
 }

@@ -1,0 +1,471 @@
+package mxzone
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/journal"
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/update"
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
+
+	"github.com/miekg/dns"
+)
+
+// policySuffix ends the name of a zone's policy file: POLICYDIR/ZONE.conf.
+const policySuffix = ".conf"
+
+// defaultJournalSize bounds one zone's journal (journal_size).
+const defaultJournalSize = 1 << 20
+
+// serialPolicy is how the served serial goes up on a change (Knot's
+// serial-policy).
+type serialPolicy int
+
+const (
+	serialIncrement serialPolicy = iota // the last served serial plus one
+	serialUnixtime                      // the time in seconds, or the last plus one if that is not newer
+)
+
+// updater takes the RFC 2136 updates of the served zones (update POLICYDIR)
+// and keeps each zone's journal. Its maps are guarded by mu; the writers
+// (updates, reloads) also hold the plugin's reload lock, so they never race
+// one another, while queries for transfers and the status API only read.
+type updater struct {
+	dir         string // POLICYDIR, absolute
+	journals    string // STATE/journal
+	journalSize int64
+	serial      serialPolicy
+	// secrets are the TSIG keys the server was started with (name ->
+	// base64), from the policy files: the DNS server checks MACs with them.
+	secrets map[string]string
+
+	mu       sync.RWMutex
+	policies map[string]*update.Policy // origin -> its policy file, as last read
+	problems map[string]string         // policy file -> the problem last logged
+	zones    map[string]*dynZone       // origin -> its journal, once it has one
+}
+
+// dynZone is one zone's journal and what the status API shows of it.
+type dynZone struct {
+	j       *journal.Journal
+	delta   *journal.Delta // what UPDATE changed of the file; nil: nothing
+	lastKey string         // the key of the last update
+	lastAt  time.Time
+	updates int // updates applied since the start
+}
+
+// nextSerial is the serial of a changed version served after last, whose
+// file says file (0: the file is not what changed).
+func (u *updater) nextSerial(file, last uint32, now time.Time) uint32 {
+	if last == 0 || file != 0 && serialNewer(file, last) {
+		return file
+	}
+	if u.serial == serialUnixtime {
+		if t := uint32(now.Unix()); serialNewer(t, last) {
+			return t
+		}
+	}
+	return last + 1
+}
+
+// journalPath is the journal file of origin.
+func (u *updater) journalPath(origin string) string { return filepath.Join(u.journals, origin+"jnl") }
+
+// readPolicies reads every policy file of the directory; a file with a
+// problem gives its zone no policy (its updates are refused) and is logged
+// once with its line.
+func (u *updater) readPolicies() {
+	entries, err := os.ReadDir(u.dir)
+	if err != nil {
+		log.Errorf("update: policy directory: %v", err)
+		return
+	}
+	policies := map[string]*update.Policy{}
+	problems := map[string]string{}
+	for _, e := range entries {
+		origin, ok := policyOrigin(e.Name())
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		p, err := readPolicy(u.dir, e.Name(), origin)
+		if err != nil {
+			problems[e.Name()] = err.Error()
+			continue
+		}
+		policies[origin] = p
+	}
+	u.mu.Lock()
+	old := u.problems
+	u.policies, u.problems = policies, problems
+	u.mu.Unlock()
+	for name, msg := range problems {
+		if old[name] != msg {
+			log.Errorf("update: %s; updates of its zone are refused until it is fixed", msg)
+		}
+	}
+}
+
+// policyOrigin is the zone a policy file name stands for.
+func policyOrigin(name string) (string, bool) {
+	base, ok := strings.CutSuffix(name, policySuffix)
+	if !ok || base == "" || strings.HasPrefix(base, ".") {
+		return "", false
+	}
+	origin := strings.ToLower(base)
+	if !strings.HasSuffix(origin, ".") {
+		origin += "."
+	}
+	return origin, true
+}
+
+// readPolicy reads one policy file inside dir (no symlink out of it).
+func readPolicy(dir, name, origin string) (*update.Policy, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	f, err := root.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > 1<<20 {
+		return nil, &update.Error{File: filepath.Join(dir, name), Line: 1, Msg: "policy file is larger than 1 MiB"}
+	}
+	data := make([]byte, st.Size())
+	if _, err := f.Read(data); err != nil && st.Size() > 0 {
+		return nil, err
+	}
+	return update.ParsePolicy(filepath.Join(dir, name), origin, data)
+}
+
+// policy is origin's policy; nil: none.
+func (u *updater) policy(origin string) *update.Policy {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	return u.policies[origin]
+}
+
+// keysChanged reports whether the policy files now define a key the server
+// was not started with, or another secret for one: only a new server
+// instance checks MACs with it (core/dnsserver copies the secrets when it
+// starts). A key that is gone needs no restart: no grant names it.
+func (u *updater) keysChanged() bool {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	for _, p := range u.policies {
+		for _, k := range p.Keys {
+			if s, ok := u.secrets[k.Name]; !ok || s != k.Secret {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// serverSecrets reads the policy directory at setup and returns the keys
+// for the DNS server; a key name that two files give different secrets is
+// kept only from the first file (in name order) and logged.
+func serverSecrets(dir string) map[string]string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if _, ok := policyOrigin(e.Name()); ok && e.Type().IsRegular() {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	out := map[string]string{}
+	for _, name := range names {
+		origin, _ := policyOrigin(name)
+		p, err := readPolicy(dir, name, origin)
+		if err != nil {
+			continue // logged by readPolicies
+		}
+		for _, k := range p.Keys {
+			if s, ok := out[k.Name]; ok && s != k.Secret {
+				log.Errorf("update: %s:%d: key %q is defined with another secret in another policy file; this one is not used",
+					p.File, k.Line, k.Name)
+				continue
+			}
+			out[k.Name] = k.Secret
+		}
+	}
+	return out
+}
+
+// openJournals opens the journal of every zone that has one, before the
+// first load applies their changes again. A torn tail is cut with one log
+// line.
+func (u *updater) openJournals() {
+	if err := os.MkdirAll(u.journals, 0o700); err != nil {
+		log.Errorf("update: journal directory: %v", err)
+		return
+	}
+	entries, err := os.ReadDir(u.journals)
+	if err != nil {
+		log.Errorf("update: journal directory: %v", err)
+		return
+	}
+	zones := map[string]*dynZone{}
+	for _, e := range entries {
+		origin, ok := strings.CutSuffix(e.Name(), "jnl")
+		if !ok || !strings.HasSuffix(origin, ".") || !e.Type().IsRegular() {
+			continue
+		}
+		j, rep, err := journal.Open(filepath.Join(u.journals, e.Name()), u.journalSize)
+		if err != nil {
+			log.Errorf("update: journal of %s: %v", origin, err)
+			continue
+		}
+		if rep.Dropped > 0 {
+			log.Warningf("update: journal of %s: %d bytes of a torn or damaged tail dropped (a change never acknowledged)", origin, rep.Dropped)
+		}
+		zones[origin] = &dynZone{j: j, delta: j.Delta()}
+	}
+	u.mu.Lock()
+	u.zones = zones
+	u.mu.Unlock()
+}
+
+// dynamicFor is what a new version of origin carries over (see dynamic),
+// given the version served before it (nil: none, the first load).
+func (u *updater) dynamicFor(origin string, served *version) *dynamic {
+	u.mu.RLock()
+	z := u.zones[origin]
+	u.mu.RUnlock()
+	d := &dynamic{next: func(file, last uint32) uint32 { return u.nextSerial(file, last, time.Now()) }}
+	if z != nil && z.delta != nil {
+		d.del, d.add = z.delta.Del, z.delta.Add
+		d.serial, d.digest = z.delta.Serial, z.delta.Digest
+	}
+	if served != nil {
+		d.serial, d.digest = served.served().Serial(), served.unsignedDigest()
+	}
+	return d
+}
+
+// record writes the step from old to next (served versions) to origin's
+// journal, with the delta after it, syncing it when it acknowledges an
+// update. key is the update's key ("": a file edit or a re-signing).
+func (u *updater) record(origin string, old, next *version, delta *journal.Delta, key string, sync bool) error {
+	var oz *zone.Zone
+	if old != nil {
+		oz = old.served()
+	}
+	nz := next.served()
+	del, add := zone.Diff(oz, nz)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	z := u.zones[origin]
+	if z == nil {
+		j, _, err := journal.Open(u.journalPath(origin), u.journalSize)
+		if err != nil {
+			return err
+		}
+		z = &dynZone{j: j}
+		u.zones[origin] = z
+	}
+	if delta == nil {
+		delta = z.delta
+	}
+	d := &journal.Delta{Serial: nz.Serial(), Digest: next.unsignedDigest()}
+	if delta != nil {
+		d.Del, d.Add = delta.Del, delta.Add
+	}
+	var step *journal.Step
+	if oz != nil && (len(del)+len(add) > 0 || oz.Serial() != nz.Serial()) {
+		// Each list starts with its version's SOA, as IXFR sends them.
+		step = &journal.Step{From: oz.Serial(), To: nz.Serial(), Time: time.Now(), Key: key,
+			Del: append([]dns.RR{oz.SOA()}, del...), Add: append([]dns.RR{nz.SOA()}, add...)}
+	}
+	err := z.j.Append(step, d, sync)
+	if errors.Is(err, journal.ErrTooLarge) && step != nil {
+		// A change larger than the journal: no IXFR of it (secondaries take
+		// the zone whole); the delta is what must survive.
+		z.j.Reset(d)
+		err = nil
+	}
+	if err != nil {
+		return err
+	}
+	z.delta = d
+	if key != "" {
+		z.lastKey, z.lastAt = key, time.Now()
+		z.updates++
+	}
+	return nil
+}
+
+// delta is origin's dynamic changes as last recorded; nil: none.
+func (u *updater) delta(origin string) *journal.Delta {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	if z := u.zones[origin]; z != nil {
+		return z.delta
+	}
+	return nil
+}
+
+// forget closes and deletes origin's journal: its zone file is gone, and
+// with it the zone and all its dynamic records (deleted means deleted).
+func (u *updater) forget(origin string) {
+	u.mu.Lock()
+	z := u.zones[origin]
+	delete(u.zones, origin)
+	u.mu.Unlock()
+	if z != nil {
+		z.j.Close()
+	}
+	if err := journal.Remove(u.journalPath(origin)); err != nil {
+		log.Errorf("update: journal of %s: %v", origin, err)
+	}
+}
+
+// steps returns the journal's steps from serial to the newest; ok is false
+// when it does not reach back that far.
+func (u *updater) steps(origin string, serial uint32) ([]journal.Step, bool) {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	z := u.zones[origin]
+	if z == nil {
+		return nil, false
+	}
+	return z.j.Since(serial)
+}
+
+// dynStatus is what the status API shows of a zone's dynamic changes.
+type dynStatus struct {
+	Deleted      int       `json:"deleted"` // records of the file UPDATE deleted
+	Added        int       `json:"added"`   // records UPDATE added
+	JournalBytes int64     `json:"journal_bytes"`
+	FirstSerial  uint32    `json:"journal_first_serial,omitempty"`
+	LastSerial   uint32    `json:"journal_last_serial,omitempty"`
+	Updates      int       `json:"updates_since_start"`
+	LastKey      string    `json:"last_update_key,omitempty"`
+	LastUpdate   time.Time `json:"last_update,omitzero"`
+}
+
+// status is origin's dynStatus; nil: no journal.
+func (u *updater) status(origin string) *dynStatus {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	z := u.zones[origin]
+	if z == nil {
+		return nil
+	}
+	s := &dynStatus{JournalBytes: z.j.Size(), Updates: z.updates, LastKey: z.lastKey, LastUpdate: z.lastAt}
+	if z.delta != nil {
+		s.Deleted, s.Added = len(z.delta.Del), len(z.delta.Add)
+	}
+	s.FirstSerial, s.LastSerial, _ = z.j.Range()
+	return s
+}
+
+// journalBytes is the size of all journals together.
+func (u *updater) journalBytes() int64 {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	var n int64
+	for _, z := range u.zones {
+		n += z.j.Size()
+	}
+	return n
+}
+
+// recordReload writes to the journals the steps of the zones a reload
+// changed, for IXFR (unsynced: a step lost in a crash costs a secondary one
+// AXFR, and the file holds the change).
+func (m *MXZone) recordReload(rep *report) {
+	for _, ch := range rep.changes {
+		e := ch.entry
+		if e.zone == nil || e.zone != ch.next || ch.last == nil || e.zone == ch.last {
+			continue
+		}
+		if err := m.updates.record(e.origin, ch.last, e.zone, ch.delta, "", false); err != nil {
+			log.Errorf("update: journal of %s: %v", e.origin, err)
+		}
+	}
+	journalBytes.WithLabelValues(m.server).Set(float64(m.updates.journalBytes()))
+}
+
+// settleJournals runs after the first load: the journal of a zone whose
+// file is gone is deleted (the zone was deleted while the server was down);
+// the history of a zone that serves another serial than its journal leads
+// to (its file changed meanwhile) starts afresh, keeping the dynamic
+// changes, which the load applied.
+func (m *MXZone) settleJournals(g *generation) {
+	u := m.updates
+	u.mu.RLock()
+	origins := make([]string, 0, len(u.zones))
+	for o := range u.zones {
+		origins = append(origins, o)
+	}
+	u.mu.RUnlock()
+	kept := 0
+	for _, origin := range origins {
+		e := g.zones[origin]
+		if e == nil {
+			u.forget(origin)
+			log.Infof("update: zone %s is gone; its journal and dynamic records are deleted", origin)
+			continue
+		}
+		kept++
+		if e.zone == nil {
+			continue
+		}
+		u.mu.Lock()
+		z := u.zones[origin]
+		_, last, ok := z.j.Range()
+		if serial := e.zone.served().Serial(); ok && last != serial || z.delta != nil && z.delta.Serial != serial {
+			d := &journal.Delta{Serial: serial, Digest: e.zone.unsignedDigest()}
+			if z.delta != nil {
+				d.Del, d.Add = z.delta.Del, z.delta.Add
+			}
+			if err := z.j.Reset(d); err != nil {
+				log.Errorf("update: journal of %s: %v", origin, err)
+			}
+			z.delta = d
+		}
+		u.mu.Unlock()
+	}
+	if kept > 0 {
+		log.Infof("update: %d zones with journals; their dynamic changes are served", kept)
+	}
+	journalBytes.WithLabelValues(m.server).Set(float64(u.journalBytes()))
+}
+
+// adopt takes the journals of the updater of the instance before (see
+// takeOver).
+func (u *updater) adopt(old *updater) {
+	old.mu.Lock()
+	zones := old.zones
+	old.zones = map[string]*dynZone{}
+	old.mu.Unlock()
+	u.mu.Lock()
+	u.zones = zones
+	u.mu.Unlock()
+}
+
+// closeAll closes every journal.
+func (u *updater) closeAll() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, z := range u.zones {
+		z.j.Close()
+	}
+	u.zones = map[string]*dynZone{}
+}
