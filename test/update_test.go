@@ -44,8 +44,8 @@ func (k tsigKey) y() string { return k.alg + ":" + k.name + ":" + k.secret }
 // updateSetup is a zone directory (the shipped zones), a policy directory
 // and a state directory for a server that takes updates.
 type updateSetup struct {
-	zones, policy, state string
-	xfrTo                string // the transfer plugin's to: where NOTIFY goes
+	zones, policy, state  string
+	xfrTo                 string // the transfer plugin's to: where NOTIFY goes
 	acme, panel, provider tsigKey
 }
 
