@@ -1,7 +1,9 @@
 package mxzone
 
 import (
+	"maps"
 	"slices"
+	"strings"
 
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/journal"
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zonefile"
@@ -34,13 +36,42 @@ type dynamic struct {
 	next func(file, last uint32) uint32
 }
 
+// rrKey groups records by owner and type, so that matching a delta
+// against a zone of any size costs a map look-up per record.
+type rrKey struct {
+	name string
+	t    uint16
+}
+
+func keyOf(rr dns.RR) rrKey {
+	return rrKey{strings.ToLower(rr.Header().Name), rr.Header().Rrtype}
+}
+
+// index groups rrs by owner and type.
+func index(rrs []dns.RR) map[rrKey][]dns.RR {
+	out := make(map[rrKey][]dns.RR, len(rrs))
+	for _, rr := range rrs {
+		k := keyOf(rr)
+		out[k] = append(out[k], rr)
+	}
+	return out
+}
+
 // pruned returns the delta as it stands against the file's records: the
 // deletions of records the file no longer has, and the additions the file
 // now has itself, are done with.
 func (d *dynamic) pruned(file []zonefile.Record) (del, add []dns.RR) {
+	if len(d.del)+len(d.add) == 0 {
+		return nil, nil
+	}
+	byKey := map[rrKey][]dns.RR{}
+	for _, r := range file {
+		k := keyOf(r.RR)
+		byKey[k] = append(byKey[k], r.RR)
+	}
 	inFile := func(rr dns.RR, exact bool) bool {
-		return slices.ContainsFunc(file, func(r zonefile.Record) bool {
-			return sameRecord(r.RR, rr) && (!exact || r.RR.Header().Ttl == rr.Header().Ttl)
+		return slices.ContainsFunc(byKey[keyOf(rr)], func(f dns.RR) bool {
+			return sameRecord(f, rr) && (!exact || f.Header().Ttl == rr.Header().Ttl)
 		})
 	}
 	soaDeleted := false
@@ -76,16 +107,15 @@ func sameRecord(a, b dns.RR) bool {
 	return dns.IsDuplicate(a, b)
 }
 
-// apply returns the records of the file with the delta applied.
+// applyDelta returns the records of the file with the delta applied.
 func applyDelta(file []zonefile.Record, del, add []dns.RR) []zonefile.Record {
 	if len(del)+len(add) == 0 {
 		return file
 	}
+	gone := index(append(slices.Clone(del), add...))
 	out := make([]zonefile.Record, 0, len(file)+len(add))
 	for _, r := range file {
-		gone := slices.ContainsFunc(del, func(rr dns.RR) bool { return sameRecord(r.RR, rr) }) ||
-			slices.ContainsFunc(add, func(rr dns.RR) bool { return sameRecord(r.RR, rr) })
-		if !gone {
+		if !slices.ContainsFunc(gone[keyOf(r.RR)], func(rr dns.RR) bool { return sameRecord(r.RR, rr) }) {
 			out = append(out, r)
 		}
 	}
@@ -99,28 +129,56 @@ func applyDelta(file []zonefile.Record, del, add []dns.RR) []zonefile.Record {
 // add (records as served, exact TTLs). An SOA that only changed its serial
 // is no change: the serial is the server's.
 func compose(old *journal.Delta, del, add []dns.RR) *journal.Delta {
-	d := &journal.Delta{}
+	var oldDel, oldAdd []dns.RR
 	if old != nil {
-		d.Del, d.Add = slices.Clone(old.Del), slices.Clone(old.Add)
+		oldDel, oldAdd = old.Del, old.Add
+	}
+	dels, adds := index(oldDel), index(oldAdd)
+	delSet, addSet := index(del), index(add)
+	has := func(m map[rrKey][]dns.RR, rr dns.RR) bool {
+		return slices.ContainsFunc(m[keyOf(rr)], func(o dns.RR) bool { return sameRecord(o, rr) })
+	}
+	drop := func(m map[rrKey][]dns.RR, rr dns.RR) {
+		k := keyOf(rr)
+		m[k] = slices.DeleteFunc(m[k], func(o dns.RR) bool { return sameRecord(o, rr) })
 	}
 	for _, rr := range del {
-		if rr.Header().Rrtype == dns.TypeSOA && slices.ContainsFunc(add, func(o dns.RR) bool { return sameRecord(o, rr) }) {
+		if rr.Header().Rrtype == dns.TypeSOA && has(addSet, rr) {
 			continue
 		}
-		d.Add = slices.DeleteFunc(d.Add, func(o dns.RR) bool { return sameRecord(o, rr) })
-		if !slices.ContainsFunc(d.Del, func(o dns.RR) bool { return sameRecord(o, rr) }) {
-			d.Del = append(d.Del, rr)
+		drop(adds, rr)
+		if !has(dels, rr) {
+			k := keyOf(rr)
+			dels[k] = append(dels[k], rr)
 		}
 	}
 	for _, rr := range add {
-		if rr.Header().Rrtype == dns.TypeSOA && slices.ContainsFunc(del, func(o dns.RR) bool { return sameRecord(o, rr) }) {
+		if rr.Header().Rrtype == dns.TypeSOA && has(delSet, rr) {
 			continue
 		}
-		d.Del = slices.DeleteFunc(d.Del, func(o dns.RR) bool { return sameRecord(o, rr) })
-		d.Add = slices.DeleteFunc(d.Add, func(o dns.RR) bool { return sameRecord(o, rr) })
-		d.Add = append(d.Add, rr)
+		drop(dels, rr)
+		drop(adds, rr)
+		k := keyOf(rr)
+		adds[k] = append(adds[k], rr)
 	}
+	d := &journal.Delta{}
+	d.Del, d.Add = flatten(dels), flatten(adds)
 	return d
+}
+
+// flatten lists the records of m in owner and type order.
+func flatten(m map[rrKey][]dns.RR) []dns.RR {
+	keys := slices.SortedFunc(maps.Keys(m), func(a, b rrKey) int {
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		return int(a.t) - int(b.t)
+	})
+	var out []dns.RR
+	for _, k := range keys {
+		out = append(out, m[k]...)
+	}
+	return out
 }
 
 // withSerial sets the apex SOA serial of recs (sorted or not) to serial.

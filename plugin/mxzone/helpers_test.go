@@ -90,3 +90,13 @@ func (m *MXZone) reload() error { return m.reloadWith(nil, scanAll) }
 func (m *MXZone) reloadNames(names []string) error {
 	return m.reloadWith(append([]string{}, names...), scanNamed)
 }
+
+// mustRR reads one record in presentation form.
+func mustRR(t testing.TB, s string) dns.RR {
+	t.Helper()
+	rr, err := dns.NewRR(s)
+	if err != nil {
+		t.Fatalf("%s: %v", s, err)
+	}
+	return rr
+}

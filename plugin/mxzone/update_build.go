@@ -137,12 +137,22 @@ func updatedRecords(v *version, res update.Result) []zonefile.Record {
 	origin := z.Origin()
 	signed := v.signed != nil
 	out := make([]zonefile.Record, 0, z.Len()+len(res.Add))
+	type setKey struct {
+		name string
+		t    uint16
+	}
+	gone := map[setKey][]dns.RR{}
+	for _, d := range res.Del {
+		k := setKey{d.Header().Name, d.Header().Rrtype}
+		gone[k] = append(gone[k], d)
+	}
 	mx := 0
 	for set := range z.All {
 		t := set.Type()
 		if signed && madeBySigner(origin, set.Owner(), t) {
 			continue
 		}
+		dels := gone[setKey{set.Owner(), t}]
 		for _, rr := range set.RRs() {
 			r := zonefile.Record{RR: rr, File: v.file}
 			if t == dns.TypeMX {
@@ -151,7 +161,7 @@ func updatedRecords(v *version, res update.Result) []zonefile.Record {
 				}
 				mx++
 			}
-			if slices.ContainsFunc(res.Del, func(d dns.RR) bool { return identical(d, rr) }) {
+			if slices.ContainsFunc(dels, func(d dns.RR) bool { return identical(d, rr) }) {
 				continue
 			}
 			out = append(out, r)

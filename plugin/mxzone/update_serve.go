@@ -121,7 +121,8 @@ func (m *MXZone) serveUpdate(ctx context.Context, w dns.ResponseWriter, r *dns.M
 		return m.refuseUpdate(rep, origin, key, dns.RcodeRefused, dns.ExtendedErrorCodeProhibited,
 			fmt.Sprintf("zone %s is held back (%s): fix its file first", origin, e.status))
 	}
-	res := update.Apply(origin, updateView{z: e.zone.served(), signed: e.zone.signed != nil}, r, key, pol)
+	res := update.Apply(origin, updateView{z: e.zone.served(), signed: e.zone.signed != nil}, r, key, pol,
+		update.Limits{RRsetRecords: m.loader.limits.RRsetRecords})
 	if res.Rcode != dns.RcodeSuccess {
 		code := uint16(dns.ExtendedErrorCodeOther)
 		if res.Rcode == dns.RcodeRefused {

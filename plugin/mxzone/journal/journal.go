@@ -278,7 +278,7 @@ func (j *Journal) rewrite(steps []stored) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(buf); err == nil {
+	if _, err = f.Write(buf); err == nil {
 		err = f.Sync()
 	}
 	if err != nil {

@@ -33,17 +33,22 @@ type Result struct {
 // refused whole, before any is looked at.
 const MaxUpdateRecords = 10_000
 
+// Limits bound what one update may make.
+type Limits struct {
+	RRsetRecords int // records in one RRset; 0: no bound
+}
+
 // Apply runs one UPDATE message (its zone section already matched to
 // origin, RFC 2136 §3.1) against z for the key that signed it: the
 // prerequisites (§3.2), the permission check (§3.3), the prescan (§3.4.1)
 // and the changes (§3.4.2), in that order. Nothing of z changes: the result
 // lists the differences.
-func Apply(origin string, z Zone, req *dns.Msg, key string, p *Policy) Result {
+func Apply(origin string, z Zone, req *dns.Msg, key string, p *Policy, lim Limits) Result {
 	zclass := req.Question[0].Qclass
 	if len(req.Answer)+len(req.Ns) > MaxUpdateRecords {
 		return refuse(dns.RcodeRefused, "update has %d records; at most %d are taken in one message", len(req.Answer)+len(req.Ns), MaxUpdateRecords)
 	}
-	if r := prerequisites(origin, z, req.Answer, zclass); r.Rcode != dns.RcodeSuccess {
+	if r := prerequisites(origin, z, req.Answer, zclass, lim.RRsetRecords); r.Rcode != dns.RcodeSuccess {
 		return r
 	}
 	updates := req.Ns
@@ -56,7 +61,7 @@ func Apply(origin string, z Zone, req *dns.Msg, key string, p *Policy) Result {
 	if r := prescan(updates, zclass); r.Rcode != dns.RcodeSuccess {
 		return r
 	}
-	return apply(origin, z, updates, zclass)
+	return apply(origin, z, updates, zclass, lim.RRsetRecords)
 }
 
 func refuse(rcode int, format string, args ...any) Result {
@@ -70,8 +75,10 @@ func empty(rr dns.RR) bool { return rr.Header().Rdlength == 0 }
 
 func lower(name string) string { return strings.ToLower(name) }
 
-// prerequisites checks RFC 2136 §3.2.
-func prerequisites(origin string, z Zone, prereqs []dns.RR, zclass uint16) Result {
+// prerequisites checks RFC 2136 §3.2. A value-dependent prerequisite
+// whose RRset has more than maxSet records cannot hold (no RRset of the
+// zone is that large) and is not compared record by record.
+func prerequisites(origin string, z Zone, prereqs []dns.RR, zclass uint16, maxSet int) Result {
 	type key struct {
 		name string
 		t    uint16
@@ -125,7 +132,7 @@ func prerequisites(origin string, z Zone, prereqs []dns.RR, zclass uint16) Resul
 		}
 	}
 	for _, k := range order {
-		if !sameSet(z.RRset(k.name, k.t), temp[k]) {
+		if maxSet > 0 && len(temp[k]) > maxSet || !sameSet(z.RRset(k.name, k.t), temp[k]) {
 			return refuse(dns.RcodeNXRrset, "prerequisite failed: the %s RRset at %s is not the one given (RFC 2136 section 2.4.2)", typeName(k.t), k.name)
 		}
 	}
@@ -238,9 +245,12 @@ func prescan(updates []dns.RR, zclass uint16) Result {
 
 // overlay is the zone as the update changes it, RRset by RRset.
 type overlay struct {
-	z    Zone
-	sets map[setKey][]dns.RR // changed RRsets; an empty slice: deleted
-	keys []setKey            // in the order first touched
+	z      Zone
+	sets   map[setKey][]dns.RR // changed RRsets; an empty slice: deleted
+	keys   []setKey            // in the order first touched
+	byName map[string][]uint16 // the types of keys, by name
+	max    int                 // records an RRset may hold; 0: no bound
+	over   *setKey             // the first RRset that grew past max
 }
 
 type setKey struct {
@@ -259,8 +269,12 @@ func (o *overlay) set(name string, t uint16, rrs []dns.RR) {
 	k := setKey{name, t}
 	if _, ok := o.sets[k]; !ok {
 		o.keys = append(o.keys, k)
+		o.byName[name] = append(o.byName[name], t)
 	}
 	o.sets[k] = rrs
+	if o.max > 0 && len(rrs) > o.max && o.over == nil {
+		o.over = &k
+	}
 }
 
 // types are the types at name as changed so far.
@@ -271,18 +285,23 @@ func (o *overlay) types(name string) []uint16 {
 			out = append(out, t)
 		}
 	}
-	for _, k := range o.keys {
-		if k.name == name && len(o.sets[k]) > 0 && !slices.Contains(out, k.t) {
-			out = append(out, k.t)
+	for _, t := range o.byName[name] {
+		if len(o.sets[setKey{name, t}]) > 0 && !slices.Contains(out, t) {
+			out = append(out, t)
 		}
 	}
 	return out
 }
 
 // apply makes the changes (§3.4.2), in the order of the update section.
-func apply(origin string, z Zone, updates []dns.RR, zclass uint16) Result {
-	o := &overlay{z: z, sets: map[setKey][]dns.RR{}}
+// An RRset growing past maxSet records refuses the update: the zone could
+// not take it, and the work of growing it further is bounded.
+func apply(origin string, z Zone, updates []dns.RR, zclass uint16, maxSet int) Result {
+	o := &overlay{z: z, sets: map[setKey][]dns.RR{}, byName: map[string][]uint16{}, max: maxSet}
 	for _, rr := range updates {
+		if o.over != nil {
+			return refuse(dns.RcodeRefused, "the %s RRset at %s would hold more than %d records (max_rrset_records)", typeName(o.over.t), o.over.name, maxSet)
+		}
 		h := rr.Header()
 		name := lower(h.Name)
 		switch h.Class {
@@ -318,6 +337,9 @@ func apply(origin string, z Zone, updates []dns.RR, zclass uint16) Result {
 			}
 			o.set(name, h.Rrtype, slices.Delete(slices.Clone(cur), i, i+1))
 		}
+	}
+	if o.over != nil {
+		return refuse(dns.RcodeRefused, "the %s RRset at %s would hold more than %d records (max_rrset_records)", typeName(o.over.t), o.over.name, maxSet)
 	}
 	return o.diff()
 }

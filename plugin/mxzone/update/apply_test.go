@@ -93,14 +93,13 @@ func TestApply(t *testing.T) {
 	z := records(rrs(t, zoneText...))
 	const acme, panel = "acme.example.com.", "panel.example.com."
 	type tc struct {
-		name    string
-		key     string
-		build   func(m *dns.Msg)
-		rcode   int
-		reason  string   // substring of Reason
-		del     []string // records deleted, in presentation form
-		add     []string
-		noEmpty bool
+		name   string
+		key    string
+		build  func(m *dns.Msg)
+		rcode  int
+		reason string   // substring of Reason
+		del    []string // records deleted, in presentation form
+		add    []string
 	}
 	cases := []tc{
 		{name: "add TXT granted", key: acme, build: func(m *dns.Msg) {
@@ -216,7 +215,7 @@ func TestApply(t *testing.T) {
 			m := new(dns.Msg)
 			m.SetUpdate("example.com.")
 			c.build(m)
-			res := Apply("example.com.", z, wire(t, m), c.key, p)
+			res := Apply("example.com.", z, wire(t, m), c.key, p, Limits{RRsetRecords: 100})
 			if res.Rcode != c.rcode {
 				t.Fatalf("rcode %s (%s), want %s", dns.RcodeToString[res.Rcode], res.Reason, dns.RcodeToString[c.rcode])
 			}
@@ -269,7 +268,7 @@ grant k name example.com. SOA NS;`))
 			m := new(dns.Msg)
 			m.SetUpdate("example.com.")
 			m.Insert(rrs(t, c.soa))
-			res := Apply("example.com.", z, wire(t, m), "k.", p)
+			res := Apply("example.com.", z, wire(t, m), "k.", p, Limits{})
 			if res.Rcode != dns.RcodeSuccess || (len(res.Add) > 0) != c.change {
 				t.Fatalf("rcode %d %s, added %v", res.Rcode, res.Reason, res.Add)
 			}
@@ -279,7 +278,7 @@ grant k name example.com. SOA NS;`))
 		m := new(dns.Msg)
 		m.SetUpdate("example.com.")
 		m.Remove(rrs(t, "example.com. 0 IN NS ns1.example.com."))
-		res := Apply("example.com.", z, wire(t, m), "k.", p)
+		res := Apply("example.com.", z, wire(t, m), "k.", p, Limits{})
 		if res.Rcode != dns.RcodeSuccess || len(res.Del) != 0 {
 			t.Fatalf("rcode %d, deleted %v", res.Rcode, res.Del)
 		}
@@ -288,7 +287,7 @@ grant k name example.com. SOA NS;`))
 		m := new(dns.Msg)
 		m.SetUpdate("example.com.")
 		m.RemoveRRset(rrs(t, "example.com. 0 IN SOA ns1.example.com. h.example.com. 0 0 0 0 0"))
-		res := Apply("example.com.", z, wire(t, m), "k.", p)
+		res := Apply("example.com.", z, wire(t, m), "k.", p, Limits{})
 		if res.Rcode != dns.RcodeSuccess || len(res.Del) != 0 {
 			t.Fatalf("rcode %d, deleted %v", res.Rcode, res.Del)
 		}
@@ -301,7 +300,21 @@ func TestApplyTooLarge(t *testing.T) {
 	for range MaxUpdateRecords + 1 {
 		m.Ns = append(m.Ns, &dns.A{Hdr: dns.RR_Header{Name: "a.example.com.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 1}})
 	}
-	if res := Apply("example.com.", records(nil), m, "k.", nil); res.Rcode != dns.RcodeRefused {
+	if res := Apply("example.com.", records(nil), m, "k.", nil, Limits{}); res.Rcode != dns.RcodeRefused {
 		t.Fatalf("rcode %d", res.Rcode)
+	}
+}
+
+func TestApplyRRsetBound(t *testing.T) {
+	p, _ := ParsePolicy("f", "example.com.", []byte(testPolicy))
+	m := new(dns.Msg)
+	m.SetUpdate("example.com.")
+	for i := range 5000 {
+		m.Ns = append(m.Ns, &dns.A{Hdr: dns.RR_Header{Name: "big.example.com.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60},
+			A: []byte{10, 0, byte(i >> 8), byte(i)}})
+	}
+	res := Apply("example.com.", records(nil), wire(t, m), "panel.example.com.", p, Limits{RRsetRecords: 100})
+	if res.Rcode != dns.RcodeRefused || !strings.Contains(res.Reason, "max_rrset_records") {
+		t.Fatalf("rcode %d %s", res.Rcode, res.Reason)
 	}
 }

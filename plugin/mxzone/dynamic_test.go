@@ -1,0 +1,93 @@
+package mxzone
+
+import (
+	"slices"
+	"sort"
+	"testing"
+
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zonefile"
+
+	"github.com/miekg/dns"
+)
+
+func recordsOf(t *testing.T, list ...string) []zonefile.Record {
+	var out []zonefile.Record
+	for _, s := range list {
+		out = append(out, zonefile.Record{RR: mustRR(t, s)})
+	}
+	return out
+}
+
+func texts(recs []zonefile.Record) []string {
+	var out []string
+	for _, r := range recs {
+		out = append(out, r.RR.String())
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestDynamicMerge: a file edit is applied as a difference to the zone
+// UPDATE changed (as Knot's zonefile-load: difference): what the file did
+// not touch keeps the update's changes.
+func TestDynamicMerge(t *testing.T) {
+	const soa = "z. 3600 IN SOA ns. h. 1 1 1 1 1"
+	// The update deleted b and added c, on top of a file of a and b.
+	d := &dynamic{del: []dns.RR{mustRR(t, "b.z. 60 IN A 192.0.2.2")}, add: []dns.RR{mustRR(t, "c.z. 60 IN A 192.0.2.3")}}
+	for _, c := range []struct {
+		name string
+		file []string
+		want []string
+	}{
+		{"file unchanged", []string{soa, "a.z. 60 IN A 192.0.2.1", "b.z. 60 IN A 192.0.2.2"},
+			[]string{soa, "a.z. 60 IN A 192.0.2.1", "c.z. 60 IN A 192.0.2.3"}},
+		{"file adds d", []string{soa, "a.z. 60 IN A 192.0.2.1", "b.z. 60 IN A 192.0.2.2", "d.z. 60 IN A 192.0.2.4"},
+			[]string{soa, "a.z. 60 IN A 192.0.2.1", "c.z. 60 IN A 192.0.2.3", "d.z. 60 IN A 192.0.2.4"}},
+		{"file drops b: the deletion is done with", []string{soa, "a.z. 60 IN A 192.0.2.1"},
+			[]string{soa, "a.z. 60 IN A 192.0.2.1", "c.z. 60 IN A 192.0.2.3"}},
+		{"file writes c itself", []string{soa, "a.z. 60 IN A 192.0.2.1", "b.z. 60 IN A 192.0.2.2", "c.z. 60 IN A 192.0.2.3"},
+			[]string{soa, "a.z. 60 IN A 192.0.2.1", "c.z. 60 IN A 192.0.2.3"}},
+		{"file writes c with another TTL: the update's stays", []string{soa, "c.z. 300 IN A 192.0.2.3"},
+			[]string{soa, "c.z. 60 IN A 192.0.2.3"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			file := recordsOf(t, c.file...)
+			del, add := d.pruned(file)
+			got := texts(applyDelta(file, del, add))
+			want := texts(recordsOf(t, c.want...))
+			if !slices.Equal(got, want) {
+				t.Fatalf("got  %q\nwant %q", got, want)
+			}
+		})
+	}
+	t.Run("the pruned delta forgets what the file did", func(t *testing.T) {
+		del, add := d.pruned(recordsOf(t, soa, "a.z. 60 IN A 192.0.2.1", "c.z. 60 IN A 192.0.2.3"))
+		if len(del) != 0 || len(add) != 0 {
+			t.Fatalf("del %v add %v", del, add)
+		}
+	})
+}
+
+func TestCompose(t *testing.T) {
+	a := mustRR(t, "a.z. 60 IN A 192.0.2.1")
+	a2 := mustRR(t, "a.z. 300 IN A 192.0.2.1")
+	b := mustRR(t, "b.z. 60 IN A 192.0.2.2")
+	soa1 := mustRR(t, "z. 3600 IN SOA ns. h. 1 1 1 1 1")
+	soa2 := mustRR(t, "z. 3600 IN SOA ns. h. 2 1 1 1 1")
+	d := compose(nil, nil, []dns.RR{b})
+	d = compose(d, []dns.RR{a, soa1}, []dns.RR{soa2}) // the serial alone is no change
+	if len(d.Del) != 1 || d.Del[0] != a || len(d.Add) != 1 || d.Add[0] != b {
+		t.Fatalf("del %v add %v", d.Del, d.Add)
+	}
+	// b was the update's: deleting it again is kept as a deletion (the
+	// file may hold b with another TTL, which an added b replaced), and is
+	// pruned once a file read shows the file does not hold it. a comes back
+	// with another TTL.
+	d = compose(d, []dns.RR{b}, []dns.RR{a2})
+	if len(d.Del) != 1 || d.Del[0] != b || len(d.Add) != 1 || d.Add[0] != a2 {
+		t.Fatalf("del %v add %v", d.Del, d.Add)
+	}
+	if del, add := (&dynamic{del: d.Del, add: d.Add}).pruned(recordsOf(t, "a.z. 60 IN A 192.0.2.1")); len(del) != 0 || len(add) != 1 {
+		t.Fatalf("pruned: del %v add %v", del, add)
+	}
+}
