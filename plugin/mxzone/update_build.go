@@ -75,6 +75,9 @@ func (l *loader) buildUpdate(g *generation, e *entry, res update.Result, key str
 	old := e.zone
 	origin := e.origin
 	recs := updatedRecords(old, res)
+	if l.limits.Records > 0 && len(recs) > l.limits.Records {
+		return nil, nil, &refusal{rcode: dns.RcodeRefused, msg: fmt.Sprintf("zone would hold more than the limit of %d records (max_records)", l.limits.Records)}
+	}
 	// The served serial goes up with every change (RFC 1982); an SOA the
 	// update gave with a newer serial keeps it.
 	cur := old.served().Serial()
