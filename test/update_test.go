@@ -648,3 +648,75 @@ zone:
 		t.Errorf("want two incremental transfers in Knot's log, found %d:\n%s", n, logText)
 	}
 }
+
+// TestUpdateKillDuringUpdates kills the server with SIGKILL while updates
+// stream in, three times: after each restart every acknowledged update is
+// served, and no update is half there (each adds two records in one
+// message: both or neither).
+func TestUpdateKillDuringUpdates(t *testing.T) {
+	u := newUpdateSetup(t)
+	acked := map[int]bool{}
+	sent := 0
+	for round := range 3 {
+		s := u.start(t)
+		check := func(when string) {
+			for i := range sent {
+				a := answers(t, s, fmt.Sprintf("k%da.example.com.", i), dns.TypeA) != "NXDOMAIN"
+				b := answers(t, s, fmt.Sprintf("k%db.example.com.", i), dns.TypeTXT) != "NXDOMAIN"
+				if a != b {
+					t.Fatalf("%s: update %d is half applied (A %v, TXT %v)", when, i, a, b)
+				}
+				if acked[i] && !a {
+					t.Fatalf("%s: acknowledged update %d is not served", when, i)
+				}
+			}
+		}
+		check(fmt.Sprintf("start %d", round))
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			name := dns.Fqdn(u.panel.name)
+			c := &dns.Client{Net: "udp", Timeout: time.Second, TsigSecret: map[string]string{name: u.panel.secret}}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				i := sent
+				sent++
+				m := new(dns.Msg)
+				m.SetUpdate("example.com.")
+				m.Insert([]dns.RR{mustRR(t, fmt.Sprintf("k%da.example.com. 60 IN A 192.0.2.1", i)), mustRR(t, fmt.Sprintf("k%db.example.com. 60 IN TXT \"x\"", i))})
+				m.SetTsig(name, dns.HmacSHA512, 300, time.Now().Unix())
+				if resp, _, err := c.Exchange(m, s.addr); err == nil && resp.Rcode == dns.RcodeSuccess {
+					acked[i] = true
+				}
+			}
+		}()
+		waitFor(t, 20*time.Second, "some updates acknowledged", func() bool {
+			select {
+			case <-done:
+				return true
+			default:
+			}
+			return s.metric(t, `coredns_mxzone_updates_total{result="applied",server="dns://`+s.addr+`"}`) >= 10
+		})
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+		close(stop)
+		<-done
+	}
+	s := u.start(t)
+	for i := range sent {
+		a := answers(t, s, fmt.Sprintf("k%da.example.com.", i), dns.TypeA) != "NXDOMAIN"
+		b := answers(t, s, fmt.Sprintf("k%db.example.com.", i), dns.TypeTXT) != "NXDOMAIN"
+		if a != b || acked[i] && !a {
+			t.Fatalf("after the last kill: update %d: A %v, TXT %v, acknowledged %v", i, a, b, acked[i])
+		}
+	}
+	if len(acked) < 30 {
+		t.Fatalf("only %d updates acknowledged in three rounds", len(acked))
+	}
+}

@@ -41,7 +41,7 @@ func newUnloaded(dir string) *MXZone {
 // writeZones writes files (name -> contents) into a new temporary directory.
 func writeZones(t *testing.T, files map[string]string) string { return zonetest.Dir(t, files) }
 
-func writeFile(t *testing.T, dir, name, text string) { zonetest.WriteFile(t, dir, name, text) }
+func writeFile(t testing.TB, dir, name, text string) { zonetest.WriteFile(t, dir, name, text) }
 
 // query runs one question through ServeDNS and returns the reply and rcode.
 func query(t *testing.T, m *MXZone, name string, qtype uint16) (*dns.Msg, int) {

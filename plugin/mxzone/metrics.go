@@ -131,3 +131,15 @@ var statusRequests = promauto.NewCounterVec(prometheus.CounterOpts{
 	Name:      "status_requests_total",
 	Help:      "Requests to the status API and page, by HTTP status code.",
 }, []string{"code"})
+
+// recordUpdate records the metrics of a generation an update published:
+// the zones' states did not change, so they are not counted again.
+func (m *MXZone) recordUpdate(rep *report, took time.Duration) {
+	for _, ch := range rep.changes {
+		for _, f := range ch.entry.findings {
+			findingsCounter.WithLabelValues(m.server, f.Rule.String(), f.Severity.String()).Inc()
+		}
+	}
+	lastReload.WithLabelValues(m.server).Set(float64(time.Now().Unix()))
+	reloadDuration.WithLabelValues(m.server).Observe(took.Seconds())
+}

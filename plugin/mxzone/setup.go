@@ -154,6 +154,7 @@ func parse(c *caddy.Controller) (*MXZone, error) {
 				"customers' reach", u.dir, m.loader.dir)
 		}
 		u.journals = filepath.Join(m.state.dir, "journal")
+		u.commit = newGroupCommit(u.journals)
 		u.secrets = serverSecrets(u.dir)
 		m.loader.dynamic = u
 	}

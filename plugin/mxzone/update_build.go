@@ -116,7 +116,15 @@ func (l *loader) buildUpdate(g *generation, e *entry, res update.Result, key str
 	rep := &report{changes: []*change{ch}}
 	everyZone := func(string) bool { return true }
 	rep.touched = crossCheck(gen, changes, affected(gen, changes, nil, g.deps), g.deps, &l.policy, everyZone)
-	finish(gen, rep)
+	ne.findings = ch.allFindings()
+	ne.published = now
+	// The dependency index changes only when this zone's dependencies do:
+	// otherwise it is shared, as the zones are, and costs nothing per update.
+	if slices.Equal(ne.depKeys, e.depKeys) {
+		gen.deps, gen.waiting = g.deps, g.waiting
+	} else {
+		gen.index()
+	}
 	if ne.status != statusServed {
 		var list []Finding
 		for _, f := range ch.cross {

@@ -101,25 +101,73 @@ func (m *MXZone) serveUpdate(ctx context.Context, w dns.ResponseWriter, r *dns.M
 		return m.refuseUpdate(rep, origin, key, dns.RcodeRefused, dns.ExtendedErrorCodeProhibited,
 			fmt.Sprintf("key %s is not one of zone %s's keys", key, origin))
 	}
+	applied, err := m.applyUpdate(origin, key, r, pol)
+	if err != nil {
+		var ur *updateRefusal
+		if errors.As(err, &ur) {
+			if ur.successor != nil {
+				return ur.successor.serveUpdate(ctx, w, r)
+			}
+			return m.refuseUpdate(rep, origin, key, ur.rcode, ur.ede, ur.why)
+		}
+		return m.refuseUpdate(rep, origin, key, dns.RcodeServerFailure, dns.ExtendedErrorCodeOther, err.Error())
+	}
+	if applied == nil {
+		updatesTotal.WithLabelValues(m.server, "unchanged").Inc()
+		log.Infof("update by %s: zone %s: nothing to change", key, origin)
+		return rep.write(dns.RcodeSuccess, 0, "")
+	}
+	// On disk before the answer, outside the reload lock: updates of other
+	// zones go on meanwhile, and those of this zone share the sync.
+	if err := m.updates.syncJournal(); err != nil {
+		log.Errorf("update by %s: zone %s: journal sync: %v; the change is served but may not survive a crash", key, origin, err)
+		return m.refuseUpdate(rep, origin, key, dns.RcodeServerFailure, dns.ExtendedErrorCodeOther, "the change could not be synced to the journal")
+	}
+	updatesTotal.WithLabelValues(m.server, "applied").Inc()
+	journalBytes.WithLabelValues(m.server).Set(float64(m.updates.journalBytes()))
+	log.Infof("update by %s: zone %s: serial %d -> %d: %s", key, origin, applied.from, applied.to, describeChange(applied.res))
+	return rep.write(dns.RcodeSuccess, 0, "")
+}
+
+// updateRefusal is an update answered with rcode and nothing changed; or,
+// with successor, one for the instance that took over.
+type updateRefusal struct {
+	rcode     int
+	ede       uint16
+	why       string
+	successor *MXZone
+}
+
+func (u *updateRefusal) Error() string { return u.why }
+
+// appliedUpdate is what an applied update changed.
+type appliedUpdate struct {
+	res      update.Result
+	from, to uint32
+}
+
+// applyUpdate applies r to origin's served version under the reload lock:
+// checked, signed, written to the journal (not yet synced) and published.
+// nil and no error: nothing to change.
+func (m *MXZone) applyUpdate(origin, key string, r *dns.Msg, pol *update.Policy) (*appliedUpdate, error) {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	if s := m.successor.Load(); s != nil {
 		// Taken over while this update waited: the new instance holds the
 		// journals now.
-		m.mu.Unlock()
-		return s.serveUpdate(ctx, w, r)
+		return nil, &updateRefusal{successor: s}
 	}
-	defer m.mu.Unlock()
 	g := m.gen.Load()
 	var e *entry
 	if g != nil {
 		e = g.zones[origin]
 	}
 	if e == nil {
-		return m.refuseUpdate(rep, origin, key, dns.RcodeNotAuth, dns.ExtendedErrorCodeNotAuthoritative, "zone "+origin+" is not served here")
+		return nil, &updateRefusal{rcode: dns.RcodeNotAuth, ede: dns.ExtendedErrorCodeNotAuthoritative, why: "zone " + origin + " is not served here"}
 	}
 	if e.zone == nil || e.status != statusServed {
-		return m.refuseUpdate(rep, origin, key, dns.RcodeRefused, dns.ExtendedErrorCodeProhibited,
-			fmt.Sprintf("zone %s is held back (%s): fix its file first", origin, e.status))
+		return nil, &updateRefusal{rcode: dns.RcodeRefused, ede: dns.ExtendedErrorCodeProhibited,
+			why: fmt.Sprintf("zone %s is held back (%s): fix its file first", origin, e.status)}
 	}
 	res := update.Apply(origin, updateView{z: e.zone.served(), signed: e.zone.signed != nil}, r, key, pol,
 		update.Limits{RRsetRecords: m.loader.limits.RRsetRecords})
@@ -128,45 +176,39 @@ func (m *MXZone) serveUpdate(ctx context.Context, w dns.ResponseWriter, r *dns.M
 		if res.Rcode == dns.RcodeRefused {
 			code = dns.ExtendedErrorCodeProhibited
 		}
-		return m.refuseUpdate(rep, origin, key, res.Rcode, code, res.Reason)
+		return nil, &updateRefusal{rcode: res.Rcode, ede: code, why: res.Reason}
 	}
 	if len(res.Del)+len(res.Add) == 0 {
-		updatesTotal.WithLabelValues(m.server, "unchanged").Inc()
-		log.Infof("update by %s: zone %s: nothing to change, serial %d stays", key, origin, e.zone.served().Serial())
-		return rep.write(dns.RcodeSuccess, 0, "")
+		return nil, nil
 	}
 	start := time.Now()
 	next, built, err := m.loader.buildUpdate(g, e, res, key, start)
 	if err != nil {
 		var rf *refusal
 		if errors.As(err, &rf) {
-			return m.refuseUpdate(rep, origin, key, rf.rcode, dns.ExtendedErrorCodeProhibited, rf.Error())
+			return nil, &updateRefusal{rcode: rf.rcode, ede: dns.ExtendedErrorCodeProhibited, why: rf.Error()}
 		}
-		return m.refuseUpdate(rep, origin, key, dns.RcodeServerFailure, dns.ExtendedErrorCodeOther, err.Error())
+		return nil, err
 	}
 	ch := built.changes[0]
 	if m.signing != nil {
 		m.signChanges(built)
 		if ch.entry.zone != ch.next {
-			return m.refuseUpdate(rep, origin, key, dns.RcodeServerFailure, dns.ExtendedErrorCodeOther, "the zone cannot be signed now")
+			return nil, &updateRefusal{rcode: dns.RcodeServerFailure, ede: dns.ExtendedErrorCodeOther, why: "the zone cannot be signed now"}
 		}
 	}
 	delta := compose(m.updates.delta(origin), res.Del, res.Add)
-	if err := m.updates.record(origin, e.zone, ch.entry.zone, delta, key, true); err != nil {
+	if err := m.updates.record(origin, e.zone, ch.entry.zone, delta, key, false); err != nil {
 		log.Errorf("update by %s: zone %s: journal: %v; not applied", key, origin, err)
-		return m.refuseUpdate(rep, origin, key, dns.RcodeServerFailure, dns.ExtendedErrorCodeOther, "the change could not be written to the journal")
+		return nil, &updateRefusal{rcode: dns.RcodeServerFailure, ede: dns.ExtendedErrorCodeOther, why: "the change could not be written to the journal"}
 	}
 	m.gen.Store(next)
-	m.recordGeneration(next, built, time.Since(start))
+	m.recordUpdate(built, time.Since(start))
 	m.logTouched(next, built)
 	if m.notify != nil {
 		m.notify.add(origin)
 	}
-	updatesTotal.WithLabelValues(m.server, "applied").Inc()
-	journalBytes.WithLabelValues(m.server).Set(float64(m.updates.journalBytes()))
-	log.Infof("update by %s: zone %s: serial %d -> %d: %s", key, origin, e.zone.served().Serial(), ch.entry.zone.served().Serial(),
-		describeChange(res))
-	return rep.write(dns.RcodeSuccess, 0, "")
+	return &appliedUpdate{res: res, from: e.zone.served().Serial(), to: ch.entry.zone.served().Serial()}, nil
 }
 
 // refuseUpdate answers an update that changes nothing, counts it and logs

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/journal"
@@ -48,11 +49,15 @@ type updater struct {
 	policies map[string]*update.Policy // origin -> its policy file, as last read
 	problems map[string]string         // policy file -> the problem last logged
 	zones    map[string]*dynZone       // origin -> its journal, once it has one
+	bytes    atomic.Int64              // the journals' sizes together
+	commit   *groupCommit              // puts acknowledged changes on disk, many at once
 }
 
-// dynZone is one zone's journal and what the status API shows of it.
+// dynZone is one zone's journal and what the status API shows of it. The
+// journal locks itself; mu guards the rest.
 type dynZone struct {
 	j       *journal.Journal
+	mu      sync.Mutex
 	delta   *journal.Delta // what UPDATE changed of the file; nil: nothing
 	lastKey string         // the key of the last update
 	lastAt  time.Time
@@ -215,6 +220,7 @@ func (u *updater) openJournals() {
 		log.Errorf("update: journal directory: %v", err)
 		return
 	}
+
 	entries, err := os.ReadDir(u.journals)
 	if err != nil {
 		log.Errorf("update: journal directory: %v", err)
@@ -235,6 +241,7 @@ func (u *updater) openJournals() {
 			log.Warningf("update: journal of %s: %d bytes of a torn or damaged tail dropped (a change never acknowledged)", origin, rep.Dropped)
 		}
 		zones[origin] = &dynZone{j: j, delta: j.Delta()}
+		u.bytes.Add(j.Size())
 	}
 	u.mu.Lock()
 	u.zones = zones
@@ -244,13 +251,10 @@ func (u *updater) openJournals() {
 // dynamicFor is what a new version of origin carries over (see dynamic),
 // given the version served before it (nil: none, the first load).
 func (u *updater) dynamicFor(origin string, served *version) *dynamic {
-	u.mu.RLock()
-	z := u.zones[origin]
-	u.mu.RUnlock()
 	d := &dynamic{next: func(file, last uint32) uint32 { return u.nextSerial(file, last, time.Now()) }}
-	if z != nil && z.delta != nil {
-		d.del, d.add = z.delta.Del, z.delta.Add
-		d.serial, d.digest = z.delta.Serial, z.delta.Digest
+	if delta := u.delta(origin); delta != nil {
+		d.del, d.add = delta.Del, delta.Add
+		d.serial, d.digest = delta.Serial, delta.Digest
 	}
 	if served != nil {
 		d.serial, d.digest = served.served().Serial(), served.unsignedDigest()
@@ -259,8 +263,9 @@ func (u *updater) dynamicFor(origin string, served *version) *dynamic {
 }
 
 // record writes the step from old to next (served versions) to origin's
-// journal, with the delta after it, syncing it when it acknowledges an
-// update. key is the update's key ("": a file edit or a re-signing).
+// journal, with the delta after it, and with sync puts it on disk before it
+// returns; without, the caller syncs (syncJournal) before it acknowledges.
+// key is the update's key ("": a file edit or a re-signing).
 func (u *updater) record(origin string, old, next *version, delta *journal.Delta, key string, sync bool) error {
 	var oz *zone.Zone
 	if old != nil {
@@ -268,17 +273,12 @@ func (u *updater) record(origin string, old, next *version, delta *journal.Delta
 	}
 	nz := next.served()
 	del, add := zone.Diff(oz, nz)
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	z := u.zones[origin]
-	if z == nil {
-		j, _, err := journal.Open(u.journalPath(origin), u.journalSize)
-		if err != nil {
-			return err
-		}
-		z = &dynZone{j: j}
-		u.zones[origin] = z
+	z, err := u.zoneJournal(origin)
+	if err != nil {
+		return err
 	}
+	z.mu.Lock()
+	defer z.mu.Unlock()
 	if delta == nil {
 		delta = z.delta
 	}
@@ -292,13 +292,17 @@ func (u *updater) record(origin string, old, next *version, delta *journal.Delta
 		step = &journal.Step{From: oz.Serial(), To: nz.Serial(), Time: time.Now(), Key: key,
 			Del: append([]dns.RR{oz.SOA()}, del...), Add: append([]dns.RR{nz.SOA()}, add...)}
 	}
-	err := z.j.Append(step, d, sync)
+	before := z.j.Size()
+	err = z.j.Append(step, d, sync)
 	if errors.Is(err, journal.ErrTooLarge) && step != nil {
 		// A change larger than the journal: no IXFR of it (secondaries take
 		// the zone whole); the delta is what must survive.
-		z.j.Reset(d)
-		err = nil
+		err = z.j.Reset(d)
+		if err == nil && !sync {
+			err = z.j.Sync()
+		}
 	}
+	u.bytes.Add(z.j.Size() - before)
 	if err != nil {
 		return err
 	}
@@ -310,14 +314,39 @@ func (u *updater) record(origin string, old, next *version, delta *journal.Delta
 	return nil
 }
 
+// zoneJournal returns origin's journal, opened (created) on first use.
+func (u *updater) zoneJournal(origin string) (*dynZone, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if z := u.zones[origin]; z != nil {
+		return z, nil
+	}
+	// The new file's directory entry goes to disk with the group commit.
+	j, _, err := journal.OpenWith(u.journalPath(origin), u.journalSize, false)
+	if err != nil {
+		return nil, err
+	}
+	z := &dynZone{j: j}
+	u.zones[origin] = z
+	u.bytes.Add(j.Size())
+	return z, nil
+}
+
+// syncJournal puts origin's journal on disk, with the journals of the
+// updates written meanwhile (groupCommit).
+func (u *updater) syncJournal() error { return u.commit.wait() }
+
 // delta is origin's dynamic changes as last recorded; nil: none.
 func (u *updater) delta(origin string) *journal.Delta {
 	u.mu.RLock()
-	defer u.mu.RUnlock()
-	if z := u.zones[origin]; z != nil {
-		return z.delta
+	z := u.zones[origin]
+	u.mu.RUnlock()
+	if z == nil {
+		return nil
 	}
-	return nil
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return z.delta
 }
 
 // forget closes and deletes origin's journal: its zone file is gone, and
@@ -328,6 +357,7 @@ func (u *updater) forget(origin string) {
 	delete(u.zones, origin)
 	u.mu.Unlock()
 	if z != nil {
+		u.bytes.Add(-z.j.Size())
 		z.j.Close()
 	}
 	if err := journal.Remove(u.journalPath(origin)); err != nil {
@@ -339,8 +369,8 @@ func (u *updater) forget(origin string) {
 // when it does not reach back that far.
 func (u *updater) steps(origin string, serial uint32) ([]journal.Step, bool) {
 	u.mu.RLock()
-	defer u.mu.RUnlock()
 	z := u.zones[origin]
+	u.mu.RUnlock()
 	if z == nil {
 		return nil, false
 	}
@@ -362,11 +392,13 @@ type dynStatus struct {
 // status is origin's dynStatus; nil: no journal.
 func (u *updater) status(origin string) *dynStatus {
 	u.mu.RLock()
-	defer u.mu.RUnlock()
 	z := u.zones[origin]
+	u.mu.RUnlock()
 	if z == nil {
 		return nil
 	}
+	z.mu.Lock()
+	defer z.mu.Unlock()
 	s := &dynStatus{JournalBytes: z.j.Size(), Updates: z.updates, LastKey: z.lastKey, LastUpdate: z.lastAt}
 	if z.delta != nil {
 		s.Deleted, s.Added = len(z.delta.Del), len(z.delta.Add)
@@ -376,15 +408,7 @@ func (u *updater) status(origin string) *dynStatus {
 }
 
 // journalBytes is the size of all journals together.
-func (u *updater) journalBytes() int64 {
-	u.mu.RLock()
-	defer u.mu.RUnlock()
-	var n int64
-	for _, z := range u.zones {
-		n += z.j.Size()
-	}
-	return n
-}
+func (u *updater) journalBytes() int64 { return u.bytes.Load() }
 
 // recordReload writes to the journals the steps of the zones a reload
 // changed, for IXFR (unsynced: a step lost in a crash costs a secondary one
@@ -427,8 +451,10 @@ func (m *MXZone) settleJournals(g *generation) {
 		if e.zone == nil {
 			continue
 		}
-		u.mu.Lock()
+		u.mu.RLock()
 		z := u.zones[origin]
+		u.mu.RUnlock()
+		z.mu.Lock()
 		_, last, ok := z.j.Range()
 		if serial := e.zone.served().Serial(); ok && last != serial || z.delta != nil && z.delta.Serial != serial {
 			d := &journal.Delta{Serial: serial, Digest: e.zone.unsignedDigest()}
@@ -440,7 +466,7 @@ func (m *MXZone) settleJournals(g *generation) {
 			}
 			z.delta = d
 		}
-		u.mu.Unlock()
+		z.mu.Unlock()
 	}
 	if kept > 0 {
 		log.Infof("update: %d zones with journals; their dynamic changes are served", kept)
@@ -458,6 +484,7 @@ func (u *updater) adopt(old *updater) {
 	u.mu.Lock()
 	u.zones = zones
 	u.mu.Unlock()
+	u.bytes.Store(old.bytes.Swap(0))
 }
 
 // closeAll closes every journal.

@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -46,9 +47,10 @@ type Delta struct {
 // Empty reports whether the delta changes nothing.
 func (d *Delta) Empty() bool { return d == nil || len(d.Del)+len(d.Add) == 0 }
 
-// Journal is one zone's journal file, open for appending. It is not safe
-// for concurrent use; the caller serializes.
+// Journal is one zone's journal file, open for appending. It is safe for
+// concurrent use: Sync may run while another change is appended.
 type Journal struct {
+	mu    sync.Mutex
 	path  string
 	f     *os.File
 	size  int64
@@ -91,6 +93,13 @@ var ErrTooLarge = errors.New("change is larger than the journal's size limit")
 // Open opens (or creates) the journal at path, replays it, and cuts off a
 // torn tail. maxBytes bounds the file (at least 64 KiB is used).
 func Open(path string, maxBytes int64) (*Journal, Replay, error) {
+	return OpenWith(path, maxBytes, true)
+}
+
+// OpenWith is Open; with syncDir false a new file's directory entry is not
+// synced here: the caller syncs the whole file system (syncfs) before it
+// acknowledges the first change.
+func OpenWith(path string, maxBytes int64, syncDir bool) (*Journal, Replay, error) {
 	maxBytes = max(maxBytes, 64<<10)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -119,10 +128,10 @@ func Open(path string, maxBytes int64) (*Journal, Replay, error) {
 		return nil, rep, err
 	}
 	j.size = int64(good)
-	if len(data) == 0 {
+	if len(data) == 0 && syncDir {
 		// A new file: its directory entry must be on disk before the first
 		// acknowledged change is.
-		if err := syncDir(filepath.Dir(path)); err != nil {
+		if err := syncDirectory(filepath.Dir(path)); err != nil {
 			f.Close()
 			return nil, rep, err
 		}
@@ -187,6 +196,8 @@ func (j *Journal) take(payload []byte) bool {
 // not the last step's To starts the history afresh (older steps cannot lead
 // to it). When the file would grow past its bound it is compacted first.
 func (j *Journal) Append(s *Step, d *Delta, sync bool) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	var sp, dp []byte
 	var err error
 	if s != nil {
@@ -242,6 +253,14 @@ func (j *Journal) Append(s *Step, d *Delta, sync bool) error {
 	return nil
 }
 
+// Sync puts what was appended on disk (fdatasync): an acknowledgement
+// waits for it. Changes appended by others meanwhile are synced with it.
+func (j *Journal) Sync() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return fdatasync(j.f)
+}
+
 // compact rewrites the journal with the delta and as many of the newest
 // steps as leave room for need more bytes within half the bound.
 func (j *Journal) compact(need int64) error {
@@ -291,7 +310,7 @@ func (j *Journal) rewrite(steps []stored) error {
 		os.Remove(tmp)
 		return err
 	}
-	if err := syncDir(filepath.Dir(j.path)); err != nil {
+	if err := syncDirectory(filepath.Dir(j.path)); err != nil {
 		f.Close()
 		return err
 	}
@@ -305,19 +324,31 @@ func (j *Journal) rewrite(steps []stored) error {
 // zone whose served version no longer follows from the steps (its file
 // changed while the server was down).
 func (j *Journal) Reset(d *Delta) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	j.delta = cloneDelta(d)
 	return j.rewrite(nil)
 }
 
 // Delta is the last delta written; nil if none.
-func (j *Journal) Delta() *Delta { return cloneDelta(j.delta) }
+func (j *Journal) Delta() *Delta {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return cloneDelta(j.delta)
+}
 
 // Size is the journal's size in bytes.
-func (j *Journal) Size() int64 { return j.size }
+func (j *Journal) Size() int64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.size
+}
 
 // Range is the oldest serial the steps start from and the serial they lead
 // to; ok is false without steps.
 func (j *Journal) Range() (first, last uint32, ok bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	if len(j.steps) == 0 {
 		return 0, 0, false
 	}
@@ -327,12 +358,15 @@ func (j *Journal) Range() (first, last uint32, ok bool) {
 // Since returns the steps from serial from to the newest, oldest first;
 // ok is false when the journal does not reach back to from.
 func (j *Journal) Since(from uint32) ([]Step, bool) {
-	for i, s := range j.steps {
+	j.mu.Lock()
+	steps := j.steps
+	j.mu.Unlock()
+	for i, s := range steps {
 		if s.from != from {
 			continue
 		}
-		out := make([]Step, 0, len(j.steps)-i)
-		for _, st := range j.steps[i:] {
+		out := make([]Step, 0, len(steps)-i)
+		for _, st := range steps[i:] {
 			dec, err := decodeStep(st.payload)
 			if err != nil {
 				return nil, false
@@ -345,7 +379,11 @@ func (j *Journal) Since(from uint32) ([]Step, bool) {
 }
 
 // Close closes the file.
-func (j *Journal) Close() error { return j.f.Close() }
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.f.Close()
+}
 
 // Remove deletes the journal at path (and a rewrite left aside).
 func Remove(path string) error {
@@ -353,7 +391,7 @@ func Remove(path string) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	return syncDir(filepath.Dir(path))
+	return syncDirectory(filepath.Dir(path))
 }
 
 func cloneDelta(d *Delta) *Delta {
@@ -388,7 +426,7 @@ func appendRecord(buf, payload []byte) []byte {
 	return append(buf, payload...)
 }
 
-func syncDir(dir string) error {
+func syncDirectory(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
