@@ -124,14 +124,21 @@ done
   echo "|---|---|---|---|---|---|---|---|---|"
 } >> "$report"
 gen storm "$zones" 12
-for s in $servers; do
+# storm LABEL SERVER [RATE]
+storm() {
+  local f="$work/storm.$2.${3:-0}"
   rm -rf "$work/storm/state" "$work/storm/knot"
-  start "$s" "$work/storm" "$zones" 0
-  taskset -c "$client_cpu" "$work/updatebench" storm -server "127.0.0.1:$port" -zones "$zones" -pairs "$pairs" -clients 16 -secret "$secret" > "$work/storm.$s"
+  start "$2" "$work/storm" "$zones" 0
+  taskset -c "$client_cpu" "$work/updatebench" storm -server "127.0.0.1:$port" -zones "$zones" -pairs "$pairs" -clients 16 \
+    -secret "$secret" -rate "${3:-0}" > "$f"
   stop
-  f="$work/storm.$s"
-  echo "| $s | $(val storm_pairs_per_s "$f") | $(val lost "$f") | $(val half_applied "$f") | $(val idle_qps "$f") | $(val storm_qps "$f") | $(ratio "$(val storm_qps "$f")" "$(val idle_qps "$f")") | $(val idle_p99_ms "$f") | $(val storm_p99_ms "$f") |" >> "$report"
-done
+  echo "| $1 | $(val storm_pairs_per_s "$f") | $(val lost "$f") | $(val half_applied "$f") | $(val idle_qps "$f") | $(val storm_qps "$f") | $(ratio "$(val storm_qps "$f")" "$(val idle_qps "$f")") | $(val idle_p99_ms "$f") | $(val storm_p99_ms "$f") |" >> "$report"
+}
+for s in $servers; do storm "$s" "$s"; done
+if [ "${BENCH_KNOT:-1}" = 1 ]; then
+  # The same pairs at Knot's pace: what the queries keep at equal work.
+  storm "mxzone at Knot's pairs/s" mxzone "$(val storm_pairs_per_s "$work/storm.knot.0")"
+fi
 cat "$report"
 [ -n "$out" ] && cp "$report" "$out"
 exit 0

@@ -51,6 +51,7 @@ func main() {
 	pairs := fl.Int("pairs", 1000, "add+delete pairs (storm)")
 	clients := fl.Int("clients", 16, "update clients at once (storm)")
 	seconds := fl.Float64("seconds", 5, "seconds of idle queries (storm)")
+	rate := fl.Float64("rate", 0, "pairs per second at most, all clients together (storm); 0: as fast as the server answers")
 	fl.Parse(os.Args[2:])
 	var err error
 	switch os.Args[1] {
@@ -59,7 +60,7 @@ func main() {
 	case "seq":
 		err = seq(*server, *zone, *n, *secret)
 	case "storm":
-		err = storm(*server, *zones, *pairs, *clients, *secret, time.Duration(*seconds*float64(time.Second)))
+		err = storm(*server, *zones, *pairs, *clients, *secret, time.Duration(*seconds*float64(time.Second)), *rate)
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -184,7 +185,7 @@ func queries(server string, zones int, stop <-chan struct{}) (float64, time.Dura
 	return float64(len(lat)) / time.Since(start).Seconds(), quantile(lat, 0.99)
 }
 
-func storm(server string, zones, pairs, clients int, secret string, idle time.Duration) error {
+func storm(server string, zones, pairs, clients int, secret string, idle time.Duration, rate float64) error {
 	stop := make(chan struct{})
 	go func() { time.Sleep(idle); close(stop) }()
 	qps, p99 := queries(server, zones, stop)
@@ -200,6 +201,12 @@ func storm(server string, zones, pairs, clients int, secret string, idle time.Du
 	}
 	qdone := make(chan qres, 1)
 	go func() { q, p := queries(server, zones, stop); qdone <- qres{q, p} }()
+	var pace <-chan time.Time
+	if rate > 0 {
+		t := time.NewTicker(time.Duration(float64(time.Second) / rate))
+		defer t.Stop()
+		pace = t.C
+	}
 	start := time.Now()
 	for w := range clients {
 		wg.Add(1)
@@ -209,6 +216,9 @@ func storm(server string, zones, pairs, clients int, secret string, idle time.Du
 			look := &dns.Client{Timeout: time.Second}
 			r := rand.New(rand.NewPCG(uint64(w), 2))
 			for next.Add(1) <= int64(pairs) {
+				if pace != nil {
+					<-pace
+				}
 				zone := origin(r.IntN(zones))
 				value := fmt.Sprintf("token-%d-%d", w, r.Uint64())
 				if _, err := send(c, server, zone, value, true, secret); err != nil {
