@@ -247,6 +247,29 @@ func TestUpdateNsupdate(t *testing.T) {
 			t.Error("a secret is in the status API")
 		}
 	})
+	t.Run("a control panel takes the dynamic changes over", func(t *testing.T) {
+		drop, err := exec.Command(binary, "dynamic", "--conf", s.conf, "--drop", "example.com").Output()
+		if err != nil || !strings.Contains(string(drop), "update delete host.example.com.\t300\tIN\tA\t192.0.2.55\n") {
+			t.Fatalf("dynamic --drop: %v\n%s", err, drop)
+		}
+		served, err := exec.Command(binary, "dynamic", "--conf", s.conf, "example.com").Output()
+		if err != nil || !strings.Contains(string(served), "host.example.com.\t300\tIN\tA\t192.0.2.55\n") {
+			t.Fatalf("dynamic: %v\n%s", err, served)
+		}
+		writeAtomic(t, filepath.Join(u.zones, "example.com.zone"), string(served))
+		waitFor(t, 10*time.Second, "the delta to empty", func() bool {
+			resp, err := http.Get("http://" + statusAddr + "/zones/example.com.")
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return strings.Contains(string(body), `"added": 0`) && strings.Contains(string(body), `"deleted": 0`)
+		})
+		if got := answers(t, s, "host.example.com.", dns.TypeA); got != "192.0.2.55" {
+			t.Fatalf("after the take-over: %s", got)
+		}
+	})
 }
 
 // signedUpdate sends one update with miekg/dns, TSIG-signed and with EDNS,

@@ -5,6 +5,7 @@
 //	coredns-mx check [--format text|json] PATH...   validate zones offline
 //	coredns-mx dnssec ds [--conf Corefile] ZONE...  the DS records for the registrar
 //	coredns-mx tsig ZONE [KEYNAME]                  a new TSIG key for a zone's policy file
+//	coredns-mx dynamic [--drop] ZONE                the zone as UPDATE made it, or the script undoing that
 package main
 
 import (
@@ -106,6 +107,9 @@ func main() {
 	}
 	if len(os.Args) > 1 && os.Args[1] == "tsig" {
 		os.Exit(runTsig(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "dynamic" {
+		os.Exit(runDynamic(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	if slices.Contains(os.Args[1:], "-plugins") || slices.Contains(os.Args[1:], "--plugins") {
 		fmt.Print(describePlugins())

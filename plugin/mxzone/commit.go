@@ -1,11 +1,6 @@
 package mxzone
 
-import (
-	"os"
-	"sync"
-
-	"golang.org/x/sys/unix"
-)
+import "sync"
 
 // groupCommit puts the journals on disk for many updates at once: each
 // update writes its record, then waits for one syncfs (of the file system
@@ -44,7 +39,7 @@ func (c *groupCommit) wait() error {
 		c.running = true
 		target := c.next
 		c.mu.Unlock()
-		err := syncFileSystem(c.dir)
+		err := syncFS(c.dir)
 		c.mu.Lock()
 		c.running = false
 		c.synced = max(c.synced, target)
@@ -52,15 +47,4 @@ func (c *groupCommit) wait() error {
 		c.done.Broadcast()
 	}
 	return c.err
-}
-
-// syncFileSystem syncs the file system holding dir (syncfs(2)): data,
-// metadata and directory entries of every file written there.
-func syncFileSystem(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return unix.Syncfs(int(d.Fd()))
 }

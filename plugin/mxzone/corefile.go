@@ -16,6 +16,10 @@ type Settings struct {
 	Limits  Limits
 	Protect []string // the protected zones
 	KeyDir  string   // the DNSSEC key store; "" without dnssec
+
+	Dir      string   // the zone directory
+	Journals string   // the zones' journals; "" without update
+	includes []string // the includes patterns
 }
 
 // FromCorefile reads the rule severities, limits and protected zones of the
@@ -55,7 +59,11 @@ func FromCorefile(path string) (Settings, error) {
 	if err != nil {
 		return Settings{}, err
 	}
-	set := Settings{Policy: m.loader.policy, Limits: m.loader.limits, Protect: slices.Sorted(maps.Keys(m.loader.protected))}
+	set := Settings{Policy: m.loader.policy, Limits: m.loader.limits, Protect: slices.Sorted(maps.Keys(m.loader.protected)),
+		Dir: m.loader.dir, includes: m.loader.includes}
+	if m.updates != nil {
+		set.Journals = m.updates.journals
+	}
 	if m.signing != nil {
 		set.KeyDir = m.signing.keys.Dir
 	}

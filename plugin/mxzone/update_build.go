@@ -67,28 +67,23 @@ func (r *refusal) Error() string {
 	return r.msg
 }
 
-// buildUpdate makes the generation after g in which the zone of e serves
-// its version with res applied, checked as a file edit is: the local rules,
-// then the cross-zone ones, every zone protected (an update that breaks
-// another zone is refused). It returns the report of that one change.
-func (l *loader) buildUpdate(g *generation, e *entry, res update.Result, key string, now time.Time) (*generation, *report, error) {
+// draftUpdate makes the version of e's zone with res applied, checked by
+// the rules that need only the zone itself; it reads nothing that changes,
+// so it runs outside the reload lock. The served serial goes up (RFC 1982);
+// an SOA the update gave with a newer serial keeps it.
+func (l *loader) draftUpdate(e *entry, res update.Result, now time.Time) (*version, []Finding, error) {
 	old := e.zone
 	origin := e.origin
 	recs := updatedRecords(old, res)
 	if l.limits.Records > 0 && len(recs) > l.limits.Records {
 		return nil, nil, &refusal{rcode: dns.RcodeRefused, msg: fmt.Sprintf("zone would hold more than the limit of %d records (max_records)", l.limits.Records)}
 	}
-	// The served serial goes up with every change (RFC 1982); an SOA the
-	// update gave with a newer serial keeps it.
-	cur := old.served().Serial()
-	next := l.dynamic.nextSerial(0, cur, now)
+	next := l.dynamic.nextSerial(0, old.served().Serial(), now)
 	for i, r := range recs {
-		if soa, ok := r.RR.(*dns.SOA); ok && soa.Hdr.Name == origin {
-			if !serialNewer(soa.Serial, next) {
-				c := *soa
-				c.Serial = next
-				recs[i].RR = &c
-			}
+		if soa, ok := r.RR.(*dns.SOA); ok && soa.Hdr.Name == origin && !serialNewer(soa.Serial, next) {
+			c := *soa
+			c.Serial = next
+			recs[i].RR = &c
 		}
 	}
 	fs := &findings{policy: &l.policy, zone: origin}
@@ -107,9 +102,19 @@ func (l *loader) buildUpdate(g *generation, e *entry, res update.Result, key str
 	if f := newFailure(fs.list, e.findings); f != nil {
 		return nil, nil, &refusal{rcode: dns.RcodeRefused, finding: f}
 	}
+	return v, fs.list, nil
+}
+
+// crossUpdate makes the generation after g in which e's zone serves v (a
+// draftUpdate, signed if the zone is), checked against every other zone
+// as a file edit is, every zone protected: an update that breaks another
+// zone is refused. It returns the report of that one change. The caller
+// holds the reload lock, and e is still g's entry.
+func (l *loader) crossUpdate(g *generation, e *entry, v *version, local []Finding, key string, now time.Time) (*generation, *report, error) {
+	origin := e.origin
 	ne := *e
 	ne.zone, ne.heldBack = v, nil
-	ch := &change{entry: &ne, last: old, next: v, draft: v, local: fs.list, key: key, fileSerial: e.fileSerial}
+	ch := &change{entry: &ne, last: e.zone, next: v, draft: v, local: local, key: key, fileSerial: e.fileSerial}
 	gen := &generation{zones: maps.Clone(g.zones), deleting: g.deleting, below: g.below}
 	gen.zones[origin] = &ne
 	changes := map[string]*change{origin: ch}

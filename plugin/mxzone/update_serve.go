@@ -146,69 +146,109 @@ type appliedUpdate struct {
 	from, to uint32
 }
 
-// applyUpdate applies r to origin's served version under the reload lock:
-// checked, signed, written to the journal (not yet synced) and published.
-// nil and no error: nothing to change.
+// applyUpdate applies r to origin's served version: checked, signed,
+// written to the journal (not yet synced) and published. The work that
+// grows with the zone (the new version, its local checks, its signatures)
+// is done outside the reload lock, so that a large zone's update holds up
+// no other zone; under the lock come the cross-zone checks, the journal
+// and the publication, if the zone is still as the update read it (else it
+// is read again). nil and no error: nothing to change.
 func (m *MXZone) applyUpdate(origin, key string, r *dns.Msg, pol *update.Policy) (*appliedUpdate, error) {
+	for try := 0; ; try++ {
+		g := m.gen.Load()
+		var e *entry
+		if g != nil {
+			e = g.zones[origin]
+		}
+		if s := m.successor.Load(); s != nil {
+			return nil, &updateRefusal{successor: s}
+		}
+		if e == nil {
+			return nil, &updateRefusal{rcode: dns.RcodeNotAuth, ede: dns.ExtendedErrorCodeNotAuthoritative, why: "zone " + origin + " is not served here"}
+		}
+		if e.zone == nil || e.status != statusServed {
+			return nil, &updateRefusal{rcode: dns.RcodeRefused, ede: dns.ExtendedErrorCodeProhibited,
+				why: fmt.Sprintf("zone %s is held back (%s): fix its file first", origin, e.status)}
+		}
+		res := update.Apply(origin, updateView{z: e.zone.served(), signed: e.zone.signed != nil}, r, key, pol,
+			update.Limits{RRsetRecords: m.loader.limits.RRsetRecords})
+		if res.Rcode != dns.RcodeSuccess {
+			code := uint16(dns.ExtendedErrorCodeOther)
+			if res.Rcode == dns.RcodeRefused {
+				code = dns.ExtendedErrorCodeProhibited
+			}
+			return nil, &updateRefusal{rcode: res.Rcode, ede: code, why: res.Reason}
+		}
+		if len(res.Del)+len(res.Add) == 0 {
+			return nil, nil
+		}
+		now := time.Now()
+		v, local, err := m.loader.draftUpdate(e, res, now)
+		if err != nil {
+			var rf *refusal
+			if errors.As(err, &rf) {
+				return nil, &updateRefusal{rcode: rf.rcode, ede: dns.ExtendedErrorCodeProhibited, why: rf.Error()}
+			}
+			return nil, err
+		}
+		if s := m.signing; s != nil && e.zone.signed != nil {
+			z, err := s.sign(v, e.zone.signed.Serial(), now, e.zone.signed)
+			if err != nil {
+				signings.WithLabelValues(m.server, "failed").Inc()
+				return nil, &updateRefusal{rcode: dns.RcodeServerFailure, ede: dns.ExtendedErrorCodeOther, why: "the zone cannot be signed now: " + err.Error()}
+			}
+			signings.WithLabelValues(m.server, "signed").Inc()
+			v = withSignature(v, z)
+		}
+		applied, again, err := m.publishUpdate(origin, key, e, v, local, res, now)
+		if !again || try == 2 {
+			return applied, err
+		}
+		// The zone changed while this update was drafted: read it again.
+	}
+}
+
+// publishUpdate checks v across zones, journals and publishes it, under the
+// reload lock; again when e is no longer the zone's entry.
+func (m *MXZone) publishUpdate(origin, key string, e *entry, v *version, local []Finding, res update.Result, now time.Time) (*appliedUpdate, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if s := m.successor.Load(); s != nil {
-		// Taken over while this update waited: the new instance holds the
-		// journals now.
-		return nil, &updateRefusal{successor: s}
+		// Taken over while this update was drafted: the new instance holds
+		// the journals now.
+		return nil, false, &updateRefusal{successor: s}
 	}
 	g := m.gen.Load()
-	var e *entry
-	if g != nil {
-		e = g.zones[origin]
+	if g.zones[origin] != e {
+		return nil, true, &updateRefusal{rcode: dns.RcodeServerFailure, ede: dns.ExtendedErrorCodeOther, why: "the zone kept changing while the update was applied; try again"}
 	}
-	if e == nil {
-		return nil, &updateRefusal{rcode: dns.RcodeNotAuth, ede: dns.ExtendedErrorCodeNotAuthoritative, why: "zone " + origin + " is not served here"}
-	}
-	if e.zone == nil || e.status != statusServed {
-		return nil, &updateRefusal{rcode: dns.RcodeRefused, ede: dns.ExtendedErrorCodeProhibited,
-			why: fmt.Sprintf("zone %s is held back (%s): fix its file first", origin, e.status)}
-	}
-	res := update.Apply(origin, updateView{z: e.zone.served(), signed: e.zone.signed != nil}, r, key, pol,
-		update.Limits{RRsetRecords: m.loader.limits.RRsetRecords})
-	if res.Rcode != dns.RcodeSuccess {
-		code := uint16(dns.ExtendedErrorCodeOther)
-		if res.Rcode == dns.RcodeRefused {
-			code = dns.ExtendedErrorCodeProhibited
-		}
-		return nil, &updateRefusal{rcode: res.Rcode, ede: code, why: res.Reason}
-	}
-	if len(res.Del)+len(res.Add) == 0 {
-		return nil, nil
-	}
-	start := time.Now()
-	next, built, err := m.loader.buildUpdate(g, e, res, key, start)
+	next, built, err := m.loader.crossUpdate(g, e, v, local, key, now)
 	if err != nil {
 		var rf *refusal
 		if errors.As(err, &rf) {
-			return nil, &updateRefusal{rcode: rf.rcode, ede: dns.ExtendedErrorCodeProhibited, why: rf.Error()}
+			return nil, false, &updateRefusal{rcode: rf.rcode, ede: dns.ExtendedErrorCodeProhibited, why: rf.Error()}
 		}
-		return nil, err
+		return nil, false, err
 	}
 	ch := built.changes[0]
-	if m.signing != nil {
-		m.signChanges(built)
+	if m.signing != nil && e.zone.signed == nil {
+		m.signChanges(built) // a zone served unsigned until now: as a file edit would be
 		if ch.entry.zone != ch.next {
-			return nil, &updateRefusal{rcode: dns.RcodeServerFailure, ede: dns.ExtendedErrorCodeOther, why: "the zone cannot be signed now"}
+			return nil, false, &updateRefusal{rcode: dns.RcodeServerFailure, ede: dns.ExtendedErrorCodeOther, why: "the zone cannot be signed now"}
 		}
 	}
 	delta := compose(m.updates.delta(origin), res.Del, res.Add)
 	if err := m.updates.record(origin, e.zone, ch.entry.zone, delta, key, false); err != nil {
 		log.Errorf("update by %s: zone %s: journal: %v; not applied", key, origin, err)
-		return nil, &updateRefusal{rcode: dns.RcodeServerFailure, ede: dns.ExtendedErrorCodeOther, why: "the change could not be written to the journal"}
+		return nil, false, &updateRefusal{rcode: dns.RcodeServerFailure, ede: dns.ExtendedErrorCodeOther, why: "the change could not be written to the journal"}
 	}
 	m.gen.Store(next)
-	m.recordUpdate(built, time.Since(start))
+	m.recordUpdate(built, time.Since(now))
 	m.logTouched(next, built)
 	if m.notify != nil {
 		m.notify.add(origin)
 	}
-	return &appliedUpdate{res: res, from: e.zone.served().Serial(), to: ch.entry.zone.served().Serial()}, nil
+	return &appliedUpdate{res: res, from: e.zone.served().Serial(), to: ch.entry.zone.served().Serial()}, false, nil
 }
 
 // refuseUpdate answers an update that changes nothing, counts it and logs

@@ -336,11 +336,16 @@ func (u *updater) zoneJournal(origin string) (*dynZone, error) {
 // updates written meanwhile (groupCommit).
 func (u *updater) syncJournal() error { return u.commit.wait() }
 
+// zone is origin's journal; nil: none.
+func (u *updater) zone(origin string) *dynZone {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	return u.zones[origin]
+}
+
 // delta is origin's dynamic changes as last recorded; nil: none.
 func (u *updater) delta(origin string) *journal.Delta {
-	u.mu.RLock()
-	z := u.zones[origin]
-	u.mu.RUnlock()
+	z := u.zone(origin)
 	if z == nil {
 		return nil
 	}
@@ -368,9 +373,7 @@ func (u *updater) forget(origin string) {
 // steps returns the journal's steps from serial to the newest; ok is false
 // when it does not reach back that far.
 func (u *updater) steps(origin string, serial uint32) ([]journal.Step, bool) {
-	u.mu.RLock()
-	z := u.zones[origin]
-	u.mu.RUnlock()
+	z := u.zone(origin)
 	if z == nil {
 		return nil, false
 	}
@@ -391,9 +394,7 @@ type dynStatus struct {
 
 // status is origin's dynStatus; nil: no journal.
 func (u *updater) status(origin string) *dynStatus {
-	u.mu.RLock()
-	z := u.zones[origin]
-	u.mu.RUnlock()
+	z := u.zone(origin)
 	if z == nil {
 		return nil
 	}
@@ -451,9 +452,7 @@ func (m *MXZone) settleJournals(g *generation) {
 		if e.zone == nil {
 			continue
 		}
-		u.mu.RLock()
-		z := u.zones[origin]
-		u.mu.RUnlock()
+		z := u.zone(origin)
 		z.mu.Lock()
 		_, last, ok := z.j.Range()
 		if serial := e.zone.served().Serial(); ok && last != serial || z.delta != nil && z.delta.Serial != serial {

@@ -434,3 +434,19 @@ func syncDirectory(dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// ReadDelta reads the delta of the journal at path without opening it for
+// writing: a torn tail is left for the server to cut. nil: the journal holds
+// no delta (or there is no journal).
+func ReadDelta(path string) (*Delta, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	j := &Journal{path: path}
+	j.replay(data)
+	return j.delta, nil
+}
