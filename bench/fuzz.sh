@@ -16,7 +16,7 @@ while getopts "t:" opt; do
 done
 shift $((OPTIND - 1))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(FuzzParseZone FuzzFastParse FuzzRewrites FuzzServeDNS)
+[ ${#targets[@]} -gt 0 ] || targets=(FuzzParseZone FuzzFastParse FuzzRewrites FuzzServeDNS FuzzApply FuzzReplay)
 
 cd "$(dirname "$0")/.."
 status=0

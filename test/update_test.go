@@ -382,6 +382,28 @@ func TestUpdateHeldToTheRules(t *testing.T) {
 	if got := answers(t, s, "backup.example.net.", dns.TypeA); got != "203.0.113.25" {
 		t.Errorf("backup.example.net A after the refused deletion: %s", got)
 	}
+	t.Run("BADTIME", func(t *testing.T) {
+		// RFC 8945 section 5.2.3: a request signed outside the fudge gets
+		// NOTAUTH with TSIG error BADTIME, signed, the server's time in
+		// Other Data.
+		m := new(dns.Msg)
+		m.SetUpdate("example.com.")
+		m.Insert([]dns.RR{mustRR(t, "late.example.com. 60 IN A 192.0.2.1")})
+		name := dns.Fqdn(u.panel.name)
+		m.SetTsig(name, dns.HmacSHA512, 300, time.Now().Add(-time.Hour).Unix())
+		c := &dns.Client{Net: "tcp", Timeout: 5 * time.Second, TsigSecret: map[string]string{name: u.panel.secret}}
+		resp, _, err := c.Exchange(m, s.addr)
+		if resp == nil {
+			t.Fatalf("no answer: %v", err)
+		}
+		tsig := resp.IsTsig()
+		if resp.Rcode != dns.RcodeNotAuth || tsig == nil || tsig.Error != dns.RcodeBadTime || tsig.MAC == "" || tsig.OtherLen != 6 {
+			t.Fatalf("rcode %s, TSIG %v (client: %v)", dns.RcodeToString[resp.Rcode], tsig, err)
+		}
+		if got := answers(t, s, "late.example.com.", dns.TypeA); got != "NXDOMAIN" {
+			t.Fatalf("a late update was applied: %s", got)
+		}
+	})
 	t.Run("a 65,535-record update", func(t *testing.T) {
 		m := new(dns.Msg)
 		m.SetUpdate("example.com.")

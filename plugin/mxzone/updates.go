@@ -102,6 +102,14 @@ func (u *updater) readPolicies() {
 			problems[e.Name()] = err.Error()
 			continue
 		}
+		if info, err := e.Info(); err == nil && info.Mode().Perm()&0o077 != 0 && len(p.Keys) > 0 {
+			// Taken all the same (tsig-keygen's output is pasted as it is), but said.
+			problems[e.Name()+" mode"] = ""
+			if _, seen := u.problems[e.Name()+" mode"]; !seen {
+				log.Warningf("update: %s holds TSIG secrets and is readable by others (mode %04o); chmod 600 it",
+					filepath.Join(u.dir, e.Name()), info.Mode().Perm())
+			}
+		}
 		policies[origin] = p
 	}
 	u.mu.Lock()
@@ -109,6 +117,9 @@ func (u *updater) readPolicies() {
 	u.policies, u.problems = policies, problems
 	u.mu.Unlock()
 	for name, msg := range problems {
+		if msg == "" {
+			continue // a warning, logged above
+		}
 		if old[name] != msg {
 			log.Errorf("update: %s; updates of its zone are refused until it is fixed", msg)
 		}

@@ -51,6 +51,7 @@ func main() {
 	pairs := fl.Int("pairs", 1000, "add+delete pairs (storm)")
 	clients := fl.Int("clients", 16, "update clients at once (storm)")
 	seconds := fl.Float64("seconds", 5, "seconds of idle queries (storm)")
+	queriers := fl.Int("queriers", 4, "query clients beside the updates (storm); 0: none")
 	rate := fl.Float64("rate", 0, "pairs per second at most, all clients together (storm); 0: as fast as the server answers")
 	fl.Parse(os.Args[2:])
 	var err error
@@ -60,7 +61,7 @@ func main() {
 	case "seq":
 		err = seq(*server, *zone, *n, *secret)
 	case "storm":
-		err = storm(*server, *zones, *pairs, *clients, *secret, time.Duration(*seconds*float64(time.Second)), *rate)
+		err = storm(*server, *zones, *pairs, *clients, *secret, time.Duration(*seconds*float64(time.Second)), *rate, *queriers)
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -148,14 +149,14 @@ func seq(server, zone string, n int, secret string) error {
 	return nil
 }
 
-// queries asks MX of random zones from 4 clients until stop closes; it
+// queries asks MX of random zones from n clients until stop closes; it
 // returns the answers per second and the p99 latency.
-func queries(server string, zones int, stop <-chan struct{}) (float64, time.Duration) {
+func queries(server string, zones, n int, stop <-chan struct{}) (float64, time.Duration) {
 	var mu sync.Mutex
 	var lat []time.Duration
 	var wg sync.WaitGroup
 	start := time.Now()
-	for w := range 4 {
+	for w := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -185,10 +186,10 @@ func queries(server string, zones int, stop <-chan struct{}) (float64, time.Dura
 	return float64(len(lat)) / time.Since(start).Seconds(), quantile(lat, 0.99)
 }
 
-func storm(server string, zones, pairs, clients int, secret string, idle time.Duration, rate float64) error {
+func storm(server string, zones, pairs, clients int, secret string, idle time.Duration, rate float64, queriers int) error {
 	stop := make(chan struct{})
 	go func() { time.Sleep(idle); close(stop) }()
-	qps, p99 := queries(server, zones, stop)
+	qps, p99 := queries(server, zones, queriers, stop)
 	fmt.Println("idle_qps", fmt.Sprintf("%.0f", qps))
 	fmt.Println("idle_p99_ms", ms(p99))
 
@@ -200,7 +201,7 @@ func storm(server string, zones, pairs, clients int, secret string, idle time.Du
 		p99 time.Duration
 	}
 	qdone := make(chan qres, 1)
-	go func() { q, p := queries(server, zones, stop); qdone <- qres{q, p} }()
+	go func() { q, p := queries(server, zones, queriers, stop); qdone <- qres{q, p} }()
 	var pace <-chan time.Time
 	if rate > 0 {
 		t := time.NewTicker(time.Duration(float64(time.Second) / rate))
