@@ -765,3 +765,65 @@ func TestUpdateKillDuringUpdates(t *testing.T) {
 		t.Fatalf("only %d updates acknowledged in three rounds", len(acked))
 	}
 }
+
+// TestUpdateLargeZoneHoldsUpNoOne: the update of a large signed zone is
+// drafted and signed outside the reload lock, so updates of another zone
+// go on while it is applied (an ordering, not a timing).
+func TestUpdateLargeZoneHoldsUpNoOne(t *testing.T) {
+	u := newUpdateSetup(t)
+	var big strings.Builder
+	big.WriteString("$TTL 3600\n@ SOA ns1.example.net. hostmaster.example.net. 1 7200 3600 1209600 300\n@ NS ns1.example.net.\n")
+	for i := range 50000 {
+		fmt.Fprintf(&big, "h%d A 10.%d.%d.%d\n", i, i>>16&255, i>>8&255, i&255)
+	}
+	writeAtomic(t, filepath.Join(u.zones, "big.example.zone"), big.String())
+	bigKey := makeKey(t, "hmac-sha256", "big.example")
+	u.writePolicy(t, "big.example", bigKey.conf+"grant big.example zonesub ANY;\n")
+	s := u.start(t, "dnssec")
+	send := func(k tsigKey, zone, name string) error {
+		m := new(dns.Msg)
+		m.SetUpdate(zone)
+		m.Insert([]dns.RR{mustRR(t, name+" 60 IN TXT \"x\"")})
+		kn := dns.Fqdn(k.name)
+		alg := map[string]string{"hmac-sha256": dns.HmacSHA256, "hmac-sha512": dns.HmacSHA512}[k.alg]
+		m.SetTsig(kn, alg, 300, time.Now().Unix())
+		c := &dns.Client{Net: "tcp", Timeout: 30 * time.Second, TsigSecret: map[string]string{kn: k.secret}}
+		resp, _, err := c.Exchange(m, s.addr)
+		if err == nil && resp.Rcode != dns.RcodeSuccess {
+			err = fmt.Errorf("%s", dns.RcodeToString[resp.Rcode])
+		}
+		return err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := send(bigKey, "big.example.", "x.big.example."); err != nil {
+			t.Error(err)
+		}
+	}()
+	// Small updates of another zone, one after the other, while the large
+	// one is in flight: with the large zone built and signed under the lock,
+	// at most the first could get in before it.
+	before := 0
+	for i := 0; ; i++ {
+		select {
+		case <-done:
+			if before < 3 {
+				t.Fatalf("%d updates of another zone were acknowledged while the large zone's update was applied", before)
+			}
+			return
+		default:
+		}
+		if err := send(u.acme, "example.com.", "_acme-challenge.example.com."); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-done:
+		default:
+			before++
+		}
+		if i > 100000 {
+			t.Fatal("the large zone's update never finished")
+		}
+	}
+}

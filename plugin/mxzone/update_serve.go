@@ -13,6 +13,7 @@ import (
 	"github.com/coredns/coredns/plugin/tsig"
 
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/update"
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
 
 	"github.com/miekg/dns"
 )
@@ -200,7 +201,9 @@ func (m *MXZone) applyUpdate(origin, key string, r *dns.Msg, pol *update.Policy)
 			signings.WithLabelValues(m.server, "signed").Inc()
 			v = withSignature(v, z)
 		}
-		applied, again, err := m.publishUpdate(origin, key, e, v, local, res, now)
+		// The step for IXFR, compared RRset by RRset: outside the lock too.
+		del, add := zone.Diff(e.zone.served(), v.served())
+		applied, again, err := m.publishUpdate(origin, key, e, v, local, res, now, del, add)
 		if !again || try == 2 {
 			return applied, err
 		}
@@ -210,7 +213,8 @@ func (m *MXZone) applyUpdate(origin, key string, r *dns.Msg, pol *update.Policy)
 
 // publishUpdate checks v across zones, journals and publishes it, under the
 // reload lock; again when e is no longer the zone's entry.
-func (m *MXZone) publishUpdate(origin, key string, e *entry, v *version, local []Finding, res update.Result, now time.Time) (*appliedUpdate, bool, error) {
+func (m *MXZone) publishUpdate(origin, key string, e *entry, v *version, local []Finding, res update.Result, now time.Time,
+	del, add []dns.RR) (*appliedUpdate, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if s := m.successor.Load(); s != nil {
@@ -231,14 +235,17 @@ func (m *MXZone) publishUpdate(origin, key string, e *entry, v *version, local [
 		return nil, false, err
 	}
 	ch := built.changes[0]
-	if m.signing != nil && e.zone.signed == nil {
-		m.signChanges(built) // a zone served unsigned until now: as a file edit would be
+	if m.signing != nil && e.zone.signed == nil && m.signing.covers(origin) {
+		// A zone served unsigned until now (it could not be signed): signed
+		// as a file edit would be, and compared again.
+		m.signChanges(built)
 		if ch.entry.zone != ch.next {
 			return nil, false, &updateRefusal{rcode: dns.RcodeServerFailure, ede: dns.ExtendedErrorCodeOther, why: "the zone cannot be signed now"}
 		}
+		del, add = zone.Diff(e.zone.served(), ch.entry.zone.served())
 	}
 	delta := compose(m.updates.delta(origin), res.Del, res.Add)
-	if err := m.updates.record(origin, e.zone, ch.entry.zone, delta, key, false); err != nil {
+	if err := m.updates.recordDiff(origin, e.zone, ch.entry.zone, del, add, delta, key, false); err != nil {
 		log.Errorf("update by %s: zone %s: journal: %v; not applied", key, origin, err)
 		return nil, false, &updateRefusal{rcode: dns.RcodeServerFailure, ede: dns.ExtendedErrorCodeOther, why: "the change could not be written to the journal"}
 	}

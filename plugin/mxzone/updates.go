@@ -282,8 +282,18 @@ func (u *updater) record(origin string, old, next *version, delta *journal.Delta
 	if old != nil {
 		oz = old.served()
 	}
+	del, add := zone.Diff(oz, next.served())
+	return u.recordDiff(origin, old, next, del, add, delta, key, sync)
+}
+
+// recordDiff is record with the difference between old and next already
+// made (zone.Diff), outside the reload lock.
+func (u *updater) recordDiff(origin string, old, next *version, del, add []dns.RR, delta *journal.Delta, key string, sync bool) error {
+	var oz *zone.Zone
+	if old != nil {
+		oz = old.served()
+	}
 	nz := next.served()
-	del, add := zone.Diff(oz, nz)
 	z, err := u.zoneJournal(origin)
 	if err != nil {
 		return err
