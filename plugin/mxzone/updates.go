@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -97,12 +96,12 @@ func (u *updater) readPolicies() {
 		if !ok || !e.Type().IsRegular() {
 			continue
 		}
-		p, err := readPolicy(u.dir, e.Name(), origin)
+		p, info, err := cachedPolicyFile(u.dir, e, origin)
 		if err != nil {
 			problems[e.Name()] = err.Error()
 			continue
 		}
-		if info, err := e.Info(); err == nil && info.Mode().Perm()&0o077 != 0 && len(p.Keys) > 0 {
+		if info.Mode().Perm()&0o077 != 0 && len(p.Keys) > 0 {
 			// Taken all the same (tsig-keygen's output is pasted as it is), but said.
 			problems[e.Name()+" mode"] = ""
 			if _, seen := u.problems[e.Name()+" mode"]; !seen {
@@ -197,17 +196,14 @@ func serverSecrets(dir string) map[string]string {
 	if err != nil {
 		return nil
 	}
-	names := make([]string, 0, len(entries))
-	for _, e := range entries {
-		if _, ok := policyOrigin(e.Name()); ok && e.Type().IsRegular() {
-			names = append(names, e.Name())
-		}
-	}
-	sort.Strings(names)
+	// os.ReadDir returns the entries in name order.
 	out := map[string]string{}
-	for _, name := range names {
-		origin, _ := policyOrigin(name)
-		p, err := readPolicy(dir, name, origin)
+	for _, e := range entries {
+		origin, ok := policyOrigin(e.Name())
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		p, _, err := cachedPolicyFile(dir, e, origin)
 		if err != nil {
 			continue // logged by readPolicies
 		}
