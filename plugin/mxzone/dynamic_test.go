@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zonefile"
 
@@ -89,5 +90,33 @@ func TestCompose(t *testing.T) {
 	}
 	if del, add := (&dynamic{del: d.Del, add: d.Add}).pruned(recordsOf(t, "a.z. 60 IN A 192.0.2.1")); len(del) != 0 || len(add) != 1 {
 		t.Fatalf("pruned: del %v add %v", del, add)
+	}
+}
+
+// TestUpdateSerialPolicy: every served change gets a newer serial (RFC 1982), by
+// the configured policy; a newer serial in the file wins.
+func TestUpdateSerialPolicy(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	for _, c := range []struct {
+		policy           serialPolicy
+		file, last, want uint32
+	}{
+		{serialIncrement, 0, 10, 11},
+		{serialIncrement, 5, 10, 11},           // a file edit with a lower serial
+		{serialIncrement, 20, 10, 20},          // the file's newer serial
+		{serialIncrement, 0, 4294967295, 0},    // wraps, as RFC 1982 allows
+		{serialIncrement, 3, 0, 3},             // nothing served before
+		{serialUnixtime, 0, 10, 1_800_000_000}, // the time, newer than 10
+		{serialUnixtime, 0, 1_800_000_005, 1_800_000_006},
+		{serialUnixtime, 1_900_000_000, 1_800_000_005, 1_900_000_000},
+	} {
+		u := &updater{serial: c.policy}
+		got := u.nextSerial(c.file, c.last, now)
+		if got != c.want {
+			t.Errorf("policy %d, file %d, last %d: %d, want %d", c.policy, c.file, c.last, got, c.want)
+		}
+		if c.last != 0 && !serialNewer(got, c.last) {
+			t.Errorf("policy %d, file %d, last %d: %d is not newer", c.policy, c.file, c.last, got)
+		}
 	}
 }
