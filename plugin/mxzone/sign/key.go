@@ -20,6 +20,15 @@ import (
 type Key struct {
 	DNSKEY  *dns.DNSKEY
 	private crypto.Signer
+	tag     uint16 // DNSKEY.KeyTag(), computed once: every RRset signed or kept asks for it
+}
+
+// Tag is the key's tag (RFC 4034 appendix B).
+func (k *Key) Tag() uint16 {
+	if k.tag == 0 {
+		return k.DNSKEY.KeyTag()
+	}
+	return k.tag
 }
 
 // NewKey makes a combined signing key (flags 257: zone key and secure entry
@@ -44,7 +53,7 @@ func NewKey(origin string, alg uint8) (*Key, error) {
 	if !ok {
 		return nil, errors.New("sign: generated key cannot sign")
 	}
-	return &Key{DNSKEY: k, private: signer}, nil
+	return &Key{DNSKEY: k, private: signer, tag: k.KeyTag()}, nil
 }
 
 // Marshal writes the key as its DNSKEY record on the first line and the
@@ -76,5 +85,5 @@ func ParseKey(data []byte, file string) (*Key, error) {
 	if !ok {
 		return nil, fmt.Errorf("sign: %s: the private key cannot sign", file)
 	}
-	return &Key{DNSKEY: dk, private: signer}, nil
+	return &Key{DNSKEY: dk, private: signer, tag: dk.KeyTag()}, nil
 }

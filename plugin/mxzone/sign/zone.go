@@ -242,7 +242,7 @@ func signSet(origin, owner string, t uint16, set []dns.RR, keys []*Key, opt Opti
 	out := make([]dns.RR, 0, len(keys))
 	for _, key := range keys {
 		sig := &dns.RRSIG{Hdr: header(owner, dns.TypeRRSIG, set[0].Header().Ttl), Algorithm: key.DNSKEY.Algorithm,
-			KeyTag: key.DNSKEY.KeyTag(), SignerName: origin, Inception: opt.Inception, Expiration: opt.Expiration}
+			KeyTag: key.Tag(), SignerName: origin, Inception: opt.Inception, Expiration: opt.Expiration}
 		if err := sig.Sign(key.private, set); err != nil {
 			return nil, fmt.Errorf("sign: %s %s: %w", owner, dns.TypeToString[t], err)
 		}
@@ -255,7 +255,7 @@ func signSet(origin, owner string, t uint16, set []dns.RR, keys []*Key, opt Opti
 func byKeys(sigs []*dns.RRSIG, keys []*Key) bool {
 	for _, k := range keys {
 		if !slices.ContainsFunc(sigs, func(s *dns.RRSIG) bool {
-			return s.KeyTag == k.DNSKEY.KeyTag() && s.Algorithm == k.DNSKEY.Algorithm
+			return s.KeyTag == k.Tag() && s.Algorithm == k.DNSKEY.Algorithm
 		}) {
 			return false
 		}
