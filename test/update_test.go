@@ -246,6 +246,15 @@ func TestUpdateNsupdate(t *testing.T) {
 		if strings.Contains(string(body), u.panel.secret) || strings.Contains(string(body), u.acme.secret) {
 			t.Error("a secret is in the status API")
 		}
+		page, err := http.Get("http://" + statusAddr + "/zone?name=example.com.")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer page.Body.Close()
+		html, _ := io.ReadAll(page.Body)
+		if !strings.Contains(string(html), "3 records added and 0 deleted by UPDATE; 4 updates since the start, the last by key panel.example.com.") {
+			t.Errorf("the zone page does not show the dynamic changes:\n%s", html)
+		}
 	})
 	t.Run("a control panel takes the dynamic changes over", func(t *testing.T) {
 		drop, err := exec.Command(binary, "dynamic", "--conf", s.conf, "--drop", "example.com").Output()
@@ -631,15 +640,27 @@ func TestUpdateSigned(t *testing.T) {
 }
 
 // TestUpdateKnotSecondary: Knot DNS as a secondary of example.com takes
-// incremental transfers after an update and after a file edit: its log says
-// IXFR, and it serves the change.
+// incremental transfers after an update and after a file edit, unsigned
+// and signed (the steps then carry the new signatures and NSEC records):
+// its log says IXFR, and it serves the change.
 func TestUpdateKnotSecondary(t *testing.T) {
+	for _, signed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "unsigned", true: "signed"}[signed], func(t *testing.T) { knotSecondary(t, signed) })
+	}
+}
+
+func knotSecondary(t *testing.T, signed bool) {
 	knotd := requireTool(t, "knotd")
 	u := newUpdateSetup(t)
 	knotPort := freePort(t)
 	knotAddr := fmt.Sprintf("127.0.0.1:%d", knotPort)
 	u.xfrTo = knotAddr
-	s := u.start(t)
+	var s *server
+	if signed {
+		s = u.start(t, "dnssec")
+	} else {
+		s = u.start(t)
+	}
 	run := t.TempDir()
 	host, pport, _ := strings.Cut(s.addr, ":")
 	conf := fmt.Sprintf(`server:
@@ -687,6 +708,13 @@ zone:
 	}
 	if got := answers(t, &server{addr: knotAddr}, "_acme-challenge.example.com.", dns.TypeTXT); got != `"via-knot"` {
 		t.Fatalf("after the file edit Knot serves %s for the update's record", got)
+	}
+	if signed {
+		// Knot serves what it took by IXFR: the new record with its signature.
+		resp := ask(t, knotAddr, "tcp", "_acme-challenge.example.com.", dns.TypeTXT, true)
+		if countType(resp.Answer, dns.TypeRRSIG) != 1 {
+			t.Errorf("Knot's answer after the IXFR has %d signatures:\n%s", countType(resp.Answer, dns.TypeRRSIG), resp)
+		}
 	}
 	logText := knotLog.String()
 	if n := len(regexp.MustCompile(`IXFR, incoming, .*finished`).FindAllString(logText, -1)); n < 2 || strings.Contains(logText, "AXFR-style IXFR") {
@@ -826,4 +854,14 @@ func TestUpdateLargeZoneHoldsUpNoOne(t *testing.T) {
 			t.Fatal("the large zone's update never finished")
 		}
 	}
+}
+
+func countType(rrs []dns.RR, typ uint16) int {
+	n := 0
+	for _, rr := range rrs {
+		if rr.Header().Rrtype == typ {
+			n++
+		}
+	}
+	return n
 }

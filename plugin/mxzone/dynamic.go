@@ -126,8 +126,13 @@ func applyDelta(file []zonefile.Record, del, add []dns.RR) []zonefile.Record {
 }
 
 // compose returns the delta after one more update deleted del and added
-// add (records as served, exact TTLs). An SOA that only changed its serial
-// is no change: the serial is the server's.
+// add (records as served, exact TTLs). A record the delta added and the
+// update deletes leaves the delta; a file record the update deletes is a
+// deletion; a deleted file record added back exactly as it was cancels its
+// deletion, and one added with another TTL replaces it (the deletion stays,
+// so that deleting the addition later does not bring the file's back). An
+// SOA that only changed its serial is no change: the serial is the
+// server's.
 func compose(old *journal.Delta, del, add []dns.RR) *journal.Delta {
 	var oldDel, oldAdd []dns.RR
 	if old != nil {
@@ -135,35 +140,41 @@ func compose(old *journal.Delta, del, add []dns.RR) *journal.Delta {
 	}
 	dels, adds := index(oldDel), index(oldAdd)
 	delSet, addSet := index(del), index(add)
-	has := func(m map[rrKey][]dns.RR, rr dns.RR) bool {
-		return slices.ContainsFunc(m[keyOf(rr)], func(o dns.RR) bool { return sameRecord(o, rr) })
+	has := func(m map[rrKey][]dns.RR, rr dns.RR, exact bool) bool {
+		return slices.ContainsFunc(m[keyOf(rr)], func(o dns.RR) bool {
+			return sameRecord(o, rr) && (!exact || o.Header().Ttl == rr.Header().Ttl)
+		})
 	}
-	drop := func(m map[rrKey][]dns.RR, rr dns.RR) {
+	drop := func(m map[rrKey][]dns.RR, rr dns.RR, exact bool) {
 		k := keyOf(rr)
-		m[k] = slices.DeleteFunc(m[k], func(o dns.RR) bool { return sameRecord(o, rr) })
+		m[k] = slices.DeleteFunc(m[k], func(o dns.RR) bool {
+			return sameRecord(o, rr) && (!exact || o.Header().Ttl == rr.Header().Ttl)
+		})
+	}
+	put := func(m map[rrKey][]dns.RR, rr dns.RR) {
+		k := keyOf(rr)
+		m[k] = append(m[k], rr)
 	}
 	for _, rr := range del {
-		if rr.Header().Rrtype == dns.TypeSOA && has(addSet, rr) {
-			continue
-		}
-		drop(adds, rr)
-		if !has(dels, rr) {
-			k := keyOf(rr)
-			dels[k] = append(dels[k], rr)
+		switch {
+		case rr.Header().Rrtype == dns.TypeSOA && has(addSet, rr, false):
+		case has(adds, rr, true):
+			drop(adds, rr, true)
+		case !has(dels, rr, false):
+			put(dels, rr)
 		}
 	}
 	for _, rr := range add {
-		if rr.Header().Rrtype == dns.TypeSOA && has(delSet, rr) {
-			continue
+		switch {
+		case rr.Header().Rrtype == dns.TypeSOA && has(delSet, rr, false):
+		case has(dels, rr, true):
+			drop(dels, rr, true) // the file's record, back as it was
+		default:
+			drop(adds, rr, false)
+			put(adds, rr)
 		}
-		drop(dels, rr)
-		drop(adds, rr)
-		k := keyOf(rr)
-		adds[k] = append(adds[k], rr)
 	}
-	d := &journal.Delta{}
-	d.Del, d.Add = flatten(dels), flatten(adds)
-	return d
+	return &journal.Delta{Del: flatten(dels), Add: flatten(adds)}
 }
 
 // flatten lists the records of m in owner and type order.

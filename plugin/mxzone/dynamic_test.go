@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/journal"
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zonefile"
 
 	"github.com/miekg/dns"
@@ -75,22 +76,33 @@ func TestCompose(t *testing.T) {
 	b := mustRR(t, "b.z. 60 IN A 192.0.2.2")
 	soa1 := mustRR(t, "z. 3600 IN SOA ns. h. 1 1 1 1 1")
 	soa2 := mustRR(t, "z. 3600 IN SOA ns. h. 2 1 1 1 1")
+	file := recordsOf(t, soa1.String(), a.String())
+	served := func(d *journal.Delta) []string {
+		dyn := &dynamic{del: d.Del, add: d.Add}
+		del, add := dyn.pruned(file)
+		return texts(applyDelta(file, del, add))
+	}
+	check := func(what string, d *journal.Delta, nDel, nAdd int, want ...string) {
+		t.Helper()
+		if len(d.Del) != nDel || len(d.Add) != nAdd {
+			t.Errorf("%s: del %v add %v", what, d.Del, d.Add)
+		}
+		if got := served(d); !slices.Equal(got, texts(recordsOf(t, want...))) {
+			t.Errorf("%s: served %q", what, got)
+		}
+	}
 	d := compose(nil, nil, []dns.RR{b})
+	check("b added", d, 0, 1, soa1.String(), a.String(), b.String())
 	d = compose(d, []dns.RR{a, soa1}, []dns.RR{soa2}) // the serial alone is no change
-	if len(d.Del) != 1 || d.Del[0] != a || len(d.Add) != 1 || d.Add[0] != b {
-		t.Fatalf("del %v add %v", d.Del, d.Add)
-	}
-	// b was the update's: deleting it again is kept as a deletion (the
-	// file may hold b with another TTL, which an added b replaced), and is
-	// pruned once a file read shows the file does not hold it. a comes back
-	// with another TTL.
-	d = compose(d, []dns.RR{b}, []dns.RR{a2})
-	if len(d.Del) != 1 || d.Del[0] != b || len(d.Add) != 1 || d.Add[0] != a2 {
-		t.Fatalf("del %v add %v", d.Del, d.Add)
-	}
-	if del, add := (&dynamic{del: d.Del, add: d.Add}).pruned(recordsOf(t, "a.z. 60 IN A 192.0.2.1")); len(del) != 0 || len(add) != 1 {
-		t.Fatalf("pruned: del %v add %v", del, add)
-	}
+	check("the file's a deleted", d, 1, 1, soa1.String(), b.String())
+	d = compose(d, []dns.RR{b}, nil)
+	check("b, the update's own, deleted", d, 1, 0, soa1.String())
+	d = compose(d, nil, []dns.RR{a2})
+	check("a back with another TTL", d, 1, 1, soa1.String(), a2.String())
+	d = compose(d, []dns.RR{a2}, nil)
+	check("that deleted: the file's a stays deleted", d, 1, 0, soa1.String())
+	d = compose(d, nil, []dns.RR{a})
+	check("a back as the file has it", d, 0, 0, soa1.String(), a.String())
 }
 
 // TestUpdateSerialPolicy: every served change gets a newer serial (RFC 1982), by

@@ -50,6 +50,7 @@ ul{padding-left:1.2em}li{margin:.25em 0}
 <tr><th>File changed</th><td>{{.FileChanged.Format "2006-01-02 15:04:05 MST"}}</td></tr>
 {{with .DNSSEC}}<tr><th>DNSSEC</th><td>signed, {{.Denial}}; signatures refreshed {{.RefreshAt.Format "2006-01-02 15:04 MST"}}, expire {{.Expires.Format "2006-01-02 15:04 MST"}}</td></tr>
 <tr><th>DS for the registrar</th><td class="place">{{range .DS}}{{.}}<br>{{end}}</td></tr>{{end}}
+{{with .Dynamic}}<tr><th>Dynamic updates</th><td>{{.Added}} records added and {{.Deleted}} deleted by UPDATE; {{.Updates}} updates since the start{{if .LastKey}}, the last by key {{.LastKey}} at {{.LastUpdate.Format "2006-01-02 15:04:05 MST"}}{{end}}; journal {{.JournalBytes}} bytes{{if .LastSerial}}, serials {{.FirstSerial}} to {{.LastSerial}}{{end}}</td></tr>{{end}}
 </table>
 <h2>Findings</h2>{{if .Findings}}{{template "findings" .Findings}}{{if .More}}<p>and {{.More}} more</p>{{end}}{{else}}<p>None.</p>{{end}}
 <h2>Zones that depend on it</h2>{{if .Dependents}}<ul>{{range .Dependents}}<li><a href="/zone?name={{.}}">{{.}}</a></li>{{end}}</ul>{{else}}<p>None.</p>{{end}}
@@ -75,6 +76,9 @@ func (s *statusServer) zonePage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		renderPage(w, http.StatusNotFound, "missing", name)
 		return
+	}
+	if u := s.m.updates; u != nil {
+		d.Dynamic = u.status(name)
 	}
 	renderPage(w, http.StatusOK, "zone", d)
 }
