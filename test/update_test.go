@@ -560,6 +560,12 @@ func TestUpdateIXFR(t *testing.T) {
 	if n := len(ixfr(start)); n <= len(want) || n > 200 {
 		t.Errorf("IXFR after 11 changes: %d records", n)
 	}
+	// external-dns reads a zone by AXFR signed with its update key: the
+	// transfer is signed back, and kdig checks every message's MAC.
+	signed, err := exec.Command(kdig, "@"+host, "-p", port, "+tcp", "-y", u.acme.y(), "example.com.", "AXFR").CombinedOutput()
+	if err != nil || !strings.Contains(string(signed), "mail1.example.com.") || strings.Contains(string(signed), "TSIG") && strings.Contains(string(signed), "error") {
+		t.Errorf("TSIG-signed AXFR: %v\n%s", err, signed)
+	}
 	axfr := ixfr(start - 1) // older than the journal: the whole zone
 	if len(axfr) < 20 || !strings.Contains(strings.Join(axfr, "\n"), "mail1.example.com.") {
 		t.Errorf("IXFR from a serial not held: want the whole zone, got:\n%s", strings.Join(axfr, "\n"))
