@@ -33,11 +33,10 @@ type change struct {
 	presigned   *signedZone
 	signedAfter uint32
 	// With updates: the dynamic changes as they stand against the new file
-	// (nil: as before), the file's own serial, and the key of the UPDATE
-	// that made this change ("": a file edit).
+	// (nil: as before), and the file's own serial (the version's is the
+	// served one).
 	delta      *journal.Delta
 	fileSerial uint32
-	key        string
 }
 
 // report says what a build did.
@@ -227,7 +226,7 @@ func finish(next *generation, rep *report) {
 		switch {
 		case ch.fileSerial != 0:
 			e.fileSerial = ch.fileSerial
-		case ch.draft != nil && ch.key == "":
+		case ch.draft != nil:
 			e.fileSerial = ch.draft.Serial()
 		}
 		if e.zone != nil && (e.zone != ch.last || e.published.IsZero()) {

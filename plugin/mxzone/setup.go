@@ -14,8 +14,6 @@ import (
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/transfer"
 
-	"github.com/coredns-mx/coredns-mx/plugin/mxzone/update"
-
 	"github.com/miekg/dns"
 )
 
@@ -31,20 +29,7 @@ func setup(c *caddy.Controller) error {
 	}
 	cfg := dnsserver.GetConfig(c)
 	if m.updates != nil {
-		watchInstances()
-		// UPDATE reaches the plugins only when one asks for it; the keys
-		// go to the DNS server, which checks every MAC (RFC 8945).
-		cfg.AllowOpcode(dns.OpcodeUpdate)
-		if cfg.TsigSecret == nil {
-			cfg.TsigSecret = map[string]string{}
-		}
-		for name, secret := range m.updates.secrets {
-			if s, ok := cfg.TsigSecret[name]; ok && s != secret {
-				log.Errorf("update: key %q is also a tsig plugin key with another secret; the tsig plugin's is used", name)
-				continue
-			}
-			cfg.TsigSecret[name] = secret
-		}
+		takeUpdates(cfg, m.updates)
 	}
 	c.OnStartup(func() error {
 		if t, ok := cfg.Handler("transfer").(*transfer.Transfer); ok {
@@ -104,11 +89,7 @@ func parse(c *caddy.Controller) (*MXZone, error) {
 		if len(args) == 0 {
 			return nil, c.ArgErr()
 		}
-		dir := args[0]
-		if !filepath.IsAbs(dir) && cfg.Root != "" {
-			dir = filepath.Join(cfg.Root, dir)
-		}
-		abs, err := filepath.Abs(dir)
+		abs, err := resolveDir(c, args[0])
 		if err != nil {
 			return nil, c.Errf("zone directory %q: %v", args[0], err)
 		}
@@ -161,73 +142,6 @@ func parse(c *caddy.Controller) (*MXZone, error) {
 	return m, nil
 }
 
-// parseUpdate reads the update property and its block.
-func parseUpdate(c *caddy.Controller, m *MXZone) error {
-	args := c.RemainingArgs()
-	if len(args) != 1 {
-		return c.ArgErr()
-	}
-	arg := args[0]
-	dir := arg
-	if root := dnsserver.GetConfig(c).Root; !filepath.IsAbs(dir) && root != "" {
-		dir = filepath.Join(root, dir)
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return c.Errf("update: policy directory %q: %v", arg, err)
-	}
-	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
-		return c.Errf("update: policy directory %q is not a directory", arg)
-	}
-	u := &updater{dir: abs, journalSize: defaultJournalSize, policies: map[string]*update.Policy{}, zones: map[string]*dynZone{}}
-	m.updates = u
-	if !c.NextArg() {
-		return nil
-	}
-	if c.Val() != "{" {
-		return c.ArgErr()
-	}
-	seen := map[string]bool{}
-	for c.Next() {
-		prop := c.Val()
-		if prop == "}" {
-			return nil
-		}
-		if seen[prop] {
-			return c.Errf("update: property %q is set twice", prop)
-		}
-		seen[prop] = true
-		switch prop {
-		case "journal_size":
-			v, err := oneArg(c)
-			if err != nil {
-				return err
-			}
-			n, ok := parseSize(v)
-			if !ok || n < 64<<10 || n > 1<<30 {
-				return c.Errf("update: journal_size %q is not a size from 64KiB to 1GiB", v)
-			}
-			u.journalSize = n
-		case "serial":
-			v, err := oneArg(c)
-			if err != nil {
-				return err
-			}
-			switch v {
-			case "increment":
-				u.serial = serialIncrement
-			case "unixtime":
-				u.serial = serialUnixtime
-			default:
-				return c.Errf("update: serial %q is not increment or unixtime", v)
-			}
-		default:
-			return c.Errf("update: unknown property %q", prop)
-		}
-	}
-	return c.Err("update: block is not closed")
-}
-
 // parseDNSSEC reads the dnssec property and its block.
 func parseDNSSEC(c *caddy.Controller, m *MXZone) error {
 	s := &signing{alg: dns.ECDSAP256SHA256, validity: defaultValidity}
@@ -243,18 +157,8 @@ func parseDNSSEC(c *caddy.Controller, m *MXZone) error {
 		s.alg = alg
 	}
 	m.signing = s
-	if !c.NextArg() {
-		return nil
-	}
-	if c.Val() != "{" {
-		return c.ArgErr()
-	}
 	seen := map[string]bool{}
-	for c.Next() {
-		prop := c.Val()
-		if prop == "}" {
-			return nil
-		}
+	return subBlock(c, "dnssec", func(prop string) error {
 		if seen[prop] || (prop == "nsec" || prop == "nsec3") && (seen["nsec"] || seen["nsec3"]) {
 			return c.Errf("dnssec: %q is set twice, or with the other denial of existence", prop)
 		}
@@ -288,8 +192,28 @@ func parseDNSSEC(c *caddy.Controller, m *MXZone) error {
 		default:
 			return c.Errf("dnssec: unknown property %q; use nsec, nsec3, signature_validity or zones", prop)
 		}
+		return nil
+	})
+}
+
+// subBlock reads the optional { } block of a property (what, for the
+// error): each gets every property name in it, its arguments still to read.
+func subBlock(c *caddy.Controller, what string, each func(prop string) error) error {
+	if !c.NextArg() {
+		return nil
 	}
-	return c.Err("dnssec: the block is not closed with }")
+	if c.Val() != "{" {
+		return c.ArgErr()
+	}
+	for c.Next() {
+		if c.Val() == "}" {
+			return nil
+		}
+		if err := each(c.Val()); err != nil {
+			return err
+		}
+	}
+	return c.Errf("%s: the block is not closed with }", what)
 }
 
 // parseDays reads a Go duration, or a number of days written "14d".
@@ -386,6 +310,15 @@ func parseProperty(c *caddy.Controller, m *MXZone, prop string) error {
 	return nil
 }
 
+// resolveDir makes a directory of the Corefile absolute, a relative one
+// against the server block's root.
+func resolveDir(c *caddy.Controller, dir string) (string, error) {
+	if root := dnsserver.GetConfig(c).Root; !filepath.IsAbs(dir) && root != "" {
+		dir = filepath.Join(root, dir)
+	}
+	return filepath.Abs(dir)
+}
+
 // oneArg returns the one argument of the current property.
 func oneArg(c *caddy.Controller) (string, error) {
 	args := c.RemainingArgs()
@@ -434,11 +367,7 @@ func parseState(c *caddy.Controller, m *MXZone) error {
 	if err != nil {
 		return err
 	}
-	dir := arg
-	if root := dnsserver.GetConfig(c).Root; !filepath.IsAbs(dir) && root != "" {
-		dir = filepath.Join(root, dir)
-	}
-	abs, err := filepath.Abs(dir)
+	abs, err := resolveDir(c, arg)
 	if err != nil {
 		return c.Errf("state directory %q: %v", arg, err)
 	}

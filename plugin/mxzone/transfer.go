@@ -6,8 +6,6 @@ import (
 
 	"github.com/coredns/coredns/plugin/transfer"
 
-	"github.com/coredns-mx/coredns-mx/plugin/mxzone/journal"
-
 	"github.com/miekg/dns"
 )
 
@@ -55,7 +53,17 @@ func (m *MXZone) Transfer(zone string, serial uint32) (<-chan []dns.RR, error) {
 	if serial != 0 && m.updates != nil {
 		if steps, ok := m.updates.steps(zone, serial); ok && steps[len(steps)-1].To == soa.Serial {
 			transfersTotal.WithLabelValues(m.server, "ixfr").Inc()
-			go sendSteps(ch, soa, steps)
+			go send(ch, soa, func(put func(dns.RR)) {
+				// Each step's lists begin with its old and its new SOA (journal.Step).
+				for _, s := range steps {
+					for _, rr := range s.Del {
+						put(rr)
+					}
+					for _, rr := range s.Add {
+						put(rr)
+					}
+				}
+			})
 			return ch, nil
 		}
 	}
@@ -64,48 +72,31 @@ func (m *MXZone) Transfer(zone string, serial uint32) (<-chan []dns.RR, error) {
 	} else {
 		transfersTotal.WithLabelValues(m.server, "axfr").Inc()
 	}
-	go func() {
-		defer close(ch)
-		batch := make([]dns.RR, 0, xfrBatch)
-		batch = append(batch, soa)
+	go send(ch, soa, func(put func(dns.RR)) {
 		for set := range v.All {
 			if set.Type() == dns.TypeSOA {
 				continue
 			}
 			for _, rr := range set.RRs() {
-				if len(batch) == xfrBatch {
-					ch <- batch
-					batch = make([]dns.RR, 0, xfrBatch)
-				}
-				batch = append(batch, rr)
+				put(rr)
 			}
 		}
-		ch <- append(batch, soa)
-	}()
+	})
 	return ch, nil
 }
 
-// sendSteps sends an incremental transfer in RFC 1995 form: each step's
-// lists begin with its old and its new SOA (journal.Step).
-func sendSteps(ch chan<- []dns.RR, soa *dns.SOA, steps []journal.Step) {
+// send sends a transfer to the transfer plugin in batches of xfrBatch
+// records: soa, what each puts, soa again, as AXFR and IXFR both end.
+func send(ch chan<- []dns.RR, soa *dns.SOA, each func(put func(dns.RR))) {
 	defer close(ch)
 	batch := make([]dns.RR, 0, xfrBatch)
 	batch = append(batch, soa)
-	put := func(rr dns.RR) {
+	each(func(rr dns.RR) {
 		if len(batch) == xfrBatch {
 			ch <- batch
 			batch = make([]dns.RR, 0, xfrBatch)
 		}
 		batch = append(batch, rr)
-	}
-	for _, s := range steps {
-		for _, rr := range s.Del {
-			put(rr)
-		}
-		for _, rr := range s.Add {
-			put(rr)
-		}
-	}
-	put(soa)
-	ch <- batch
+	})
+	ch <- append(batch, soa)
 }

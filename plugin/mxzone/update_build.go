@@ -51,20 +51,14 @@ func (v updateView) Types(name string) []uint16 {
 	return out
 }
 
-// refusal is why an update was not applied: the finding at fault, or a
-// problem of the server.
-type refusal struct {
-	rcode   int
-	finding *Finding
-	msg     string
-}
-
-func (r *refusal) Error() string {
-	if r.finding != nil {
-		f := r.finding
-		return f.Rule.String() + ": " + f.Owner + ": " + f.Message
+// prohibited refuses an update for what it would break: REFUSED with an
+// Extended DNS Error (RFC 8914, Prohibited) naming the rule, the owner and
+// the problem, or with msg.
+func prohibited(f *Finding, msg string) *updateRefusal {
+	if f != nil {
+		msg = f.Rule.String() + ": " + f.Owner + ": " + f.Message
 	}
-	return r.msg
+	return &updateRefusal{rcode: dns.RcodeRefused, ede: dns.ExtendedErrorCodeProhibited, why: msg}
 }
 
 // draftUpdate makes the version of e's zone with res applied, checked by
@@ -76,7 +70,7 @@ func (l *loader) draftUpdate(e *entry, res update.Result, now time.Time) (*versi
 	origin := e.origin
 	recs := updatedRecords(old, res)
 	if l.limits.Records > 0 && len(recs) > l.limits.Records {
-		return nil, nil, &refusal{rcode: dns.RcodeRefused, msg: fmt.Sprintf("zone would hold more than the limit of %d records (max_records)", l.limits.Records)}
+		return nil, nil, prohibited(nil, fmt.Sprintf("zone would hold more than the limit of %d records (max_records)", l.limits.Records))
 	}
 	next := l.dynamic.nextSerial(0, old.served().Serial(), now)
 	for i, r := range recs {
@@ -91,16 +85,16 @@ func (l *loader) draftUpdate(e *entry, res update.Result, now time.Time) (*versi
 	v, bad, err := newVersion(origin, e.file, old.includes, keep, l.limits.Names)
 	switch {
 	case errors.Is(err, zone.ErrTooManyNames):
-		return nil, nil, &refusal{rcode: dns.RcodeRefused, msg: fmt.Sprintf("zone would have more than the limit of %d names (max_names)", l.limits.Names)}
+		return nil, nil, prohibited(nil, fmt.Sprintf("zone would have more than the limit of %d names (max_names)", l.limits.Names))
 	case err != nil:
 		owner := origin
 		if bad != nil {
 			owner = bad.RR.Header().Name
 		}
-		return nil, nil, &refusal{rcode: dns.RcodeRefused, msg: fmt.Sprintf("%s: record cannot be served: %v", owner, err)}
+		return nil, nil, prohibited(nil, fmt.Sprintf("%s: record cannot be served: %v", owner, err))
 	}
 	if f := newFailure(fs.list, e.findings); f != nil {
-		return nil, nil, &refusal{rcode: dns.RcodeRefused, finding: f}
+		return nil, nil, prohibited(f, "")
 	}
 	return v, fs.list, nil
 }
@@ -110,11 +104,11 @@ func (l *loader) draftUpdate(e *entry, res update.Result, now time.Time) (*versi
 // as a file edit is, every zone protected: an update that breaks another
 // zone is refused. It returns the report of that one change. The caller
 // holds the reload lock, and e is still g's entry.
-func (l *loader) crossUpdate(g *generation, e *entry, v *version, local []Finding, key string, now time.Time) (*generation, *report, error) {
+func (l *loader) crossUpdate(g *generation, e *entry, v *version, local []Finding, now time.Time) (*generation, *report, error) {
 	origin := e.origin
 	ne := *e
 	ne.zone, ne.heldBack = v, nil
-	ch := &change{entry: &ne, last: e.zone, next: v, draft: v, local: local, key: key, fileSerial: e.fileSerial}
+	ch := &change{entry: &ne, last: e.zone, next: v, draft: v, local: local, fileSerial: e.fileSerial}
 	gen := &generation{zones: maps.Clone(g.zones), deleting: g.deleting, below: g.below}
 	gen.zones[origin] = &ne
 	changes := map[string]*change{origin: ch}
@@ -137,9 +131,9 @@ func (l *loader) crossUpdate(g *generation, e *entry, v *version, local []Findin
 		}
 		list = append(list, ch.blame...)
 		if f := newFailure(list, e.findings); f != nil {
-			return nil, nil, &refusal{rcode: dns.RcodeRefused, finding: f}
+			return nil, nil, prohibited(f, "")
 		}
-		return nil, nil, &refusal{rcode: dns.RcodeRefused, msg: "the update breaks the zone or another zone"}
+		return nil, nil, prohibited(nil, "the update breaks the zone or another zone")
 	}
 	return gen, rep, nil
 }

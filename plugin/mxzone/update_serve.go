@@ -186,10 +186,6 @@ func (m *MXZone) applyUpdate(origin, key string, r *dns.Msg, pol *update.Policy)
 		now := time.Now()
 		v, local, err := m.loader.draftUpdate(e, res, now)
 		if err != nil {
-			var rf *refusal
-			if errors.As(err, &rf) {
-				return nil, &updateRefusal{rcode: rf.rcode, ede: dns.ExtendedErrorCodeProhibited, why: rf.Error()}
-			}
 			return nil, err
 		}
 		if s := m.signing; s != nil && e.zone.signed != nil {
@@ -226,12 +222,8 @@ func (m *MXZone) publishUpdate(origin, key string, e *entry, v *version, local [
 	if g.zones[origin] != e {
 		return nil, true, &updateRefusal{rcode: dns.RcodeServerFailure, ede: dns.ExtendedErrorCodeOther, why: "the zone kept changing while the update was applied; try again"}
 	}
-	next, built, err := m.loader.crossUpdate(g, e, v, local, key, now)
+	next, built, err := m.loader.crossUpdate(g, e, v, local, now)
 	if err != nil {
-		var rf *refusal
-		if errors.As(err, &rf) {
-			return nil, false, &updateRefusal{rcode: rf.rcode, ede: dns.ExtendedErrorCodeProhibited, why: rf.Error()}
-		}
 		return nil, false, err
 	}
 	ch := built.changes[0]

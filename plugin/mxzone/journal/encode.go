@@ -3,6 +3,7 @@ package journal
 import (
 	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"os"
 	"time"
 
@@ -143,3 +144,28 @@ func readRRs(p []byte, off int) ([]dns.RR, int, error) {
 
 // fdatasync puts the file's data on disk without its times.
 func fdatasync(f *os.File) error { return unix.Fdatasync(int(f.Fd())) }
+
+// joinBoth makes the payload of a step and a delta together: the kind, the
+// step payload's length (4), the step payload, the delta payload.
+func joinBoth(sp, dp []byte) []byte {
+	b := []byte{kindBoth}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(sp)))
+	return append(append(b, sp...), dp...)
+}
+
+func splitBoth(p []byte) (sp, dp []byte, ok bool) {
+	if len(p) < 5 {
+		return nil, nil, false
+	}
+	n := int(binary.BigEndian.Uint32(p[1:]))
+	if n < 1 || 5+n >= len(p) {
+		return nil, nil, false
+	}
+	return p[5 : 5+n], p[5+n:], true
+}
+
+func appendRecord(buf, payload []byte) []byte {
+	buf = binary.BigEndian.AppendUint32(buf, uint32(len(payload)))
+	buf = binary.BigEndian.AppendUint32(buf, crc32.Checksum(payload, crcTable))
+	return append(buf, payload...)
+}

@@ -401,31 +401,6 @@ func cloneDelta(d *Delta) *Delta {
 	return &Delta{Serial: d.Serial, Digest: d.Digest, Del: append([]dns.RR(nil), d.Del...), Add: append([]dns.RR(nil), d.Add...)}
 }
 
-// joinBoth makes the payload of a step and a delta together: the kind, the
-// step payload's length (4), the step payload, the delta payload.
-func joinBoth(sp, dp []byte) []byte {
-	b := []byte{kindBoth}
-	b = binary.BigEndian.AppendUint32(b, uint32(len(sp)))
-	return append(append(b, sp...), dp...)
-}
-
-func splitBoth(p []byte) (sp, dp []byte, ok bool) {
-	if len(p) < 5 {
-		return nil, nil, false
-	}
-	n := int(binary.BigEndian.Uint32(p[1:]))
-	if n < 1 || 5+n >= len(p) {
-		return nil, nil, false
-	}
-	return p[5 : 5+n], p[5+n:], true
-}
-
-func appendRecord(buf, payload []byte) []byte {
-	buf = binary.BigEndian.AppendUint32(buf, uint32(len(payload)))
-	buf = binary.BigEndian.AppendUint32(buf, crc32.Checksum(payload, crcTable))
-	return append(buf, payload...)
-}
-
 func syncDirectory(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
