@@ -8,7 +8,8 @@ import "sync"
 // zones at once thus share a few syncs, as Knot's updates share a commit of
 // its journal database, instead of one fdatasync each.
 type groupCommit struct {
-	dir string // the journal directory; its file system is synced
+	dir  string                 // the journal directory; its file system is synced
+	sync func(dir string) error // syncFS; a test's stand-in
 
 	mu      sync.Mutex
 	done    *sync.Cond
@@ -19,7 +20,7 @@ type groupCommit struct {
 }
 
 func newGroupCommit(dir string) *groupCommit {
-	c := &groupCommit{dir: dir}
+	c := &groupCommit{dir: dir, sync: syncFS}
 	c.done = sync.NewCond(&c.mu)
 	return c
 }
@@ -39,7 +40,7 @@ func (c *groupCommit) wait() error {
 		c.running = true
 		target := c.next
 		c.mu.Unlock()
-		err := syncFS(c.dir)
+		err := c.sync(c.dir)
 		c.mu.Lock()
 		c.running = false
 		c.synced = max(c.synced, target)
