@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Dynamic update benchmark (issue 20): coredns-mx taking RFC 2136 UPDATE
-# against Knot DNS's DDNS in the same run, unsigned and signed.
+# against Knot DNS's DDNS and stock CoreDNS's dynupdate plugin (one server
+# block per zone, bbolt database, tsig plugin; it does not sign) in the same
+# run, unsigned and signed.
 #
 #   bench/update.sh [-n UPDATES] [-p PAIRS] [-z ZONES] [-s "10 10000 100000"] [-o RESULT.md]
 #   BENCH_KNOT=0 bench/update.sh ...   (without the Knot DNS column)
@@ -63,6 +65,14 @@ mx_conf() { # DIR SIGNED
     "$port" "$1/zones" "$1/state" "$1/policy" "$dnssec"
 }
 
+dyn_conf() { # DIR ZONES: stock CoreDNS, one dynupdate server block a zone
+  for ((i = 0; i < $2; i++)); do
+    printf 'customer%d.example.:%s {\n  bind 127.0.0.1\n  tsig {\n    secret bench. %s\n    require_opcode UPDATE\n  }\n' "$i" "$port" "$secret"
+    printf '  dynupdate {\n    file %s/zones/customer%d.example.zone\n    database %s/dyn/customer%d.db\n' "$1" "$i" "$1" "$i"
+    printf '    allow bench. _acme-challenge.customer%d.example. TXT\n    max_records 200000\n    max_bytes 67108864\n  }\n}\n' "$i"
+  done
+}
+
 knot_conf() { # DIR ZONES SIGNED
   printf 'server:\n  listen: 127.0.0.1@%s\n  rundir: %s/knot\n  background-workers: %s\n' "$port" "$1" "$cpus"
   printf 'database:\n  storage: %s/knot\n' "$1"
@@ -83,6 +93,9 @@ start() {
   if [ "$1" = knot ]; then
     mkdir -p "$2/knot"; knot_conf "$2" "$3" "$4" > "$2/knot.conf"
     taskset -c 0 knotd -c "$2/knot.conf" >"$2/knot.log" 2>&1 &
+  elif [ "$1" = dynupdate ]; then
+    mkdir -p "$2/dyn"; dyn_conf "$2" "$3" > "$2/Corefile.dyn"
+    taskset -c 0 "$work/coredns-mx" -conf "$2/Corefile.dyn" >"$2/dyn.log" 2>&1 &
   else
     mx_conf "$2" "$4" > "$2/Corefile"
     taskset -c 0 "$work/coredns-mx" -conf "$2/Corefile" >"$2/mx.log" 2>&1 &
@@ -99,8 +112,8 @@ stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
 val() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
 
-servers="mxzone"
-[ "${BENCH_KNOT:-1}" = 1 ] && servers="mxzone knot"
+servers="mxzone dynupdate"
+[ "${BENCH_KNOT:-1}" = 1 ] && servers="mxzone dynupdate knot"
 report="$work/report.md"
 {
   echo "| server | signed | records in the zone | UPDATE p50 ms | p99 ms |"
@@ -110,7 +123,8 @@ for size in $sizes; do
   gen "size$size" 1 "$size"
   for signed in 0 1; do
     for s in $servers; do
-      rm -rf "$work/size$size/state" "$work/size$size/knot"
+      [ "$s" = dynupdate ] && [ "$signed" = 1 ] && continue # it does not sign
+      rm -rf "$work/size$size/state" "$work/size$size/knot" "$work/size$size/dyn"
       start "$s" "$work/size$size" 1 "$signed"
       taskset -c "$client_cpu" "$work/updatebench" seq -server "127.0.0.1:$port" -n "$updates" -secret "$secret" > "$work/seq.$s.$size.$signed"
       stop
@@ -127,7 +141,7 @@ gen storm "$zones" 12
 # storm LABEL SERVER [RATE]
 storm() {
   local f="$work/storm.$2.${3:-0}"
-  rm -rf "$work/storm/state" "$work/storm/knot"
+  rm -rf "$work/storm/state" "$work/storm/knot" "$work/storm/dyn"
   start "$2" "$work/storm" "$zones" 0
   taskset -c "$client_cpu" "$work/updatebench" storm -server "127.0.0.1:$port" -zones "$zones" -pairs "$pairs" -clients 16 \
     -secret "$secret" -rate "${3:-0}" > "$f"

@@ -31,6 +31,7 @@ import (
 	_ "github.com/coredns/coredns/plugin/chaos"
 	_ "github.com/coredns/coredns/plugin/debug"
 	_ "github.com/coredns/coredns/plugin/dnssec"
+	_ "github.com/coredns/coredns/plugin/dynupdate"
 	_ "github.com/coredns/coredns/plugin/errors"
 	_ "github.com/coredns/coredns/plugin/file"
 	_ "github.com/coredns/coredns/plugin/header"
@@ -92,6 +93,7 @@ var directives = []string{
 	"transfer",
 	"hosts",
 	"mxzone",
+	"dynupdate",
 	"file",
 	"auto",
 	"secondary",

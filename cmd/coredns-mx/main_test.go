@@ -22,7 +22,7 @@ func TestDirectivesRegistered(t *testing.T) {
 		}
 	}
 	for _, required := range []string{"errors", "log", "health", "ready", "prometheus", "reload", "bind", "root", "cache",
-		"acl", "any", "chaos", "whoami", "loadbalance", "transfer", "dnssec", "tsig", "file", "auto", "secondary", "mxzone"} {
+		"acl", "any", "chaos", "whoami", "loadbalance", "transfer", "dnssec", "tsig", "file", "auto", "secondary", "dynupdate", "mxzone"} {
 		if !slices.Contains(directives, required) {
 			t.Errorf("directive %q missing", required)
 		}
@@ -39,7 +39,7 @@ func TestDirectiveOrder(t *testing.T) {
 			t.Errorf("%s must wrap mxzone", before)
 		}
 	}
-	for _, after := range []string{"file", "auto", "secondary", "whoami"} {
+	for _, after := range []string{"dynupdate", "file", "auto", "secondary", "whoami"} {
 		if at(after) < at("mxzone") {
 			t.Errorf("%s must come after mxzone, for fallthrough", after)
 		}
