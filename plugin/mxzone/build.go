@@ -28,6 +28,8 @@ type change struct {
 	blame  []Finding   // the finding on this edit made of them (blameFinding)
 	retry  bool        // the file did not change; its held-back version was tried again
 	busy   bool        // the file was being written: not read, the zone stays as it was
+	// readAside: the version was read (and signed, if it could be) aside.
+	readAside bool
 	// presigned is next signed aside, after the served serial signedAfter
 	// (readAside); nil when it was read in the reload.
 	presigned   *signedZone
@@ -46,6 +48,7 @@ type report struct {
 	problems []Finding // files that could not be zones at all
 	removed  []string  // origins whose files disappeared
 	busy     []string  // names of files being written, to read again after settleTime
+	aside    []string  // names of files whose valid version is to be signed aside (signsAside)
 	touched  []string  // unchanged zones whose findings changed: another zone's edit broke or fixed them
 }
 
@@ -136,6 +139,12 @@ func (l *loader) rebuild(prev *generation, hint []string, mode scanMode, deleted
 		if ch.busy {
 			// Its writer is not done: the zone stays as it is for now.
 			rep.busy = append(rep.busy, toRead[i].name)
+			continue
+		}
+		if l.signsAside != nil && ch.next != nil && !ch.readAside && l.signsAside(ch.next) {
+			// Too large to sign in the reload: the zone stays as it is
+			// until it is signed aside, and is reloaded with that.
+			rep.aside = append(rep.aside, toRead[i].name)
 			continue
 		}
 		ch.retry = i >= nChanged
@@ -338,6 +347,7 @@ func (l *loader) read(d *zoneDir, f zoneFile, old *entry, settle time.Duration) 
 			served = old.zone
 		}
 		p, ok := l.readBefore(d, f.name, served)
+		ch.readAside = ok
 		if !ok {
 			p = parseZone(src, &l.policy, &l.limits, l.dynamicFor(f.origin, served))
 		}

@@ -41,8 +41,13 @@ func (m *MXZone) signFirst(g *generation) []string {
 			return
 		}
 		last := uint32(0)
-		if old != nil {
+		switch {
+		case old != nil:
 			last = old.Serial()
+		case m.state != nil && m.state.has(v.Origin()):
+			// Served before, unsigned (dnssec newly turned on, or its
+			// signing failed): the signed version's serial goes up.
+			last = v.Serial()
 		}
 		z, err := lazy.sign(v, last, now, old)
 		if err != nil {
@@ -60,7 +65,8 @@ func (m *MXZone) signFirst(g *generation) []string {
 	}()
 	for i, e := range todo {
 		if errs[i] != nil {
-			log.Errorf("%s: zone %s is served unsigned: %v", e.file, e.origin, errs[i])
+			log.Errorf("%s: zone %s is served unsigned: %v; signing is retried with back-off", e.file, e.origin, errs[i])
+			m.retrySign(e.origin, e.zone, now)
 			continue
 		}
 		e.zone = out[i]
@@ -113,6 +119,12 @@ func (m *MXZone) signChanges(rep *report) {
 		}
 	}
 	now := time.Now()
+	failed := make([]*version, len(todo))
+	defer func() {
+		for i, v := range failed {
+			m.retrySign(todo[i].entry.origin, v, now)
+		}
+	}()
 	parallel(len(todo), func(i int) {
 		ch := todo[i]
 		e := ch.entry
@@ -126,9 +138,11 @@ func (m *MXZone) signChanges(rep *report) {
 			signings.WithLabelValues(m.server, "kept").Inc()
 			return
 		}
+		// The serial served before, signed or not: a zone signed for the
+		// first time, or again after a failure, goes up too (RFC 1982).
 		serial := uint32(0)
-		if last != nil {
-			serial = last.Serial()
+		if ch.last != nil {
+			serial = ch.last.Serial()
 		}
 		if pre := ch.presigned; pre != nil && ch.signedAfter == serial && pre.signs(ch.next, s, now) {
 			ch.next = withSignature(ch.next, pre)
@@ -139,12 +153,14 @@ func (m *MXZone) signChanges(rep *report) {
 		z, err := s.sign(ch.next, serial, now, last)
 		if err != nil {
 			signings.WithLabelValues(m.server, "failed").Inc()
+			failed[i] = ch.next
 			if last != nil {
-				log.Errorf("%s: zone %s cannot be signed (%v); its last signed version, serial %d, stays served", e.file, e.origin, err, last.Serial())
-				e.zone, e.status = ch.last, statusLastGood
+				log.Errorf("%s: zone %s cannot be signed (%v); its last signed version, serial %d, stays served; retried with back-off",
+					e.file, e.origin, err, last.Serial())
+				e.zone, e.status, e.heldBack = ch.last, statusLastGood, ch.next
 				return
 			}
-			log.Errorf("%s: zone %s is served unsigned: %v", e.file, e.origin, err)
+			log.Errorf("%s: zone %s is served unsigned: %v; signing is retried with back-off", e.file, e.origin, err)
 			return
 		}
 		ch.next = withSignature(ch.next, z)
@@ -203,12 +219,16 @@ func (s *signing) refreshEvery() time.Duration {
 func (m *MXZone) refreshLoop(ctx context.Context) {
 	t := time.NewTicker(m.signing.refreshEvery())
 	defer t.Stop()
+	retry := time.NewTicker(signRetryFirst)
+	defer retry.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			m.refresh(time.Now())
+		case <-retry.C:
+			m.retrySigning(time.Now())
 		}
 	}
 }

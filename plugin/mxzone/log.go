@@ -1,6 +1,10 @@
 package mxzone
 
-import "slices"
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
 
 // logReport logs what a build found: each finding once per change of its
 // file, and one line per zone whose fate changed.
@@ -29,8 +33,8 @@ func (m *MXZone) logReport(rep *report, first bool) {
 		} else {
 			refused++
 		}
-		if ch.retry && e.status != statusServed {
-			continue // same file, same verdict: logged already
+		if ch.retry && e.status != statusServed || m.sameAsLogged(e) {
+			continue // same content, same verdict: logged already
 		}
 		for _, f := range e.findings {
 			switch f.Severity {
@@ -62,25 +66,75 @@ func (m *MXZone) logReport(rep *report, first bool) {
 	}
 }
 
-// logTouched logs the findings of the zones whose findings an edit of
-// another zone changed: a zone it broke (it keeps serving as it is: the edit
-// was not of a protected zone) is told here, once.
+// logTouched logs what an edit of one zone did to others (rep.touched):
+// the zones it broke (they keep serving as they are: the edit was not of a
+// protected zone) and those it fixed, which were reported broken before.
+// However many zones one edit touches, it logs a few lines: the findings of
+// the first touchedDetailed zones, then counts and a few names; the status
+// API lists them all.
 func (m *MXZone) logTouched(g *generation, rep *report) {
+	if m.crossBroken == nil {
+		m.crossBroken = map[string]bool{}
+	}
+	var broken, fixed []string
 	for _, origin := range rep.touched {
 		e := g.zones[origin]
 		if e == nil {
+			delete(m.crossBroken, origin)
 			continue
 		}
-		broken := false
-		for _, f := range e.findings {
-			if f.Severity == SeverityFail && f.cross {
-				log.Errorf("%s (after another zone's change; this zone keeps serving as it is)", f)
-				broken = true
+		bad := slices.ContainsFunc(e.findings, func(f Finding) bool { return f.Severity == SeverityFail && f.cross })
+		switch {
+		case bad:
+			if len(broken) < touchedDetailed {
+				for _, f := range e.findings {
+					if f.Severity == SeverityFail && f.cross {
+						log.Errorf("%s (after another zone's change; this zone keeps serving as it is)", f)
+					}
+				}
 			}
-		}
-		if !broken {
-			log.Infof("%s: zone %s: what another zone's change had broken (MX targets, SPF includes, DMARC report "+
-				"destinations) is fine again", e.file, origin)
+			broken = append(broken, origin)
+			m.crossBroken[origin] = true
+		case m.crossBroken[origin]:
+			fixed = append(fixed, origin)
+			delete(m.crossBroken, origin)
 		}
 	}
+	if len(broken) > touchedDetailed {
+		log.Errorf("%d more zones broken by the same change, which keep serving as they are: %s (status API: ?state=served lists their findings)",
+			len(broken)-touchedDetailed, someNames(broken[touchedDetailed:]))
+	}
+	if len(fixed) > 0 {
+		log.Infof("%d zones that another zone's change had broken (MX targets, SPF includes, DMARC report destinations) are fine again: %s",
+			len(fixed), someNames(fixed))
+	}
+}
+
+// touchedDetailed is how many zones broken by one edit have their findings
+// logged; the rest are counted.
+const touchedDetailed = 3
+
+// someNames lists the first few of names, and how many more there are.
+func someNames(names []string) string {
+	const shown = 5
+	if len(names) <= shown {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:shown], ", ") + " and " + strconv.Itoa(len(names)-shown) + " more"
+}
+
+// sameAsLogged reports whether e says what the entry it replaces said: a
+// write of the file that changed no content (a touch, a copy of the same
+// bytes) serves the same records with the same findings and logs nothing.
+func (m *MXZone) sameAsLogged(e *entry) bool {
+	g := m.gen.Load()
+	if g == nil {
+		return false
+	}
+	old := g.zones[e.origin]
+	if old == nil || old.status != e.status || old.file != e.file || (old.zone == nil) != (e.zone == nil) ||
+		!slices.EqualFunc(old.findings, e.findings, func(a, b Finding) bool { return a == b }) {
+		return false
+	}
+	return e.zone == nil || old.zone.unsignedDigest() == e.zone.unsignedDigest()
 }

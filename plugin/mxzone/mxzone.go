@@ -51,6 +51,8 @@ type MXZone struct {
 	mu          sync.Mutex // guards cancel, reported and busy, and serializes reloads
 	cancel      context.CancelFunc
 	reported    map[string]string      // file -> problem already logged by scan
+	crossBroken map[string]bool        // zones logged as broken by another zone's change (logTouched)
+	signFailed  map[string]*signRetry  // versions whose signing failed, to try again (retrySign)
 	busy        []string               // zone files found being written, to read again
 	state       *stateDir              // validated copies of served zones; nil: off
 	signing     *signing               // DNSSEC for the served zones; nil: off
@@ -96,9 +98,9 @@ func (m *MXZone) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg)
 			return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
 		}
 		if g == nil {
-			return dns.RcodeServerFailure, nil // still loading
+			return writeError(w, r, dns.RcodeServerFailure, dns.ExtendedErrorCodeNotReady) // still loading
 		}
-		return dns.RcodeRefused, nil
+		return writeError(w, r, dns.RcodeRefused, dns.ExtendedErrorCodeNotAuthoritative)
 	}
 	if malformed(r) {
 		return dns.RcodeFormatError, nil
@@ -113,7 +115,9 @@ func (m *MXZone) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg)
 		return dns.RcodeNotImplemented, nil
 	}
 	if e.zone == nil {
-		return dns.RcodeServerFailure, nil // the file never had a valid version
+		// The file never had a valid version: the findings are the
+		// operator's (log, status API), not the querier's.
+		return writeError(w, r, dns.RcodeServerFailure, dns.ExtendedErrorCodeInvalidData)
 	}
 	if qt := r.Question[0].Qtype; qt == dns.TypeAXFR || qt == dns.TypeIXFR {
 		// Transfers are the transfer plugin's, for the addresses it allows.
@@ -166,6 +170,25 @@ func malformed(r *dns.Msg) bool {
 func writeRcode(w dns.ResponseWriter, r *dns.Msg, rcode int) (int, error) {
 	m := new(dns.Msg)
 	m.SetRcode(r, rcode)
+	if err := w.WriteMsg(m); err != nil {
+		return dns.RcodeServerFailure, plugin.Error(pluginName, err)
+	}
+	return dns.RcodeSuccess, nil
+}
+
+// writeError answers r with rcode and, when the client sent EDNS, an RFC
+// 8914 Extended DNS Error with info code ede and no text: it says why (not
+// ready, not authoritative, zone data invalid) without quoting anything of
+// a zone file.
+func writeError(w dns.ResponseWriter, r *dns.Msg, rcode int, ede uint16) (int, error) {
+	m := new(dns.Msg)
+	m.SetRcode(r, rcode)
+	if opt := r.IsEdns0(); opt != nil {
+		o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+		o.SetUDPSize(max(opt.UDPSize(), dns.MinMsgSize))
+		o.Option = []dns.EDNS0{&dns.EDNS0_EDE{InfoCode: ede}}
+		m.Extra = append(m.Extra, o)
+	}
 	if err := w.WriteMsg(m); err != nil {
 		return dns.RcodeServerFailure, plugin.Error(pluginName, err)
 	}
@@ -313,6 +336,9 @@ func (m *MXZone) OnStartup() error {
 	if m.interval > 0 {
 		d, werr = newDirWatch(m.loader.dir)
 		m.aside = make(chan struct{}, 1)
+		if s := m.signing; s != nil {
+			m.loader.signsAside = func(v *version) bool { return v.Len() > signInlineRecords && s.covers(v.Origin()) }
+		}
 	}
 	if !adopted {
 		if err := m.load(); err != nil {
@@ -323,7 +349,7 @@ func (m *MXZone) OnStartup() error {
 	}
 	if m.status != nil {
 		if err := m.status.start(); err != nil {
-			return plugin.Error(pluginName, fmt.Errorf("status %s: %w", m.status.addr, err))
+			return plugin.Error(pluginName, fmt.Errorf("status %s: %w", strings.Join(m.status.addrs, " "), err))
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -2,6 +2,7 @@ package mxzone
 
 import (
 	"runtime/debug"
+	"slices"
 	"time"
 )
 
@@ -85,6 +86,9 @@ func (m *MXZone) update(hint []string, mode scanMode, deleted []string) error {
 		return err
 	}
 	m.busy = append(m.busy, rep.busy...)
+	for _, name := range rep.aside {
+		go m.readAside(name, slices.Contains(deleted, name))
+	}
 	if m.signing != nil {
 		m.signChanges(rep)
 	}

@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
+
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/quote"
 )
 
 // Rule names one validation rule. Each can be set to fail, warn or ignore in
@@ -160,7 +161,7 @@ type Finding struct {
 
 // String prints the finding as FILE:LINE: severity: owner: message (rule).
 func (f Finding) String() string {
-	return f.File + ":" + strconv.Itoa(f.Line) + ": " + f.Severity.String() + ": " + f.Owner + ": " + f.Message +
+	return f.File + ":" + strconv.Itoa(f.Line) + ": " + f.Severity.String() + ": " + quote.Cut(f.Owner, maxOwnerText) + ": " + quote.Text(f.Message) +
 		" (" + f.Rule.String() + ")"
 }
 
@@ -196,33 +197,18 @@ func (fs *findings) addSeverity(rule Rule, sev Severity, file string, line int, 
 		return
 	}
 	fs.list = append(fs.list, Finding{
-		File: file, Line: line, Zone: fs.zone, Owner: printable(owner),
-		Rule: rule, Severity: sev, Message: printable(fmt.Sprintf(format, args...)),
+		File: file, Line: line, Zone: fs.zone, Owner: quote.Cut(printable(owner), maxOwnerText),
+		Rule: rule, Severity: sev, Message: quote.Sprintf(format, args...),
 	})
 }
 
 // printable escapes the bytes of s outside printable ASCII as \DDD, the zone
-// file way, so that a name from a customer's file cannot put control
-// sequences into a log line or a terminal.
-func printable(s string) string {
-	i := 0
-	for i < len(s) && s[i] >= 0x20 && s[i] <= 0x7e {
-		i++
-	}
-	if i == len(s) {
-		return s
-	}
-	var b strings.Builder
-	b.WriteString(s[:i])
-	for _, c := range []byte(s[i:]) {
-		if c < 0x20 || c > 0x7e {
-			fmt.Fprintf(&b, "\\%03d", c)
-		} else {
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
+// file way (quote.Printable).
+func printable(s string) string { return quote.Printable(s) }
+
+// maxOwnerText bounds an owner name as a finding prints it: a name is at
+// most 255 octets, but escaped it can be four times as long.
+const maxOwnerText = 300
 
 // failed reports whether any finding stops the zone from being served.
 func failed(list []Finding) bool {

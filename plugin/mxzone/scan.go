@@ -36,6 +36,9 @@ type loader struct {
 	// of the files inside the directory that $INCLUDE may read; none: every
 	// fragment zonefile.DefaultIncludable allows.
 	includes []string
+	// signsAside reports whether a valid version read in a reload is to be
+	// signed aside instead (readAside); nil: none is.
+	signsAside func(*version) bool
 	// preparsed are files read aside (readAside), for the next reload.
 	preparsed map[string]preparsed
 	// dynamic says what a new version of a zone carries over from the one
@@ -146,6 +149,12 @@ func (l *loader) candidate(name string, mode fs.FileMode) (f zoneFile, problem *
 	}
 	if len(l.origins) > 0 && plugin.Zones(l.origins).Matches(origin) == "" {
 		return f, nil, false
+	}
+	if oneLabel(origin) && !slices.Contains(l.publicSuffixes, origin) {
+		return f, &Finding{File: filepath.Join(l.dir, name), Zone: origin, Owner: origin, Rule: RuleIsolation,
+			Severity: SeverityFail, Message: "is a one-label name, a top-level domain: a zone for it would answer for " +
+				"every domain under it and hand its addresses to other zones' MX answers; " +
+				"list it in allow_public_suffix if this server is meant to serve it"}, false
 	}
 	if publicSuffix(origin) && !slices.Contains(l.publicSuffixes, origin) {
 		return f, &Finding{File: filepath.Join(l.dir, name), Zone: origin, Owner: origin, Rule: RuleIsolation,
@@ -299,6 +308,10 @@ func (l *loader) includable(rel string) bool {
 	}
 	return false
 }
+
+// oneLabel reports whether origin is a top-level name ("example."): no
+// customer's zone, whether the Public Suffix List knows it or not.
+func oneLabel(origin string) bool { return strings.Count(origin, ".") == 1 }
 
 // publicSuffix reports whether origin is a public suffix in the ICANN
 // section of the Public Suffix List ("com.", "co.uk."): a registry's zone,

@@ -282,15 +282,7 @@ func parseProperty(c *caddy.Controller, m *MXZone, prop string) error {
 	case "update":
 		return parseUpdate(c, m)
 	case "status":
-		arg, err := oneArg(c)
-		if err != nil {
-			return err
-		}
-		if _, _, err := net.SplitHostPort(arg); err != nil {
-			return c.Errf("status: %q is not HOST:PORT (for example 127.0.0.1:8053)", arg)
-		}
-		m.status = &statusServer{addr: arg, m: m}
-		return nil
+		return parseStatus(c, m)
 	case "max_file_size", "max_records", "max_zones", "max_rrset_records", "max_types_per_name", "max_names":
 		return parseLimit(c, &m.loader.limits, prop)
 	}

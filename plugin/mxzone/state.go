@@ -26,6 +26,12 @@ type stateDir struct {
 // path is the file of origin's copy: "example.com.zone".
 func (s *stateDir) path(origin string) string { return filepath.Join(s.dir, origin+"zone") }
 
+// has reports whether origin has a saved copy: it was served before.
+func (s *stateDir) has(origin string) bool {
+	_, err := os.Stat(s.path(origin))
+	return err == nil
+}
+
 // render writes v as a zone file of absolute records.
 func render(v *version) []byte {
 	var b bytes.Buffer

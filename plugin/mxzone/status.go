@@ -99,14 +99,34 @@ func listZones(g *generation, state, rule string, after string, limit int) zoneL
 		hits = append(hits, e)
 	}
 	slices.SortFunc(hits, func(a, b *entry) int { return cmp.Compare(a.origin, b.origin) })
-	if len(hits) > limit {
-		out.Next = hits[limit-1].origin
-		hits = hits[:limit]
-	}
-	for _, e := range hits {
-		out.Zones = append(out.Zones, e.summary())
+	size := 0
+	for i, e := range hits {
+		if i == limit {
+			out.Next = hits[i-1].origin
+			break
+		}
+		sum := e.summary()
+		if size += sum.size(); size > statusPageBytes && i > 0 {
+			out.Next = hits[i-1].origin // the page is full: the rest on the next
+			break
+		}
+		out.Zones = append(out.Zones, sum)
 	}
 	return out
+}
+
+// statusPageBytes bounds a page of the zone list: a zone's summary is at
+// most about 60 KB (findingsPerZone findings of about 1 KB, quote), so a
+// page stays under 1 MiB however many zones it holds.
+const statusPageBytes = 768 << 10
+
+// size is about how many bytes s takes as indented JSON, escapes aside.
+func (s zoneSummary) size() int {
+	n := 100 + len(s.Zone) + len(s.File)
+	for _, f := range s.Findings {
+		n += 150 + len(f.File) + len(f.Zone) + len(f.Owner) + len(f.Message)
+	}
+	return n
 }
 
 // detail answers GET /zones/NAME; false when no zone file is called so.

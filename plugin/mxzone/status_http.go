@@ -2,12 +2,15 @@ package mxzone
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -15,38 +18,69 @@ import (
 )
 
 // statusServer serves the status API and page (status ADDRESS) on its own
-// listener. It only reads the published generation: a request never waits
+// listeners. It only reads the published generation: a request never waits
 // for a reload, nor a query for a request, and never sees half a reload.
+// What it costs is bounded so that it cannot slow DNS answers: every
+// answer is built once per generation and served from a cache after, and
+// at most statusBuilders are built at a time.
 type statusServer struct {
-	addr  string
+	addrs []string // HOST:PORT to listen on
+	token []byte   // the bearer token requests must carry; nil: none
 	m     *MXZone
-	srv   *http.Server
-	bound string // the address listened on (addr with the port chosen for :0)
+	srvs  []*http.Server
+	bound []string // the addresses listened on (with the port chosen for :0)
+	cache statusCache
+	slots chan struct{} // one per answer being built or written
+	queue atomic.Int32  // requests waiting for a slot
 }
 
-// start binds addr and serves. The socket is bound with SO_REUSEPORT: on a
-// Corefile reload the new server binds it while the old one still holds it.
+// statusBuilders is how many answers are made at once; statusQueue how many
+// requests may wait for a slot before the API answers 503.
+const (
+	statusBuilders = 2
+	statusQueue    = 64
+)
+
+// start binds the addresses and serves. The sockets are bound with
+// SO_REUSEPORT: on a Corefile reload the new server binds them while the
+// old one still holds them.
 func (s *statusServer) start() error {
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1) })
 		return errors.Join(err, serr)
 	}}
-	ln, err := lc.Listen(context.Background(), "tcp", s.addr)
-	if err != nil {
-		return err
+	s.slots = make(chan struct{}, statusBuilders)
+	h := s.handler()
+	for _, addr := range s.addrs {
+		ln, err := lc.Listen(context.Background(), "tcp", addr)
+		if err != nil {
+			s.stop()
+			return err
+		}
+		s.bound = append(s.bound, ln.Addr().String())
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
+		s.srvs = append(s.srvs, srv)
+		go srv.Serve(ln)
+		host, _, _ := net.SplitHostPort(ln.Addr().String())
+		switch ip := net.ParseIP(host); {
+		case s.token != nil:
+			log.Infof("status: API and page on http://%s/ (bearer token required)", ln.Addr())
+		case ip != nil && ip.IsLoopback():
+			log.Infof("status: API and page on http://%s/", ln.Addr())
+		default:
+			log.Warningf("status: API and page on http://%s/, reachable from other hosts, without a token: "+
+				"anyone who reaches it reads every zone's findings; set `token FILE` in the status block", ln.Addr())
+		}
 	}
-	s.bound = ln.Addr().String()
-	s.srv = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
-	go s.srv.Serve(ln)
 	return nil
 }
 
-// stop closes the listener and the connections.
+// stop closes the listeners and the connections.
 func (s *statusServer) stop() {
-	if s.srv != nil {
-		s.srv.Close()
+	for _, srv := range s.srvs {
+		srv.Close()
 	}
 }
 
@@ -62,9 +96,57 @@ func (s *statusServer) handler() http.Handler {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		// No script runs on these pages, whatever a zone holds.
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'")
-		mux.ServeHTTP(cw, r)
+		s.serve(mux, cw, r)
 		statusRequests.WithLabelValues(strconv.Itoa(cw.code)).Inc()
 	})
+}
+
+// serve answers r: after the token check, from the cache when the
+// generation is the one the answer was built for, else built by mux in one
+// of the slots.
+func (s *statusServer) serve(mux http.Handler, w http.ResponseWriter, r *http.Request) {
+	if s.token != nil && !s.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="coredns-mx status"`)
+		http.Error(w, "a bearer token is required (Authorization: Bearer TOKEN)", http.StatusUnauthorized)
+		return
+	}
+	g := s.m.gen.Load()
+	key := r.Method + " " + r.URL.Path + "?" + r.URL.RawQuery
+	if a, ok := s.cache.get(g, key); ok {
+		a.write(w)
+		return
+	}
+	if s.queue.Add(1) > statusQueue {
+		s.queue.Add(-1)
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "busy: too many status requests at once", http.StatusServiceUnavailable)
+		return
+	}
+	select {
+	case s.slots <- struct{}{}:
+		s.queue.Add(-1)
+	case <-r.Context().Done():
+		s.queue.Add(-1)
+		return
+	}
+	defer func() { <-s.slots }()
+	if a, ok := s.cache.get(g, key); ok {
+		a.write(w) // built while this one waited
+		return
+	}
+	rec := &recorder{header: http.Header{}, code: http.StatusOK}
+	mux.ServeHTTP(rec, r)
+	a := &cachedAnswer{header: rec.header, code: rec.code, body: rec.body.Bytes()}
+	if r.Method == http.MethodGet && g == s.m.gen.Load() {
+		s.cache.put(g, key, a)
+	}
+	a.write(w)
+}
+
+// authorized reports whether r carries the token, compared in constant time.
+func (s *statusServer) authorized(r *http.Request) bool {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	return ok && strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), s.token) == 1
 }
 
 // codeWriter remembers the status code written.

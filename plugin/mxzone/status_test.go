@@ -14,12 +14,12 @@ import (
 // startStatus serves the status API of m on a port of 127.0.0.1.
 func startStatus(t *testing.T, m *MXZone) string {
 	t.Helper()
-	m.status = &statusServer{addr: "127.0.0.1:0", m: m}
+	m.status = &statusServer{addrs: []string{"127.0.0.1:0"}, m: m}
 	if err := m.status.start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.status.stop)
-	return "http://" + m.status.bound
+	return "http://" + m.status.bound[0]
 }
 
 // get fetches url and returns the code and body.

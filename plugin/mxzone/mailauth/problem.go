@@ -10,6 +10,8 @@ package mailauth
 import (
 	"fmt"
 	"strings"
+
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/quote"
 )
 
 // Level is how serious a problem is: an Error breaks what the record is
@@ -42,7 +44,7 @@ func (ps *problems) add(l Level, at, end int, format string, args ...any) {
 	if len(*ps) >= maxProblems {
 		return
 	}
-	*ps = append(*ps, Problem{Level: l, At: at, End: end, Msg: fmt.Sprintf(format, args...)})
+	*ps = append(*ps, Problem{Level: l, At: at, End: end, Msg: quote.Sprintf(format, args...)})
 }
 
 // maxProblems is the most problems one record reports.

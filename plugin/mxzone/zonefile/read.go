@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/quote"
+
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
 
 	"github.com/miekg/dns"
@@ -33,9 +35,9 @@ const Suffix = ".zone"
 func Origin(name string) (string, error) {
 	base, ok := strings.CutSuffix(name, Suffix)
 	if !ok || base == "" {
-		return "", fmt.Errorf("file name %q does not end in %q after a domain name", name, Suffix)
+		return "", fmt.Errorf("file name %s does not end in %q after a domain name", quote.Q(name), Suffix)
 	}
-	bad := fmt.Errorf("file name %q does not name a valid domain (write it as ORIGIN.zone, ORIGIN without its final dot)", name)
+	bad := fmt.Errorf("file name %s does not name a valid domain (write it as ORIGIN.zone, ORIGIN without its final dot)", quote.Q(name))
 	if strings.HasPrefix(base, ".") || strings.Contains(base, "..") || endsInDot(base) {
 		return "", bad
 	}
@@ -47,7 +49,20 @@ func Origin(name string) (string, error) {
 		return "", bad
 	}
 	origin := zone.Canonical(dns.Fqdn(base))
+	if i := strings.IndexFunc(origin, func(r rune) bool { return !zoneNameChar(r) }); i >= 0 {
+		return "", fmt.Errorf("file name %s does not name a zone: zone names hold letters, digits, hyphens and underscores "+
+			"between the dots, and it holds %s", quote.Q(name), quote.Q(string(origin[i])))
+	}
 	return origin, nil
+}
+
+// zoneNameChar reports whether r may be in a zone name taken from a file
+// name (lower case, as Origin makes it): letters, digits, hyphen,
+// underscore and the dots between labels. Anything else (quotes, spaces,
+// angle brackets, control bytes) would be a name no registry hands out,
+// and a trap for every tool that prints it.
+func zoneNameChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.'
 }
 
 // endsInDot reports whether s ends in a dot that is not escaped.

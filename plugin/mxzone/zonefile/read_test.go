@@ -64,11 +64,15 @@ func TestOrigin(t *testing.T) {
 		{".zone", ""},
 		{"example.com.zone.bak", ""},
 		{"a..b.zone", ""},
-		{"example.com..zone", ""},                       // an empty label: not example.com.
-		{`ex\097mple.com.zone`, "example.com."},         // \097 is "a"
-		{`EX\065MPLE.com.zone`, "example.com."},         // \065 is "A": case does not matter either
-		{`a\.b.example.zone`, `a\.b.example.`},          // a dot inside a label stays escaped
-		{`example.com\..zone`, `example.com\..`},        // the last label ends in an escaped dot
+		{"example.com..zone", ""},                   // an empty label: not example.com.
+		{`ex\097mple.com.zone`, "example.com."},     // \097 is "a"
+		{`EX\065MPLE.com.zone`, "example.com."},     // \065 is "A": case does not matter either
+		{`a\.b.example.zone`, ""},                   // a dot inside a label: no zone name
+		{`example.com\..zone`, ""},                  // the last label ends in an escaped dot
+		{`"><img src=x onerror=alert(1)>.zone`, ""}, // quotes, spaces, angle brackets
+		{"tab\there.example.zone", ""},              // a control byte
+		{`a\032b.example.zone`, ""},                 // an escaped space
+		{"_dmarc-reports.example.zone", "_dmarc-reports.example."},
 		{strings.Repeat("a", 64) + ".example.zone", ""}, // a label of 64 bytes
 	}
 	for _, tc := range tests {
