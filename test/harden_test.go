@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -267,4 +269,136 @@ func nonLoopbackAddrs() []string {
 		}
 	}
 	return out
+}
+
+// A zone that could not be signed is served unsigned, signed again with
+// back-off until it can be, and then served signed with a higher serial
+// (RFC 1982), so that secondaries take the signed copy.
+func TestFailedSigningRetried(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	writeAtomic(t, filepath.Join(dir, "good.example.zone"), zoneWithSPF("good.example.", "v=spf1 mx -all"))
+	// The zone's key directory is a file: no key can be made for it.
+	keys := filepath.Join(state, "keys", "good.example.")
+	if err := os.MkdirAll(filepath.Dir(keys), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keys, []byte("in the way\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, dir, dnssecBlock(state, "nsec"))
+	r := ask(t, s.addr, "udp", "good.example.", dns.TypeSOA, true)
+	if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+		t.Fatalf("SOA while signing fails: %v", r)
+	}
+	unsigned := r.Answer[0].(*dns.SOA).Serial
+	if !strings.Contains(s.log.String(), "signing is retried with back-off") {
+		t.Errorf("the failure and its retry are not logged")
+	}
+	if err := os.Remove(keys); err != nil {
+		t.Fatal(err)
+	}
+	var signed *dns.Msg
+	waitFor(t, 30*time.Second, "the retried signing", func() bool {
+		signed = ask(t, s.addr, "udp", "good.example.", dns.TypeSOA, true)
+		return len(signed.Answer) == 2
+	})
+	if got := signed.Answer[0].(*dns.SOA).Serial; got != unsigned+1 {
+		t.Errorf("signed serial %d after unsigned serial %d: want %d", got, unsigned, unsigned+1)
+	}
+}
+
+// A zone too large to sign in the reload is signed aside: another zone's
+// edit made after it goes live before it.
+func TestLargeZoneSignedAside(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	writeAtomic(t, filepath.Join(dir, "small.example.zone"), zoneWithSPF("small.example.", "v=spf1 mx -all"))
+	big := func(serial int) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "$ORIGIN big.example.\n$TTL 300\n@ SOA ns1 hostmaster %d 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.53\n", serial)
+		for i := range 50000 {
+			fmt.Fprintf(&b, "h%d A 192.0.2.%d\n", i, i%250+1)
+		}
+		return b.String()
+	}
+	writeAtomic(t, filepath.Join(dir, "big.example.zone"), big(1))
+	s := startServer(t, dir, strings.Replace(dnssecBlock(state, "nsec"), "reload 1h", "reload 1s", 1))
+	serialOf := func(name string) uint32 {
+		r := ask(t, s.addr, "udp", name, dns.TypeSOA, true)
+		if len(r.Answer) == 0 {
+			return 0
+		}
+		return r.Answer[0].(*dns.SOA).Serial
+	}
+	if serialOf("big.example.") != 1 {
+		t.Fatal("big.example. not served")
+	}
+	writeAtomic(t, filepath.Join(dir, "big.example.zone"), big(2))
+	// The small zone is edited after the big one: its edit goes live
+	// while the big one is signed aside, never after it.
+	writeAtomic(t, filepath.Join(dir, "small.example.zone"), strings.Replace(zoneWithSPF("small.example.", "v=spf1 mx -all"), "hostmaster 1", "hostmaster 2", 1))
+	waitFor(t, 20*time.Second, "the small edit", func() bool { return serialOf("small.example.") == 2 })
+	if serialOf("big.example.") == 2 {
+		t.Errorf("the big zone was live before the small edit made after it: signed in the reload")
+	}
+	waitFor(t, 60*time.Second, "the big edit, signed aside", func() bool { return serialOf("big.example.") == 2 })
+	if !strings.Contains(s.log.String(), "big.example.zone: zone big.example. is served, serial 2") {
+		t.Errorf("the big edit is not logged as served")
+	}
+}
+
+// Restarts: a protected zone whose file is missing at start keeps serving
+// from its saved copy, says so once and in the status API, until `coredns-mx
+// state forget` drops the copy; a zone whose new file is refused is served
+// from its copy with a warning that names the copy's serial and age.
+func TestRestartWithMissingAndRefusedFiles(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	provider := "$ORIGIN provider.example.\n$TTL 300\n@ SOA ns1 hostmaster 7 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.53\nmx A 192.0.2.25\n"
+	writeAtomic(t, filepath.Join(dir, "provider.example.zone"), provider)
+	customer := "$ORIGIN customer.example.\n$TTL 300\n@ SOA ns1.provider.example. hostmaster 3 3600 600 86400 300\n@ NS ns1.provider.example.\n@ MX 10 mx.provider.example.\n"
+	writeAtomic(t, filepath.Join(dir, "customer.example.zone"), customer)
+	statusAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	block := fmt.Sprintf("        reload 1h\n        state %s\n        protect provider.example.\n        status %s", state, statusAddr)
+	stop := func(s *server) {
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		s.cmd.Wait()
+	}
+	s := startServer(t, dir, block)
+	waitFor(t, 10*time.Second, "the copies saved", func() bool { return strings.Contains(s.log.String(), "zone copies saved") })
+	stop(s)
+
+	// Down: the provider's file goes missing, the customer's is broken.
+	if err := os.Remove(filepath.Join(dir, "provider.example.zone")); err != nil {
+		t.Fatal(err)
+	}
+	writeAtomic(t, filepath.Join(dir, "customer.example.zone"), strings.Replace(customer, "MX 10 mx.provider.example.", "MX 10 192.0.2.1", 1))
+	s = startServer(t, dir, block)
+	if r := ask(t, s.addr, "udp", "mx.provider.example.", dns.TypeA); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+		t.Fatalf("the protected zone with its file missing is not served: %v", r)
+	}
+	if r := ask(t, s.addr, "udp", "customer.example.", dns.TypeMX); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 ||
+		r.Answer[0].(*dns.MX).Mx != "mx.provider.example." {
+		t.Fatalf("the customer's saved copy is not served: %v", r)
+	}
+	log := s.log.String()
+	if n := strings.Count(log, "the file of protected zone provider.example. is missing at start"); n != 1 {
+		t.Errorf("%d log lines for the missing file, want 1", n)
+	}
+	if !regexp.MustCompile(`\[WARNING\].*customer\.example\.zone: file refused; zone customer\.example\. is served from its saved last good copy .*, serial 3, saved \d+s ago`).MatchString(log) {
+		t.Errorf("no warning naming the copy's serial and age:\n%s", log)
+	}
+	code, body := getBody(t, "http://"+statusAddr+"/zones/provider.example.", "")
+	if code != http.StatusOK || !strings.Contains(string(body), `"file_missing": true`) || !strings.Contains(string(body), `"state": "from_state"`) {
+		t.Errorf("status of the missing zone: %d %s", code, body)
+	}
+	stop(s)
+
+	// The operator forgets the provider's copy on purpose: it is gone.
+	out, err := exec.Command(binary, "state", "forget", "--conf", s.conf, "provider.example.").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "provider.example.: saved copy removed") {
+		t.Fatalf("state forget: %v\n%s", err, out)
+	}
+	s = startServer(t, dir, block)
+	if r := ask(t, s.addr, "udp", "mx.provider.example.", dns.TypeA); r.Rcode != dns.RcodeRefused {
+		t.Errorf("the forgotten zone still answers: %v", r)
+	}
 }

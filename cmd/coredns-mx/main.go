@@ -110,6 +110,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "tsig" {
 		os.Exit(runTsig(os.Args[2:], os.Stdout, os.Stderr))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "state" {
+		os.Exit(runState(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	if len(os.Args) > 1 && os.Args[1] == "dynamic" {
 		os.Exit(runDynamic(os.Args[2:], os.Stdout, os.Stderr))
 	}

@@ -16,6 +16,7 @@ type Settings struct {
 	Limits  Limits
 	Protect []string // the protected zones
 	KeyDir  string   // the DNSSEC key store; "" without dnssec
+	State   string   // the state directory; "" without state
 
 	Dir      string   // the zone directory
 	Journals string   // the zones' journals; "" without update
@@ -66,6 +67,9 @@ func FromCorefile(path string) (Settings, error) {
 	}
 	if m.signing != nil {
 		set.KeyDir = m.signing.keys.Dir
+	}
+	if m.state != nil {
+		set.State = m.state.dir
 	}
 	return set, nil
 }

@@ -44,7 +44,11 @@ type entry struct {
 	status   status
 	stamp    zonefile.Stamp
 	includes []zonefile.Include
-	heldBack *version  // a newer version held back only by cross-zone findings
+	heldBack *version // a newer version held back only by cross-zone findings
+	// missing: a protected zone whose file was gone at start, served from
+	// its saved copy until its file is back or the copy is forgotten
+	// (ForgetCopy).
+	missing  bool
 	findings []Finding // of the file's current contents, as last evaluated
 	depKeys  []string  // origins whose change can change this zone's cross-zone findings
 

@@ -36,6 +36,9 @@ type loader struct {
 	// of the files inside the directory that $INCLUDE may read; none: every
 	// fragment zonefile.DefaultIncludable allows.
 	includes []string
+	// forgotten reports whether the saved copy of a zone whose file was
+	// missing at start was forgotten (ForgetCopy): the zone goes.
+	forgotten func(origin string) bool
 	// signsAside reports whether a valid version read in a reload is to be
 	// signed aside instead (readAside); nil: none is.
 	signsAside func(*version) bool
@@ -199,8 +202,8 @@ func (l *loader) gone(prev *generation, hint []string, files []zoneFile) []strin
 	}
 	var out []string
 	if hint == nil {
-		for origin := range prev.zones {
-			if !present[origin] {
+		for origin, e := range prev.zones {
+			if !present[origin] && (!e.missing || l.forgotten == nil || l.forgotten(origin)) {
 				out = append(out, origin)
 			}
 		}

@@ -369,7 +369,9 @@ func parseState(c *caddy.Controller, m *MXZone) error {
 	if abs == m.loader.dir {
 		return c.Errf("state directory %q is the zone directory; use a directory of its own", arg)
 	}
-	m.state = &stateDir{dir: abs}
+	st := &stateDir{dir: abs}
+	m.state = st
+	m.loader.forgotten = func(origin string) bool { return !st.has(origin) || st.deleted(origin) }
 	return nil
 }
 

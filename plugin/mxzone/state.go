@@ -187,6 +187,10 @@ func (m *MXZone) restore(g *generation) {
 			}
 			continue
 		}
+		if e == nil && m.loader.protects(origin) {
+			m.restoreMissing(g, origin)
+			continue
+		}
 		if e == nil {
 			if err := s.remove(origin); err != nil {
 				log.Errorf("state: %v", err)
@@ -198,8 +202,11 @@ func (m *MXZone) restore(g *generation) {
 		}
 		if v := s.load(origin, &m.loader.policy, m.loader.limits, m.loader.dynamicFor(origin, nil)); v != nil {
 			e.zone, e.status, e.published = v, statusFromState, time.Now()
-			log.Warningf("%s: file refused; zone %s is served from its saved last good copy %s, serial %d",
-				e.file, origin, s.path(origin), v.Serial())
+			log.Warningf("%s: file refused; zone %s is served from its saved last good copy %s, serial %d, saved %s ago "+
+				"(if the zone was deleted and made again, that is the old one's: `coredns-mx state forget %s` drops it at the next restart)",
+				e.file, origin, s.path(origin), v.Serial(), s.age(origin), origin)
+			e.findings = append(e.findings, Finding{File: e.file, Zone: origin, Owner: origin, Rule: RuleSyntax, Severity: SeverityFail,
+				Message: fmt.Sprintf("served from the saved copy of serial %d, saved %s ago, while this file is refused", v.Serial(), s.age(origin))})
 		}
 	}
 }
@@ -335,4 +342,50 @@ func (s *stateDir) saveCatalogSerial(serial uint32) error {
 		return fmt.Errorf("save the catalog serial: %w", err)
 	}
 	return nil
+}
+
+// restoreMissing serves the saved copy of the protected zone origin, whose
+// file is missing at start: other zones' MX records and includes point at
+// it, and a file that went missing (a failed deploy, an unmounted volume)
+// is not a deletion. The zone serves until its file is back or an operator
+// forgets the copy on purpose (coredns-mx state forget).
+func (m *MXZone) restoreMissing(g *generation, origin string) {
+	s := m.state
+	v := s.load(origin, &m.loader.policy, m.loader.limits, m.loader.dynamicFor(origin, nil))
+	if v == nil {
+		log.Errorf("zone %s is protected and its file is missing, but its saved copy %s cannot be served: the zone is gone", origin, s.path(origin))
+		return
+	}
+	file := filepath.Join(m.loader.dir, origin+"zone")
+	msg := fmt.Sprintf("the file of protected zone %s is missing at start; its saved copy, serial %d, saved %s ago, keeps serving "+
+		"until the file is back or `coredns-mx state forget %s` removes the copy", origin, v.Serial(), s.age(origin), origin)
+	log.Errorf("%s: %s", file, msg)
+	g.zones[origin] = &entry{origin: origin, file: file, zone: v, status: statusFromState, missing: true, published: time.Now(),
+		findings: []Finding{{File: file, Zone: origin, Owner: origin, Rule: RuleSyntax, Severity: SeverityFail, Message: msg}}}
+}
+
+// age is how long ago origin's copy was saved, to the second.
+func (s *stateDir) age(origin string) time.Duration {
+	fi, err := os.Stat(s.path(origin))
+	if err != nil {
+		return 0
+	}
+	return time.Since(fi.ModTime()).Round(time.Second)
+}
+
+// ForgetCopy removes the saved copy of origin (and its signed copy) from
+// the state directory dir: a restart does not serve it, and a protected
+// zone whose file is missing stops serving at the server's next full scan.
+// It reports whether there was a copy.
+func ForgetCopy(dir, origin string) (bool, error) {
+	s := &stateDir{dir: dir}
+	had := s.has(origin)
+	if err := s.remove(origin); err != nil {
+		return had, err
+	}
+	signed := filepath.Join(dir, "signed", origin+"signed")
+	if err := os.Remove(signed); err != nil && !os.IsNotExist(err) {
+		return had, err
+	}
+	return had, nil
 }

@@ -17,6 +17,7 @@ type zoneSummary struct {
 	State    string    `json:"state"`
 	Findings []Finding `json:"findings"`
 	More     int       `json:"more_findings,omitempty"` // findings left out of this answer
+	Missing  bool      `json:"file_missing,omitempty"`  // a protected zone whose file was missing at start, served from its saved copy
 }
 
 // zoneList is the answer of GET /zones.
@@ -70,7 +71,7 @@ func (e *entry) problem() bool {
 
 // summary is e as the list shows it.
 func (e *entry) summary() zoneSummary {
-	s := zoneSummary{Zone: e.origin, File: e.file, State: e.status.String(), Findings: e.findings}
+	s := zoneSummary{Zone: e.origin, File: e.file, State: e.status.String(), Findings: e.findings, Missing: e.missing}
 	if len(s.Findings) > findingsPerZone {
 		s.Findings, s.More = s.Findings[:findingsPerZone], len(e.findings)-findingsPerZone
 	}
