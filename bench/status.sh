@@ -5,14 +5,15 @@
 # a time (bench/cmd/statusload). With -b BINARY, the same run against
 # another build (say, an older commit) for the before figure.
 #
-#   bench/status.sh [-n ZONES] [-b BINARY]
+#   bench/status.sh [-n ZONES] [-b BINARY] [-r REQUESTS (400)]
 set -euo pipefail
 
-zones=10000 bin=""
-while getopts "n:b:" opt; do
+zones=10000 bin="" requests=400
+while getopts "n:b:r:" opt; do
   case $opt in
     n) zones=$OPTARG ;;
     b) bin=$OPTARG ;;
+    r) requests=$OPTARG ;;
     *) sed -n '2,8p' "$0"; exit 2 ;;
   esac
 done
@@ -33,5 +34,5 @@ printf '.:%s {\n  bind 127.0.0.1\n  mxzone %s {\n    reload 1h\n    status 127.0
 "$bin" -conf "$work/Corefile" > "$work/server.log" 2>&1 &
 pid=$!
 until dig @127.0.0.1 -p "$port" customer1.example. MX +tries=1 +time=1 2>/dev/null | grep -q NOERROR; do sleep 0.05; done
-"$work/statusload" -dns "127.0.0.1:$port" -status "http://127.0.0.1:$sport" -zone customer1.example. -n 400 -c 16
+"$work/statusload" -dns "127.0.0.1:$port" -status "http://127.0.0.1:$sport" -zone customer1.example. -n "$requests" -c 16
 echo "longest log line: $(awk '{ if (length($0) > m) m = length($0) } END { print m }' "$work/server.log") bytes"
