@@ -83,9 +83,19 @@ func (m *MXZone) parseAside(name string) (parsed, *version, bool) {
 // large reports whether the file name in the zone directory is to be read
 // aside.
 func (l *loader) large(name string) bool {
+	limit := int64(asideBytes)
+	if l.signsAside != nil {
+		limit = asideSignedBytes
+	}
 	fi, err := os.Stat(filepath.Join(l.dir, name))
-	return err == nil && fi.Size() > asideBytes
+	return err == nil && fi.Size() > limit
 }
+
+// asideSignedBytes is asideBytes when zones are signed: a file this large
+// may hold more records than are signed in a reload (signInlineRecords),
+// and reading it aside too keeps its parsing (about 8 ms) out of the
+// reload lock as well.
+const asideSignedBytes = 256 << 10
 
 // readBefore returns what was read aside of the file name (readAside), if
 // the file is still as it was read then and no update changed the zone
