@@ -205,8 +205,6 @@ func (m *MXZone) restore(g *generation) {
 			log.Warningf("%s: file refused; zone %s is served from its saved last good copy %s, serial %d, saved %s ago "+
 				"(if the zone was deleted and made again, that is the old one's: `coredns-mx state forget %s` drops it at the next restart)",
 				e.file, origin, s.path(origin), v.Serial(), s.age(origin), origin)
-			e.findings = append(e.findings, Finding{File: e.file, Zone: origin, Owner: origin, Rule: RuleSyntax, Severity: SeverityFail,
-				Message: fmt.Sprintf("served from the saved copy of serial %d, saved %s ago, while this file is refused", v.Serial(), s.age(origin))})
 		}
 	}
 }
