@@ -285,29 +285,43 @@ func (m *MXZone) refresh(now time.Time) int {
 		}
 		next.zones[ne.origin] = ne
 		origins = append(origins, ne.origin)
-		if m.updates != nil {
-			if err := m.updates.record(ne.origin, due[i].zone, ne.zone, nil, "", false); err != nil {
-				log.Errorf("update: journal of %s: %v", ne.origin, err)
-			}
-		}
-		if m.state != nil {
-			if err := s.saveCopy(m.state, ne.zone.signed, false); err != nil {
-				log.Errorf("state: %v", err)
-			}
-		}
+		m.keepResigned(due[i].zone, ne.zone)
 	}
 	if len(origins) == 0 {
 		return 0
 	}
+	m.publishResigned(&next, origins)
+	log.Infof("dnssec: signatures of %d zones refreshed", len(origins))
+	return len(origins)
+}
+
+// keepResigned records that old is served as v, signed again outside a
+// reload: in the zone's journal (for IXFR) and as its signed copy. The
+// caller holds m.mu and publishes with publishResigned.
+func (m *MXZone) keepResigned(old, v *version) {
+	origin := v.Origin()
+	if m.updates != nil {
+		if err := m.updates.record(origin, old, v, nil, "", false); err != nil {
+			log.Errorf("update: journal of %s: %v", origin, err)
+		}
+	}
+	if m.state != nil {
+		if err := m.signing.saveCopy(m.state, v.signed, false); err != nil {
+			log.Errorf("state: %v", err)
+		}
+	}
+}
+
+// publishResigned makes the copies keepResigned wrote durable, publishes
+// next and notifies the secondaries of origins. The caller holds m.mu.
+func (m *MXZone) publishResigned(next *generation, origins []string) {
 	if m.state != nil {
 		if err := m.state.syncAll(); err != nil {
 			log.Errorf("state: %v", err)
 		}
 	}
-	m.gen.Store(&next)
+	m.gen.Store(next)
 	if m.notify != nil {
 		m.notify.addBulk(origins...)
 	}
-	log.Infof("dnssec: signatures of %d zones refreshed", len(origins))
-	return len(origins)
 }

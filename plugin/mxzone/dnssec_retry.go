@@ -107,16 +107,7 @@ func (m *MXZone) retrySigning(now time.Time) int {
 			signed = append(signed, origin)
 			m.retrySign(origin, nil, now)
 			signings.WithLabelValues(m.server, "signed").Inc()
-			if m.updates != nil {
-				if err := m.updates.record(origin, e.zone, ne.zone, nil, "", false); err != nil {
-					log.Errorf("update: journal of %s: %v", origin, err)
-				}
-			}
-			if m.state != nil {
-				if err := s.saveCopy(m.state, ne.zone.signed, false); err != nil {
-					log.Errorf("state: %v", err)
-				}
-			}
+			m.keepResigned(e.zone, ne.zone)
 		}
 	}
 	if len(failed) > 0 {
@@ -126,18 +117,10 @@ func (m *MXZone) retrySigning(now time.Time) int {
 	if len(signed) == 0 {
 		return 0
 	}
-	if m.state != nil {
-		if err := m.state.syncAll(); err != nil {
-			log.Errorf("state: %v", err)
-		}
-	}
 	// A version signed at last is no longer held back (the dependency
 	// index is the same: the records are).
 	next.waiting = slices.DeleteFunc(slices.Clone(prev.waiting), func(o string) bool { return next.zones[o].heldBack == nil })
-	m.gen.Store(&next)
-	if m.notify != nil {
-		m.notify.addBulk(signed...)
-	}
+	m.publishResigned(&next, signed)
 	log.Infof("dnssec: %d zones signed after an earlier failure, with a higher serial: %s", len(signed), someNames(signed))
 	return len(signed)
 }
