@@ -70,7 +70,10 @@ func (l *loader) firstBuild() (*generation, *report, error) {
 	changes := make(map[string]*change, len(files))
 	// The first load takes each file as it finds it (no settle time): there
 	// is no older version to keep serving meanwhile.
-	for _, ch := range l.readAll(d, files, nil, 0) {
+	p := startProgress("loading: zone files read", len(files), l.progressEvery())
+	read := l.readAll(d, files, nil, 0, p)
+	p.finish()
+	for _, ch := range read {
 		changes[ch.entry.origin] = ch
 		next.zones[ch.entry.origin] = ch.entry
 		rep.changes = append(rep.changes, ch)
@@ -131,7 +134,7 @@ func (l *loader) rebuild(prev *generation, hint []string, mode scanMode, deleted
 	nChanged := len(toRead)
 	toRead = append(toRead, l.waitingFiles(prev, next, toRead)...)
 	changes := make(map[string]*change, len(toRead))
-	read := l.readAll(d, toRead, withoutZones(prev, fresh), settleTime)
+	read := l.readAll(d, toRead, withoutZones(prev, fresh), settleTime, nil)
 	for _, f := range toRead {
 		delete(l.preparsed, f.name) // used, or out of date
 	}
@@ -292,9 +295,10 @@ func (l *loader) waitingFiles(prev, next *generation, reading []zoneFile) []zone
 	return out
 }
 
-// readAll reads files in parallel, one worker per CPU. prev is nil at the
-// first load; settle is zonefile.Source.Settle.
-func (l *loader) readAll(d *zoneDir, files []zoneFile, prev *generation, settle time.Duration) []*change {
+// readAll reads files in parallel, one worker per CPU, counting them in p
+// (nil: not counted). prev is nil at the first load; settle is
+// zonefile.Source.Settle.
+func (l *loader) readAll(d *zoneDir, files []zoneFile, prev *generation, settle time.Duration, p *progress) []*change {
 	out := make([]*change, len(files))
 	parallel(len(files), func(i int) {
 		var old *entry
@@ -302,6 +306,7 @@ func (l *loader) readAll(d *zoneDir, files []zoneFile, prev *generation, settle 
 			old = prev.zones[files[i].origin]
 		}
 		out[i] = l.read(d, files[i], old, settle)
+		p.add()
 	})
 	return out
 }
@@ -400,4 +405,12 @@ func sortFindings(list []Finding) {
 		}
 		return a.Line - b.Line
 	})
+}
+
+// progressEvery is how often the first load logs its progress (progress).
+func (l *loader) progressEvery() time.Duration {
+	if l.progressInterval > 0 {
+		return l.progressInterval
+	}
+	return progressEvery
 }

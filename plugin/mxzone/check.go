@@ -149,7 +149,7 @@ func (l *loader) checkInto(g *generation, changes map[string]*change, res *Check
 		files = []zoneFile{{name: single, origin: origin}}
 	}
 	files = slices.DeleteFunc(files, func(f zoneFile) bool { return f.origin == skip })
-	for _, ch := range l.readAll(d, files, nil, 0) {
+	for _, ch := range l.readAll(d, files, nil, 0, nil) {
 		origin := ch.entry.origin
 		if other := g.zones[origin]; other != nil {
 			res.Findings = append(res.Findings, Finding{

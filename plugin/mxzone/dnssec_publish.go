@@ -33,7 +33,10 @@ func (m *MXZone) signFirst(g *generation) []string {
 	errs := make([]error, len(todo))
 	lazy := *s
 	lazy.keys.Lazy = true // one sync for every key made below
+	p := startProgress("dnssec: zones signed or read from their signed copies", len(todo), m.loader.progressEvery())
+	defer p.finish()
 	parallel(len(todo), func(i int) {
+		defer p.add()
 		v := todo[i].zone
 		old := s.loadCopy(todo[i].origin)
 		if old.signs(v, s, now) {

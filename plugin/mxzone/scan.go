@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/coredns/coredns/plugin"
 
@@ -36,6 +37,9 @@ type loader struct {
 	// of the files inside the directory that $INCLUDE may read; none: every
 	// fragment zonefile.DefaultIncludable allows.
 	includes []string
+	// progressInterval is how often the first load logs its progress; 0:
+	// progressEvery. Tests shorten it.
+	progressInterval time.Duration
 	// forgotten reports whether the saved copy of a zone whose file was
 	// missing at start was forgotten (ForgetCopy): the zone goes.
 	forgotten func(origin string) bool

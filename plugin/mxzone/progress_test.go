@@ -1,0 +1,53 @@
+package mxzone
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestProgressLine(t *testing.T) {
+	start := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		done, total int
+		after       time.Duration
+		want        string
+	}{
+		{0, 1000, 5 * time.Second, "step: 0 / 1000 (0%), 0/s, about unknown left"},
+		{250, 1000, 5 * time.Second, "step: 250 / 1000 (25%), 50/s, about 15s left"},
+		{1000000, 1000000, 10 * time.Second, "step: 1000000 / 1000000 (100%), 100000/s, about 0s left"},
+	} {
+		p := &progress{what: "step", total: tc.total, start: start}
+		p.done.Store(int64(tc.done))
+		if got := p.line(start.Add(tc.after)); got != tc.want {
+			t.Errorf("got %q, want %q", got, tc.want)
+		}
+	}
+	var none *progress
+	none.add() // a nil progress counts nothing, and does not panic
+	none.finish()
+}
+
+// The first load logs its progress while it runs.
+func TestFirstLoadLogsProgress(t *testing.T) {
+	files := map[string]string{}
+	for i := range 300 {
+		origin := fmt.Sprintf("z%d.example.", i)
+		files[origin+"zone"] = soaZone(origin)
+	}
+	abs, err := filepath.Abs(writeZones(t, files))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := captureLog(t)
+	m := newUnloaded(abs)
+	m.loader.progressInterval = time.Millisecond
+	if err := m.reload(); err != nil {
+		t.Fatal(err)
+	}
+	if out := logs.take(); !strings.Contains(out, "loading: zone files read: ") || !strings.Contains(out, " / 300 (") {
+		t.Errorf("no progress line:\n%.2000s", out)
+	}
+}
