@@ -70,9 +70,9 @@ func (l *loader) firstBuild() (*generation, *report, error) {
 	changes := make(map[string]*change, len(files))
 	// The first load takes each file as it finds it (no settle time): there
 	// is no older version to keep serving meanwhile.
-	p := startProgress("loading: zone files read", len(files), l.progressEvery())
+	p := l.track(startProgress("loading: zone files read", len(files), l.progressEvery()))
 	read := l.readAll(d, files, nil, 0, p)
-	p.finish()
+	l.untrack(p)
 	for _, ch := range read {
 		changes[ch.entry.origin] = ch
 		next.zones[ch.entry.origin] = ch.entry

@@ -33,8 +33,8 @@ func (m *MXZone) signFirst(g *generation) []string {
 	errs := make([]error, len(todo))
 	lazy := *s
 	lazy.keys.Lazy = true // one sync for every key made below
-	p := startProgress("dnssec: zones signed or read from their signed copies", len(todo), m.loader.progressEvery())
-	defer p.finish()
+	p := m.loader.track(startProgress("dnssec: zones signed or read from their signed copies", len(todo), m.loader.progressEvery()))
+	defer m.loader.untrack(p)
 	parallel(len(todo), func(i int) {
 		defer p.add()
 		v := todo[i].zone

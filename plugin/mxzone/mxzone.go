@@ -340,16 +340,17 @@ func (m *MXZone) OnStartup() error {
 			m.loader.signsAside = func(v *version) bool { return v.Len() > signInlineRecords && s.covers(v.Origin()) }
 		}
 	}
+	if m.status != nil {
+		// Up before the first load: it shows the load's progress.
+		if err := m.status.start(); err != nil {
+			return plugin.Error(pluginName, fmt.Errorf("status %s: %w", strings.Join(m.status.addrs, " "), err))
+		}
+	}
 	if !adopted {
 		if err := m.load(); err != nil {
 			// The directory went away between setup and start: answer SERVFAIL
 			// until it is back, rather than not starting at all.
 			log.Errorf("no zones loaded yet: %v", err)
-		}
-	}
-	if m.status != nil {
-		if err := m.status.start(); err != nil {
-			return plugin.Error(pluginName, fmt.Errorf("status %s: %w", strings.Join(m.status.addrs, " "), err))
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())

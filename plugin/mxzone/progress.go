@@ -69,3 +69,30 @@ func (p *progress) finish() {
 		p.wg.Wait()
 	}
 }
+
+// loadingStatus is what the status API says of the first load while it
+// runs.
+type loadingStatus struct {
+	Step    string    `json:"step"`
+	Done    int       `json:"done"`
+	Total   int       `json:"total"`
+	Started time.Time `json:"started"`
+}
+
+// status is p as the status API shows it.
+func (p *progress) status() *loadingStatus {
+	return &loadingStatus{Step: p.what, Done: int(p.done.Load()), Total: p.total, Started: p.start.UTC()}
+}
+
+// track makes p the step the status API shows (l.loading) until it is
+// finished.
+func (l *loader) track(p *progress) *progress {
+	l.loading.Store(p)
+	return p
+}
+
+// untrack ends p and clears it from the status API.
+func (l *loader) untrack(p *progress) {
+	p.finish()
+	l.loading.CompareAndSwap(p, nil)
+}

@@ -51,3 +51,35 @@ func TestFirstLoadLogsProgress(t *testing.T) {
 		t.Errorf("no progress line:\n%.2000s", out)
 	}
 }
+
+// While the first load runs, the status API shows how far it is.
+func TestStatusShowsLoading(t *testing.T) {
+	m := newUnloaded(t.TempDir())
+	m.status = &statusServer{addrs: []string{"127.0.0.1:0"}, m: m}
+	if err := m.status.start(); err != nil {
+		t.Fatal(err)
+	}
+	defer m.status.stop()
+	p := m.loader.track(startProgress("loading: zone files read", 1000, time.Hour))
+	for range 250 {
+		p.add()
+	}
+	base := "http://" + m.status.bound[0]
+	for _, tc := range []struct{ path, want string }{
+		{"/zones", `"loading": {`},
+		{"/zones", `"done": 250`},
+		{"/", "Starting: loading: zone files read, 250 of 1000."},
+	} {
+		if _, body := get(t, base+tc.path); !strings.Contains(body, tc.want) {
+			t.Errorf("GET %s lacks %q:\n%s", tc.path, tc.want, body)
+		}
+	}
+	p.add()
+	if _, body := get(t, base+"/zones"); !strings.Contains(body, `"done": 251`) {
+		t.Errorf("the progress is cached:\n%s", body)
+	}
+	m.loader.untrack(p)
+	if _, body := get(t, base+"/zones"); strings.Contains(body, "loading") {
+		t.Errorf("still loading after the step ended:\n%s", body)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/coredns/coredns/plugin"
@@ -37,6 +38,9 @@ type loader struct {
 	// of the files inside the directory that $INCLUDE may read; none: every
 	// fragment zonefile.DefaultIncludable allows.
 	includes []string
+	// loading is the step of the first load under way (reading, signing),
+	// for the status API; nil once it is done.
+	loading atomic.Pointer[progress]
 	// progressInterval is how often the first load logs its progress; 0:
 	// progressEvery. Tests shorten it.
 	progressInterval time.Duration

@@ -25,6 +25,9 @@ type zoneList struct {
 	Counts map[string]int `json:"counts"`
 	Zones  []zoneSummary  `json:"zones"`
 	Next   string         `json:"next,omitempty"` // pass as ?after= for the next page
+	// Loading is the first load's progress while it runs (no zone answers
+	// yet: SERVFAIL with EDE 14, and ready says not ready).
+	Loading *loadingStatus `json:"loading,omitempty"`
 }
 
 // zoneDetail is the answer of GET /zones/NAME.

@@ -112,7 +112,7 @@ func (s *statusServer) serve(mux http.Handler, w http.ResponseWriter, r *http.Re
 	}
 	g := s.m.gen.Load()
 	key := r.Method + " " + r.URL.Path + "?" + r.URL.RawQuery
-	if a, ok := s.cache.get(g, key); ok {
+	if a, ok := s.cache.get(g, key); ok && g != nil {
 		a.write(w)
 		return
 	}
@@ -130,14 +130,14 @@ func (s *statusServer) serve(mux http.Handler, w http.ResponseWriter, r *http.Re
 		return
 	}
 	defer func() { <-s.slots }()
-	if a, ok := s.cache.get(g, key); ok {
+	if a, ok := s.cache.get(g, key); ok && g != nil {
 		a.write(w) // built while this one waited
 		return
 	}
 	rec := &recorder{header: http.Header{}, code: http.StatusOK}
 	mux.ServeHTTP(rec, r)
 	a := &cachedAnswer{header: rec.header, code: rec.code, body: rec.body.Bytes()}
-	if r.Method == http.MethodGet && g == s.m.gen.Load() {
+	if r.Method == http.MethodGet && g != nil && g == s.m.gen.Load() {
 		s.cache.put(g, key, a)
 	}
 	a.write(w)
@@ -207,7 +207,9 @@ func (s *statusServer) zones(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, listZones(s.generation(), state, rule, after, limit))
+	list := listZones(s.generation(), state, rule, after, limit)
+	list.Loading = s.loading()
+	writeJSON(w, http.StatusOK, list)
 }
 
 // zone answers GET /zones/NAME.
@@ -231,4 +233,15 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
+}
+
+// loading is the first load's progress, while no generation is published.
+func (s *statusServer) loading() *loadingStatus {
+	if s.m.gen.Load() != nil {
+		return nil
+	}
+	if p := s.m.loader.loading.Load(); p != nil {
+		return p.status()
+	}
+	return nil
 }

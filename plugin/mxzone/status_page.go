@@ -30,6 +30,7 @@ ul{padding-left:1.2em}li{margin:.25em 0}
 <button type="submit">Show</button></form>{{end}}
 {{define "index"}}{{template "head" "Zones"}}
 <h1>coredns-mx zones</h1>
+{{with .List.Loading}}<p class="loading">Starting: {{.Step}}, {{.Done}} of {{.Total}}. No zone answers yet.</p>{{end}}
 <table class="counts"><tr>{{range .States}}<th>{{.}}</th>{{end}}</tr>
 <tr>{{range .States}}<td>{{index $.List.Counts .}}</td>{{end}}</tr></table>
 {{template "search"}}
@@ -63,6 +64,7 @@ ul{padding-left:1.2em}li{margin:.25em 0}
 // index serves the overview: counts, the search field, the problem zones.
 func (s *statusServer) index(w http.ResponseWriter, _ *http.Request) {
 	list := listZones(s.generation(), "", "", "", pageDefault)
+	list.Loading = s.loading()
 	renderPage(w, http.StatusOK, "index", struct {
 		States []string
 		List   zoneList
