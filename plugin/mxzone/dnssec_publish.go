@@ -2,7 +2,6 @@ package mxzone
 
 import (
 	"context"
-	"maps"
 	"os"
 	"time"
 
@@ -279,8 +278,7 @@ func (m *MXZone) refresh(now time.Time) int {
 		return 0
 	}
 	prev := m.gen.Load()
-	next := *prev
-	next.zones = maps.Clone(prev.zones)
+	next := prev.withZones()
 	var origins []string
 	for i, ne := range out {
 		if ne == nil || prev.zones[ne.origin] != due[i] {

@@ -87,8 +87,7 @@ func (m *MXZone) retrySigning(now time.Time) int {
 		return 0
 	}
 	prev := m.gen.Load()
-	next := *prev
-	next.zones = maps.Clone(prev.zones)
+	next := prev.withZones()
 	var signed, failed []string
 	for i, ne := range out {
 		origin := due[i]

@@ -101,6 +101,14 @@ func (g *generation) zoneOf(name string) (string, *version) {
 	return e.origin, e.zone
 }
 
+// withZones returns a copy of g with a map of zones of its own, for the
+// generation after it: g itself is never changed.
+func (g *generation) withZones() generation {
+	next := *g
+	next.zones = maps.Clone(g.zones)
+	return next
+}
+
 // index rebuilds the dependency index and the list of held-back zones.
 func (g *generation) index() {
 	g.deps = map[string][]string{}
