@@ -70,7 +70,7 @@ func (l *loader) firstBuild() (*generation, *report, error) {
 	changes := make(map[string]*change, len(files))
 	// The first load takes each file as it finds it (no settle time): there
 	// is no older version to keep serving meanwhile.
-	p := l.track(startProgress("loading: zone files read", len(files), l.progressEvery()))
+	p := l.track(startProgress("loading: zone files read", len(files), l.progressEvery(), l.progressLog))
 	read := l.readAll(d, files, nil, 0, p)
 	l.untrack(p)
 	for _, ch := range read {

@@ -32,7 +32,7 @@ func (m *MXZone) signFirst(g *generation) []string {
 	errs := make([]error, len(todo))
 	lazy := *s
 	lazy.keys.Lazy = true // one sync for every key made below
-	p := m.loader.track(startProgress("dnssec: zones signed or read from their signed copies", len(todo), m.loader.progressEvery()))
+	p := m.loader.track(startProgress("dnssec: zones signed or read from their signed copies", len(todo), m.loader.progressEvery(), m.loader.progressLog))
 	defer m.loader.untrack(p)
 	parallel(len(todo), func(i int) {
 		defer p.add()

@@ -21,11 +21,17 @@ type progress struct {
 	done  atomic.Int64
 	stop  chan struct{}
 	wg    sync.WaitGroup
+	every time.Duration
+	logf  func(string)
 }
 
 // startProgress starts counting total items of the step what.
-func startProgress(what string, total int, every time.Duration) *progress {
-	p := &progress{what: what, total: total, start: time.Now(), stop: make(chan struct{})}
+// Each line goes to logf (nil: the plugin's log, at INFO).
+func startProgress(what string, total int, every time.Duration, logf func(string)) *progress {
+	if logf == nil {
+		logf = func(s string) { log.Info(s) }
+	}
+	p := &progress{what: what, total: total, start: time.Now(), stop: make(chan struct{}), every: every, logf: logf}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -36,7 +42,7 @@ func startProgress(what string, total int, every time.Duration) *progress {
 			case <-p.stop:
 				return
 			case <-t.C:
-				log.Info(p.line(time.Now()))
+				logf(p.line(time.Now()))
 			}
 		}
 	}()
@@ -62,11 +68,16 @@ func (p *progress) line(now time.Time) string {
 	return fmt.Sprintf("%s: %d / %d (%d%%), %.0f/s, about %s left", p.what, done, p.total, done*100/max(p.total, 1), rate, left)
 }
 
-// finish stops the log lines.
+// finish stops the log lines; a step that ran for an interval or more
+// ends with one line that says it is done and how long it took.
 func (p *progress) finish() {
-	if p != nil {
-		close(p.stop)
-		p.wg.Wait()
+	if p == nil {
+		return
+	}
+	close(p.stop)
+	p.wg.Wait()
+	if took := time.Since(p.start); took >= p.every {
+		p.logf(fmt.Sprintf("%s: done, %d / %d in %v", p.what, p.done.Load(), p.total, took.Round(time.Millisecond)))
 	}
 }
 

@@ -44,6 +44,7 @@ type loader struct {
 	// progressInterval is how often the first load logs its progress; 0:
 	// progressEvery. Tests shorten it.
 	progressInterval time.Duration
+	progressLog      func(string) // where progress lines go; nil: the log
 	// forgotten reports whether the saved copy of a zone whose file was
 	// missing at start was forgotten (ForgetCopy): the zone goes.
 	forgotten func(origin string) bool
