@@ -8,7 +8,7 @@ import (
 
 // logReport logs what a build found: each finding once per change of its
 // file, and one line per zone whose fate changed.
-func (m *MXZone) logReport(rep *report, first bool) {
+func (m *MXZone) logReport(prev *generation, rep *report, first bool) {
 	if m.reported == nil {
 		m.reported = map[string]string{}
 	}
@@ -33,7 +33,7 @@ func (m *MXZone) logReport(rep *report, first bool) {
 		} else {
 			refused++
 		}
-		if ch.retry && e.status != statusServed || m.sameAsLogged(e) {
+		if ch.retry && e.status != statusServed || sameAsLogged(prev, e) {
 			continue // same content, same verdict: logged already
 		}
 		for _, f := range e.findings {
@@ -66,26 +66,20 @@ func (m *MXZone) logReport(rep *report, first bool) {
 	}
 }
 
-// logTouched logs what an edit of one zone did to others (rep.touched):
-// the zones it broke (they keep serving as they are: the edit was not of a
-// protected zone) and those it fixed, which were reported broken before.
-// However many zones one edit touches, it logs a few lines: the findings of
-// the first touchedDetailed zones, then counts and a few names; the status
-// API lists them all.
-func (m *MXZone) logTouched(g *generation, rep *report) {
-	if m.crossBroken == nil {
-		m.crossBroken = map[string]bool{}
-	}
+// logTouched logs what an edit of one zone did to others (rep.touched),
+// comparing next with prev, the generation before: the zones it broke
+// (they keep serving as they are: the edit was not of a protected zone)
+// and those it fixed, which were broken in prev. However many zones one
+// edit touches, it logs a few lines: the findings of the first
+// touchedDetailed zones, then counts and a few names; the status API lists
+// them all.
+func (m *MXZone) logTouched(prev, next *generation, rep *report) {
 	var broken, fixed []string
 	for _, origin := range rep.touched {
-		e := g.zones[origin]
-		if e == nil {
-			delete(m.crossBroken, origin)
-			continue
-		}
-		bad := slices.ContainsFunc(e.findings, func(f Finding) bool { return f.Severity == SeverityFail && f.cross })
+		e := next.zones[origin]
 		switch {
-		case bad:
+		case e == nil:
+		case crossBroken(e):
 			if len(broken) < touchedDetailed {
 				for _, f := range e.findings {
 					if f.Severity == SeverityFail && f.cross {
@@ -94,10 +88,8 @@ func (m *MXZone) logTouched(g *generation, rep *report) {
 				}
 			}
 			broken = append(broken, origin)
-			m.crossBroken[origin] = true
-		case m.crossBroken[origin]:
+		case prev.zones[origin] != nil && crossBroken(prev.zones[origin]):
 			fixed = append(fixed, origin)
-			delete(m.crossBroken, origin)
 		}
 	}
 	if len(broken) > touchedDetailed {
@@ -108,6 +100,12 @@ func (m *MXZone) logTouched(g *generation, rep *report) {
 		log.Infof("%d zones that another zone's change had broken (MX targets, SPF includes, DMARC report destinations) are fine again: %s",
 			len(fixed), someNames(fixed))
 	}
+}
+
+// crossBroken reports whether another zone's change broke e: it has a
+// failing cross-zone finding.
+func crossBroken(e *entry) bool {
+	return slices.ContainsFunc(e.findings, func(f Finding) bool { return f.Severity == SeverityFail && f.cross })
 }
 
 // touchedDetailed is how many zones broken by one edit have their findings
@@ -123,17 +121,17 @@ func someNames(names []string) string {
 	return strings.Join(names[:shown], ", ") + " and " + strconv.Itoa(len(names)-shown) + " more"
 }
 
-// sameAsLogged reports whether e says what the entry it replaces said: a
-// write of the file that changed no content (a touch, a copy of the same
-// bytes) serves the same records with the same findings and logs nothing.
-func (m *MXZone) sameAsLogged(e *entry) bool {
-	g := m.gen.Load()
-	if g == nil {
+// sameAsLogged reports whether e says what the entry it replaces in prev
+// (nil at the first load) said: a write of the file that changed no content
+// (a touch, a copy of the same bytes) serves the same records with the same
+// findings and logs nothing.
+func sameAsLogged(prev *generation, e *entry) bool {
+	if prev == nil {
 		return false
 	}
-	old := g.zones[e.origin]
+	old := prev.zones[e.origin]
 	if old == nil || old.status != e.status || old.file != e.file || (old.zone == nil) != (e.zone == nil) ||
-		!slices.EqualFunc(old.findings, e.findings, func(a, b Finding) bool { return a == b }) {
+		!slices.Equal(old.findings, e.findings) {
 		return false
 	}
 	return e.zone == nil || old.zone.unsignedDigest() == e.zone.unsignedDigest()

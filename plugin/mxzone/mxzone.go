@@ -51,7 +51,6 @@ type MXZone struct {
 	mu          sync.Mutex // guards cancel, reported and busy, and serializes reloads
 	cancel      context.CancelFunc
 	reported    map[string]string      // file -> problem already logged by scan
-	crossBroken map[string]bool        // zones logged as broken by another zone's change (logTouched)
 	signFailed  map[string]*signRetry  // versions whose signing failed, to try again (retrySign)
 	busy        []string               // zone files found being written, to read again
 	state       *stateDir              // validated copies of served zones; nil: off
@@ -183,16 +182,27 @@ func writeRcode(w dns.ResponseWriter, r *dns.Msg, rcode int) (int, error) {
 func writeError(w dns.ResponseWriter, r *dns.Msg, rcode int, ede uint16) (int, error) {
 	m := new(dns.Msg)
 	m.SetRcode(r, rcode)
-	if opt := r.IsEdns0(); opt != nil {
-		o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
-		o.SetUDPSize(max(opt.UDPSize(), dns.MinMsgSize))
-		o.Option = []dns.EDNS0{&dns.EDNS0_EDE{InfoCode: ede}}
-		m.Extra = append(m.Extra, o)
-	}
+	addEDE(m, r, ede, "")
 	if err := w.WriteMsg(m); err != nil {
 		return dns.RcodeServerFailure, plugin.Error(pluginName, err)
 	}
 	return dns.RcodeSuccess, nil
+}
+
+// addEDE gives the reply m to r an OPT record with an RFC 8914 Extended
+// DNS Error (info code ede, text), when r has EDNS: a client without EDNS
+// gets no OPT (RFC 6891 section 7).
+func addEDE(m, r *dns.Msg, ede uint16, text string) {
+	opt := r.IsEdns0()
+	if opt == nil {
+		return
+	}
+	o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+	o.SetUDPSize(max(opt.UDPSize(), dns.MinMsgSize))
+	if text != "" || ede != 0 {
+		o.Option = []dns.EDNS0{&dns.EDNS0_EDE{InfoCode: ede, ExtraText: text}}
+	}
+	m.Extra = append(m.Extra, o)
 }
 
 // entryFor returns the zone that holds qname: the zone file with the

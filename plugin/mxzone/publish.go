@@ -26,7 +26,7 @@ func (m *MXZone) load() error {
 	if m.catalog != nil {
 		m.startCatalog(next)
 	}
-	m.logReport(rep, true)
+	m.logReport(nil, rep, true)
 	if m.updates != nil {
 		m.settleJournals(next)
 	}
@@ -92,7 +92,7 @@ func (m *MXZone) update(hint []string, mode scanMode, deleted []string) error {
 	if m.signing != nil {
 		m.signChanges(rep)
 	}
-	m.logReport(rep, false)
+	m.logReport(prev, rep, false)
 	if next == prev {
 		return nil
 	}
@@ -109,7 +109,7 @@ func (m *MXZone) update(hint []string, mode scanMode, deleted []string) error {
 	}
 	m.gen.Store(next)
 	m.recordGeneration(next, rep, time.Since(start))
-	m.logTouched(next, rep)
+	m.logTouched(prev, next, rep)
 	if m.catalog != nil {
 		m.queueCatalog(prev, next, rep)
 	}

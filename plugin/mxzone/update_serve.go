@@ -37,14 +37,7 @@ func (u *updateReply) write(rcode int, ede uint16, text string) (int, error) {
 	m := new(dns.Msg)
 	m.SetRcode(u.r, rcode)
 	m.Question = u.r.Question[:1:1]
-	if opt := u.r.IsEdns0(); opt != nil {
-		o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
-		o.SetUDPSize(opt.UDPSize())
-		if text != "" || ede != 0 {
-			o.Option = append(o.Option, &dns.EDNS0_EDE{InfoCode: ede, ExtraText: cutText(text, maxEDEText)})
-		}
-		m.Extra = append(m.Extra, o)
-	}
+	addEDE(m, u.r, ede, cutText(text, maxEDEText))
 	if u.tsig != nil && !u.pluginOK {
 		t := u.tsig
 		m.SetTsig(t.Hdr.Name, t.Algorithm, 300, time.Now().Unix())
@@ -243,7 +236,7 @@ func (m *MXZone) publishUpdate(origin, key string, e *entry, v *version, local [
 	}
 	m.gen.Store(next)
 	m.recordUpdate(built, time.Since(now))
-	m.logTouched(next, built)
+	m.logTouched(g, next, built)
 	if m.notify != nil {
 		m.notify.add(origin)
 	}
