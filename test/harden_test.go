@@ -307,18 +307,16 @@ func TestFailedSigningRetried(t *testing.T) {
 	}
 }
 
-// A zone too large to sign in the reload is signed aside: another zone's
-// edit made after it goes live before it.
+// A zone with too many records to sign in the reload is signed aside:
+// another zone's edit made after it goes live before it.
 func TestLargeZoneSignedAside(t *testing.T) {
 	dir, state := t.TempDir(), t.TempDir()
 	writeAtomic(t, filepath.Join(dir, "small.example.zone"), zoneWithSPF("small.example.", "v=spf1 mx -all"))
+	// 50,000 records in a file of 100 bytes: read in the reload (no file
+	// is small enough to be read aside), signed aside by its record count.
 	big := func(serial int) string {
-		var b strings.Builder
-		fmt.Fprintf(&b, "$ORIGIN big.example.\n$TTL 300\n@ SOA ns1 hostmaster %d 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.53\n", serial)
-		for i := range 50000 {
-			fmt.Fprintf(&b, "h%d A 192.0.2.%d\n", i, i%250+1)
-		}
-		return b.String()
+		return fmt.Sprintf("$ORIGIN big.example.\n$TTL 300\n@ SOA ns1 hostmaster %d 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.53\n"+
+			"$GENERATE 1-50000 h$ A 192.0.2.1\n", serial)
 	}
 	writeAtomic(t, filepath.Join(dir, "big.example.zone"), big(1))
 	s := startServer(t, dir, strings.Replace(dnssecBlock(state, "nsec"), "reload 1h", "reload 1s", 1))
@@ -400,5 +398,26 @@ func TestRestartWithMissingAndRefusedFiles(t *testing.T) {
 	s = startServer(t, dir, block)
 	if r := ask(t, s.addr, "udp", "mx.provider.example.", dns.TypeA); r.Rcode != dns.RcodeRefused {
 		t.Errorf("the forgotten zone still answers: %v", r)
+	}
+}
+
+// A zone served unsigned and then signed (dnssec turned on over a state
+// directory that holds its copy) is served with a higher serial, so that
+// secondaries take the signed version (RFC 1982).
+func TestDNSSECTurnedOnRaisesSerial(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	writeAtomic(t, filepath.Join(dir, "good.example.zone"), zoneWithSPF("good.example.", "v=spf1 mx -all"))
+	s := startServer(t, dir, "        reload 1h\n        state "+state)
+	waitFor(t, 10*time.Second, "the copies saved", func() bool { return strings.Contains(s.log.String(), "zone copies saved") })
+	unsigned := ask(t, s.addr, "udp", "good.example.", dns.TypeSOA).Answer[0].(*dns.SOA).Serial
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.cmd.Wait()
+	s = startServer(t, dir, dnssecBlock(state, "nsec"))
+	r := ask(t, s.addr, "udp", "good.example.", dns.TypeSOA, true)
+	if len(r.Answer) != 2 {
+		t.Fatalf("not signed: %v", r)
+	}
+	if got := r.Answer[0].(*dns.SOA).Serial; got != unsigned+1 {
+		t.Errorf("signed serial %d after unsigned serial %d: want %d", got, unsigned, unsigned+1)
 	}
 }

@@ -3,6 +3,7 @@ package mxzone
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +151,35 @@ func TestParseLimits(t *testing.T) {
 	}
 	if want := (Limits{FileBytes: 8 << 20, Records: 5000, Zones: 100, RRsetRecords: 50000, TypesPerName: 20, Names: 1000}); m.loader.limits != want {
 		t.Fatalf("limits %+v, want %+v", m.loader.limits, want)
+	}
+}
+
+// status ADDRESS: a host is taken as written; without one, the server
+// block's bind addresses, or 127.0.0.1, never every interface.
+func TestParseStatusAddress(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		addr  string
+		binds []string
+		want  []string
+	}{
+		{"127.0.0.1:8053", nil, []string{"127.0.0.1:8053"}},
+		{"[::1]:8053", []string{"192.0.2.1"}, []string{"[::1]:8053"}},
+		{":8053", nil, []string{"127.0.0.1:8053"}},
+		{":8053", []string{"192.0.2.1", "::1"}, []string{"192.0.2.1:8053", "[::1]:8053"}},
+	} {
+		c := caddy.NewTestController("dns", "mxzone "+dir+" {\n status "+tc.addr+"\n}")
+		dnsserver.GetConfig(c).ListenHosts = tc.binds
+		m, err := parse(c)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.addr, err)
+		}
+		if !slices.Equal(m.status.addrs, tc.want) {
+			t.Errorf("status %s with bind %v: listens on %v, want %v", tc.addr, tc.binds, m.status.addrs, tc.want)
+		}
+	}
+	c := caddy.NewTestController("dns", "mxzone "+dir+" {\n status 127.0.0.1:8053 {\n token "+filepath.Join(dir, "none")+"\n }\n}")
+	if _, err := parse(c); err == nil {
+		t.Error("a missing token file is accepted")
 	}
 }
