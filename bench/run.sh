@@ -4,7 +4,11 @@
 # and NSD when installed. Server pinned to CPU 0, dnsperf to CPU 1, servers in
 # alternation for ROUNDS rounds; prints medians and ratios, load time and RSS.
 #
-#   bench/run.sh [-n ZONES] [-r ROUNDS] [-l SECONDS] [-o RESULT.md]
+#   bench/run.sh [-n ZONES] [-r ROUNDS] [-l SECONDS] [-o RESULT.md] [-R]
+#   -R: also restarts: each server started, stopped and started again with
+#       its state kept (mxzone: a state directory, once its start snapshot
+#       is written; Knot and NSD: their run directories); the column is the
+#       second start's time until the last zone answers.
 #   BENCH_SERVERS="mxzone auto" bench/run.sh ...   (a subset of the servers)
 #   BENCH_BASELINE=/path/to/coredns-mx bench/run.sh ... (adds "baseline": mxzone
 #                                                       from another build, same run)
@@ -13,14 +17,15 @@
 # optional columns. Everything listens on 127.0.0.1 only and stops at exit.
 set -euo pipefail
 
-zones=10000 rounds=3 seconds=10 out=""
-while getopts "n:r:l:o:" opt; do
+zones=10000 rounds=3 seconds=10 out="" restarts=0
+while getopts "n:r:l:o:R" opt; do
   case $opt in
     n) zones=$OPTARG ;;
     r) rounds=$OPTARG ;;
     l) seconds=$OPTARG ;;
     o) out=$OPTARG ;;
-    *) sed -n '2,11p' "$0"; exit 2 ;;
+    R) restarts=1 ;;
+    *) sed -n '2,15p' "$0"; exit 2 ;;
   esac
 done
 for tool in dnsperf dig taskset; do
@@ -58,7 +63,8 @@ last="customer$((zones - 1)).example."
 # corefile NAME: the Corefile of a CoreDNS variant.
 corefile() {
   case $1 in
-    mxzone|baseline) printf '.:%s {\n  bind 127.0.0.1\n  mxzone %s {\n    reload 0\n  }\n}\n' "$port" "$work/zones" ;;
+    mxzone|baseline) printf '.:%s {\n  bind 127.0.0.1\n  mxzone %s {\n    reload 0\n%b  }\n}\n' "$port" "$work/zones" \
+      "${state_dir:+    state $state_dir\n}" ;;
     auto)   printf '.:%s {\n  bind 127.0.0.1\n  auto {\n    directory %s (.*)\\.zone {1}\n    reload 0\n  }\n}\n' "$port" "$work/zones" ;;
     file)   printf '.:%s {\n  bind 127.0.0.1\n  file %s/customer0.example.zone customer0.example.\n}\n' "$port" "$work/zones" ;;
     whoami) printf '.:%s {\n  bind 127.0.0.1\n  whoami\n}\n' "$port" ;;
@@ -103,10 +109,10 @@ launch() {
   t0=$(date +%s%N)
   case $name in
     knot)
-      rm -rf "$work/knot"; mkdir -p "$work/knot"; knot_conf > "$work/knot.conf"
+      [ "$keep_db" = 1 ] || { rm -rf "$work/knot"; mkdir -p "$work/knot"; }; knot_conf > "$work/knot.conf"
       taskset -c "$pin" knotd -c "$work/knot.conf" >/dev/null 2>&1 & ;;
     nsd)
-      rm -rf "$work/nsd"; mkdir -p "$work/nsd"; nsd_conf > "$work/nsd.conf"
+      [ "$keep_db" = 1 ] || { rm -rf "$work/nsd"; mkdir -p "$work/nsd"; }; nsd_conf > "$work/nsd.conf"
       taskset -c "$pin" nsd -d -c "$work/nsd.conf" >/dev/null 2>&1 & ;;
     *)
       corefile "$name" > "$work/Corefile.$name"
@@ -160,8 +166,8 @@ command -v knotd >/dev/null && servers+=(knot)
 command -v nsd >/dev/null && servers+=(nsd)
 if [ -n "${BENCH_SERVERS:-}" ]; then read -r -a servers <<< "$BENCH_SERVERS"; fi
 
-declare -A results load rsslines rssafter
-load_cpus=all
+declare -A results load rsslines rssafter restart
+load_cpus=all state_dir="" keep_db=0
 for name in "${servers[@]}"; do
   start "$name"
   load[$name]=$load_ms
@@ -169,6 +175,26 @@ for name in "${servers[@]}"; do
   if [ "$name" = nsd ]; then rsslines[$name]="VmRSS: $(rss_total "$pid") (all processes)"; else rsslines[$name]=$(rss "$pid"); fi
   stop
 done
+if [ "$restarts" = 1 ]; then
+  for name in "${servers[@]}"; do
+    case $name in auto|whoami|file) continue ;; esac
+    state_dir="" keep_db=0
+    [[ $name == mxzone || $name == baseline ]] && { state_dir=$work/state-$name; rm -rf "$state_dir"; }
+    start "$name"
+    if [ -n "$state_dir" ]; then
+      # The snapshot is renamed into place once complete.
+      for ((w = 0; w < 6000; w++)); do [ -f "$state_dir/snapshot" ] && break; sleep 0.1; done
+      [ -f "$state_dir/snapshot" ] || { echo "bench: $name wrote no start snapshot" >&2; exit 1; }
+    fi
+    stop
+    keep_db=1
+    start "$name"
+    restart[$name]=$load_ms
+    echo "restart $name: ${load_ms} ms" >&2
+    stop
+  done
+  state_dir="" keep_db=0
+fi
 load_cpus=one
 for ((r = 1; r <= rounds; r++)); do
   for name in "${servers[@]}"; do
@@ -192,15 +218,15 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { if (
 {
   echo "### $zones zones ($(date -u +%Y-%m-%d), $(nproc) CPUs: server on CPU $server_cpu, dnsperf on CPU $client_cpu, $rounds rounds of ${seconds}s, medians)"
   echo
-  echo "| server | MX QPS | mixed QPS | MX vs mxzone | load (ms) | memory 3 s after load (MiB) | RSS after ${seconds} s of MX queries (MiB) |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| server | MX QPS | mixed QPS | MX vs mxzone | load (ms) | memory 3 s after load (MiB) | RSS after ${seconds} s of MX queries (MiB) | restart (ms) |"
+  echo "|---|---|---|---|---|---|---|---|"
   base=$(echo "${results[mxzone,mx]}" | median)
   for name in "${servers[@]}"; do
     mx=$(echo "${results[$name,mx]}" | median)
     mixed=$(echo "${results[$name,mixed]}" | median)
     ratio=$(awk -v a="$mx" -v b="$base" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')
     after=$(echo "${rssafter[$name]}" | median)
-    echo "| $name | $mx | $mixed | $ratio | ${load[$name]} | ${rsslines[$name]} | $after |"
+    echo "| $name | $mx | $mixed | $ratio | ${load[$name]} | ${rsslines[$name]} | $after | ${restart[$name]:--} |"
   done
   echo
   mx=$(echo "${results[mxzone,mx]}" | median)

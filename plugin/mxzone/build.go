@@ -120,7 +120,7 @@ func (l *loader) rebuild(prev *generation, hint []string, mode scanMode, deleted
 			l.dynamic.forget(origin)
 		}
 	}
-	next := &generation{zones: maps.Clone(prev.zones), deleting: deleting}
+	next := &generation{zones: maps.Clone(prev.zones), deleting: deleting, verifying: prev.verifying}
 	for _, origin := range rep.removed {
 		delete(next.zones, origin)
 	}
@@ -134,7 +134,11 @@ func (l *loader) rebuild(prev *generation, hint []string, mode scanMode, deleted
 	nChanged := len(toRead)
 	toRead = append(toRead, l.waitingFiles(prev, next, toRead)...)
 	changes := make(map[string]*change, len(toRead))
-	read := l.readAll(d, toRead, withoutZones(prev, fresh), settleTime, nil)
+	settle := settleTime
+	if prev.verifying {
+		settle = 0 // the files as found, as at a first load
+	}
+	read := l.readAll(d, toRead, withoutZones(prev, fresh), settle, nil)
 	for _, f := range toRead {
 		delete(l.preparsed, f.name) // used, or out of date
 	}

@@ -321,6 +321,7 @@ func (m *MXZone) publishResigned(next *generation, origins []string) {
 			log.Errorf("state: %v", err)
 		}
 	}
+	m.markChanged(origins...)
 	m.gen.Store(next)
 	if m.notify != nil {
 		m.notify.addBulk(origins...)

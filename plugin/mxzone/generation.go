@@ -20,6 +20,9 @@ type generation struct {
 	// deleting are protected zones whose files are gone but whose deletion
 	// is held: other zones depend on them (loader.holdDeletions).
 	deleting []string
+	// verifying: served from a start snapshot, the zone files not yet all
+	// checked against it (snapshot.go).
+	verifying bool
 }
 
 // status is what the server does with one zone file.
@@ -54,6 +57,9 @@ type entry struct {
 
 	fileSerial uint32    // the SOA serial in the file as last read; 0: it did not parse
 	published  time.Time // when the version served was first served
+	// fromSnapshot: read from the start snapshot, not from the file; its
+	// file is checked while the generation is verifying.
+	fromSnapshot bool
 }
 
 // match returns the zone file that holds name (lower case): the one with

@@ -60,7 +60,7 @@ func (m *MXZone) takeOver() bool {
 		return false
 	}
 	m.loader = old.loader
-	m.reported, m.busy, m.unsaved = old.reported, old.busy, old.unsaved
+	m.reported, m.busy, m.unsaved, m.snaps = old.reported, old.busy, old.unsaved, old.snaps
 	if m.updates != nil {
 		m.loader.dynamic = m.updates
 		m.updates.adopt(old.updates)

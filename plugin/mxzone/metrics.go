@@ -31,6 +31,13 @@ var (
 		Help:      "Validation findings in new or changed zone files, by rule and severity.",
 	}, []string{"server", "rule", "severity"})
 
+	unverified = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: plugin.Namespace,
+		Subsystem: pluginName,
+		Name:      "unverified_zones",
+		Help:      "Zones served from the start snapshot whose files are not yet checked against it; 0 once every file is.",
+	}, []string{"server"})
+
 	lastReload = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: plugin.Namespace,
 		Subsystem: pluginName,

@@ -54,6 +54,7 @@ type MXZone struct {
 	signFailed  map[string]*signRetry  // versions whose signing failed, to try again (retrySign)
 	busy        []string               // zone files found being written, to read again
 	state       *stateDir              // validated copies of served zones; nil: off
+	snaps       *snapshots             // the start snapshot of the state directory; nil: off
 	signing     *signing               // DNSSEC for the served zones; nil: off
 	stateWrites sync.WaitGroup         // the first load's copies being written
 	unsaved     map[string]bool        // origins whose served version has no saved copy yet
@@ -63,6 +64,7 @@ type MXZone struct {
 	clock       func() time.Time       // for the catalog serial; nil: time.Now
 	updates     *updater               // RFC 2136 updates and the journals; nil: UPDATE is not taken
 	restarting  atomic.Bool            // a restart for new TSIG keys is under way
+	starting    atomic.Bool            // the first generation is published but not yet whole (startVerified)
 	successor   atomic.Pointer[MXZone] // the instance that took over (takeOver): every request goes there
 }
 
@@ -373,6 +375,9 @@ func (m *MXZone) OnStartup() error {
 	}
 	if m.state != nil {
 		go m.retrySaves(ctx)
+	}
+	if m.snaps != nil {
+		go m.snapshotLoop(ctx)
 	}
 	if m.signing != nil {
 		go m.refreshLoop(ctx)

@@ -17,14 +17,22 @@ import (
 // refused with a finding. When none of them is canonical, all are refused
 // and the zone is held: it keeps the version it serves.
 func (l *loader) resolveNames(files []zoneFile) (kept []zoneFile, held []string, problems []Finding) {
-	byOrigin := make(map[string][]zoneFile, len(files))
+	count := make(map[string]int32, len(files))
 	for _, f := range files {
-		byOrigin[f.origin] = append(byOrigin[f.origin], f)
+		count[f.origin]++
 	}
-	kept = files[:0:0]
+	// Only the origins named by several files get a list: a million zones
+	// make a million counts, not a million lists.
+	byOrigin := map[string][]zoneFile{}
+	for _, f := range files {
+		if count[f.origin] > 1 {
+			byOrigin[f.origin] = append(byOrigin[f.origin], f)
+		}
+	}
+	kept = make([]zoneFile, 0, len(files))
 	for _, f := range files {
 		same := byOrigin[f.origin]
-		if len(same) == 1 {
+		if len(same) == 0 {
 			kept = append(kept, f)
 			continue
 		}

@@ -1,13 +1,25 @@
 package mxzone
 
 import (
-	"runtime/debug"
 	"slices"
 	"time"
 )
 
 // load builds and publishes the first generation. The caller holds m.mu.
 func (m *MXZone) load() error {
+	if m.state != nil && m.snaps == nil {
+		s, err := openSnapshots(m.state.dir)
+		if err != nil {
+			log.Errorf("state: %v; every start reads every zone file", err)
+		}
+		m.snaps = s
+	}
+	if m.snaps != nil {
+		if g, read := m.fromSnapshot(); g != nil {
+			m.startVerified(g, read)
+			return nil
+		}
+	}
 	start := time.Now()
 	next, rep, err := m.loader.firstBuild()
 	if err != nil {
@@ -41,17 +53,21 @@ func (m *MXZone) load() error {
 		go func() {
 			defer m.stateWrites.Done()
 			m.mu.Lock()
-			defer m.mu.Unlock()
 			m.notifyStale(m.saveFirstLoad(next))
 			if m.signing != nil {
 				m.saveSignedFirst(next, signed)
+			}
+			m.mu.Unlock()
+			if err := m.writeSnapshot(); err != nil {
+				log.Errorf("state: %v", err)
 			}
 		}()
 	}
 	if len(next.zones) > 1000 {
 		// The first load of many zones leaves a heap of parser garbage
-		// behind: hand it back to the system now rather than keep it.
-		go debug.FreeOSMemory()
+		// behind: hand it back to the system now rather than keep it, and
+		// keep the garbage queries make small (gc.go).
+		go settleHeap()
 	}
 	return nil
 }
@@ -79,11 +95,26 @@ func (m *MXZone) reloadWith(hint []string, mode scanMode, deleted ...string) err
 func (m *MXZone) update(hint []string, mode scanMode, deleted []string) error {
 	prev := m.gen.Load()
 	start := time.Now()
+	if prev.verifying && mode == scanRotating {
+		mode = scanAll // nothing ends the verifying but a full rescan
+	}
 	next, rep, err := m.loader.rebuild(prev, hint, mode, deleted)
 	if err != nil {
 		reloads.WithLabelValues(m.server, "error").Inc()
 		log.Errorf("%s: %v; keeping the zones being served", m.loader.dir, err)
 		return err
+	}
+	if prev.verifying {
+		// As at a first load: a zone read for the first time since the
+		// start that is refused serves its saved copy.
+		for _, ch := range rep.changes {
+			if e := ch.entry; e.zone == nil && prev.zones[e.origin] == nil && m.state.has(e.origin) {
+				m.restoreOne(next, e.origin)
+			}
+		}
+	}
+	if prev.verifying && mode == scanAll {
+		next = m.verified(prev, next, rep)
 	}
 	m.busy = append(m.busy, rep.busy...)
 	for _, name := range rep.aside {
@@ -106,6 +137,7 @@ func (m *MXZone) update(hint []string, mode scanMode, deleted []string) error {
 		if m.signing != nil {
 			m.saveSigned(rep)
 		}
+		m.markChanged(changedOrigins(rep, next)...)
 	}
 	m.gen.Store(next)
 	m.recordGeneration(next, rep, time.Since(start))

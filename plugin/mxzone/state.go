@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/snapshot"
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zonefile"
 
 	"github.com/miekg/dns"
@@ -177,36 +178,43 @@ func (s *stateDir) origins() []string {
 // file has no good version now, and removes the copies of zones whose file is
 // gone: deleted while the server was down.
 func (m *MXZone) restore(g *generation) {
+	for _, origin := range m.state.origins() {
+		m.restoreOne(g, origin)
+	}
+}
+
+// restoreOne is restore for the zone origin, which has a saved copy.
+func (m *MXZone) restoreOne(g *generation, origin string) {
 	s := m.state
-	for _, origin := range s.origins() {
-		e := g.zones[origin]
-		if s.deleted(origin) {
-			// The zone was deleted while its copy could not be removed.
-			if err := s.remove(origin); err != nil {
-				log.Errorf("state: %v", err)
-			}
-			continue
+	e := g.zones[origin]
+	switch {
+	case s.deleted(origin):
+		// The zone was deleted while its copy could not be removed.
+		m.markChanged(origin)
+		if err := s.remove(origin); err != nil {
+			log.Errorf("state: %v", err)
 		}
-		if e == nil && m.loader.protects(origin) {
-			m.restoreMissing(g, origin)
-			continue
+	case e == nil && m.loader.protects(origin):
+		m.restoreMissing(g, origin)
+	case e == nil:
+		m.markChanged(origin) // deleted while the server was down
+		if err := s.remove(origin); err != nil {
+			log.Errorf("state: %v", err)
 		}
-		if e == nil {
-			if err := s.remove(origin); err != nil {
-				log.Errorf("state: %v", err)
-			}
-			continue
-		}
-		if e.zone != nil {
-			continue
-		}
+	case e.zone != nil:
+	default:
 		if v := s.load(origin, &m.loader.policy, m.loader.limits, m.loader.dynamicFor(origin, nil)); v != nil {
 			e.zone, e.status, e.published = v, statusFromState, time.Now()
-			log.Warningf("%s: file refused; zone %s is served from its saved last good copy %s, serial %d, saved %s ago "+
-				"(if the zone was deleted and made again, that is the old one's: `coredns-mx state forget %s` drops it at the next restart)",
-				e.file, origin, s.path(origin), v.Serial(), s.age(origin), origin)
+			m.logFromCopy(e)
 		}
 	}
+}
+
+// logFromCopy says that e, whose file is refused, serves its saved copy.
+func (m *MXZone) logFromCopy(e *entry) {
+	log.Warningf("%s: file refused; zone %s is served from its saved last good copy %s, serial %d, saved %s ago "+
+		"(if the zone was deleted and made again, that is the old one's: `coredns-mx state forget %s` drops it at the next restart)",
+		e.file, e.origin, m.state.path(e.origin), e.zone.Serial(), m.state.age(e.origin), e.origin)
 }
 
 // saveFirstLoad stores the served zones of the first generation whose
@@ -378,6 +386,10 @@ func (s *stateDir) age(origin string) time.Duration {
 func ForgetCopy(dir, origin string) (bool, error) {
 	s := &stateDir{dir: dir}
 	had := s.has(origin)
+	// The start snapshot may hold the zone's last good version too.
+	if err := snapshot.Remove(filepath.Join(dir, snapshotName)); err != nil {
+		return had, err
+	}
 	if err := s.remove(origin); err != nil {
 		return had, err
 	}

@@ -1,12 +1,14 @@
 package mxzone
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/snapshot"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/miekg/dns"
@@ -206,10 +208,12 @@ func TestDeletedMeansDeleted(t *testing.T) {
 		dir := writeZones(t, map[string]string{"example.net.zone": provider, "a.example.zone": owner})
 		state := filepath.Join(t.TempDir(), "state")
 		startWithState(t, dir, state).OnShutdown()
-		// What remove leaves when the copy cannot be removed.
+		// What remove leaves when the copy cannot be removed, with the mark
+		// that keeps the start snapshot from serving the zone.
 		if err := os.WriteFile(filepath.Join(state, "a.example.zone.deleted"), []byte("deleted\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		markInState(t, state, "a.example.")
 		writeFile(t, dir, "a.example.zone", broken)
 		m := startWithState(t, dir, state)
 		if e := m.gen.Load().zones["a.example."]; e.status != statusRejected {
@@ -225,26 +229,62 @@ func TestDeletedMeansDeleted(t *testing.T) {
 // down is served at start only once its copy holds that version, not after
 // the first load's copies are written in the background: a crash right after
 // the start, with the file broken meanwhile, must not bring the older copy
-// back.
+// back. Started from the snapshot, the older version serves until the
+// verifying reads the file, which saves the copy before it serves it.
 func TestEditWhileDownSavedBeforeServed(t *testing.T) {
-	dir := writeZones(t, map[string]string{"c.example.zone": customer("c.example.", "1"), "example.net.zone": provider})
-	state := filepath.Join(t.TempDir(), "state")
-	startWithState(t, dir, state).OnShutdown()
-	writeFile(t, dir, "c.example.zone", customer("c.example.", "2", "www A 192.0.2.2"))
-	bumpMtime(t, filepath.Join(dir, "c.example.zone"), time.Second)
+	for _, fromSnapshot := range []bool{false, true} {
+		t.Run(fmt.Sprintf("from snapshot %v", fromSnapshot), func(t *testing.T) {
+			dir := writeZones(t, map[string]string{"c.example.zone": customer("c.example.", "1"), "example.net.zone": provider})
+			state := filepath.Join(t.TempDir(), "state")
+			startWithState(t, dir, state).OnShutdown()
+			if !fromSnapshot {
+				os.Remove(filepath.Join(state, snapshotName))
+			}
+			writeFile(t, dir, "c.example.zone", customer("c.example.", "2", "www A 192.0.2.2"))
+			bumpMtime(t, filepath.Join(dir, "c.example.zone"), time.Second)
 
-	m := &MXZone{Origins: []string{"."}, server: "dns://state-test",
-		loader: &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), limits: DefaultLimits()},
-		state:  &stateDir{dir: state}}
-	m.mu.Lock() // the background copies wait for it: only what load writes itself is on disk
-	err := m.load()
-	copied, _ := os.ReadFile(filepath.Join(state, "c.example.zone"))
-	m.mu.Unlock()
-	m.stateWrites.Wait()
+			m := &MXZone{Origins: []string{"."}, server: "dns://state-test",
+				loader: &loader{dir: dir, origins: []string{"."}, policy: DefaultPolicy(), limits: DefaultLimits()},
+				state:  &stateDir{dir: state}}
+			m.mu.Lock() // the background work waits for it: only what load writes itself is on disk
+			err := m.load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := m.gen.Load()
+			if g.verifying != fromSnapshot {
+				t.Fatalf("verifying %v, want %v", g.verifying, fromSnapshot)
+			}
+			if fromSnapshot {
+				if serial := g.zones["c.example."].zone.Serial(); serial != 1 {
+					t.Fatalf("serial %d served from the snapshot, want 1", serial)
+				}
+				// What the verifying does once it has the lock.
+				if err := m.update(nil, scanAll, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			served := m.gen.Load().zones["c.example."].zone.Serial()
+			copied, _ := os.ReadFile(filepath.Join(state, "c.example.zone"))
+			m.mu.Unlock()
+			m.stateWrites.Wait()
+			if served != 2 || !strings.Contains(string(copied), "www.c.example.") {
+				t.Fatalf("version %d is served; its copy:\n%s", served, copied)
+			}
+		})
+	}
+}
+
+// markInState records in the state directory's snapshot marks that origin
+// changed, as the server does before it serves a change.
+func markInState(t *testing.T, state, origin string) {
+	t.Helper()
+	marks, err := snapshot.OpenMarks(filepath.Join(state, marksName))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(copied), "www.c.example.") {
-		t.Fatalf("version 2 is served but its copy still holds version 1:\n%s", copied)
+	defer marks.Close()
+	if err := marks.Mark(origin); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -18,6 +18,9 @@ type zoneSummary struct {
 	Findings []Finding `json:"findings"`
 	More     int       `json:"more_findings,omitempty"` // findings left out of this answer
 	Missing  bool      `json:"file_missing,omitempty"`  // a protected zone whose file was missing at start, served from its saved copy
+	// FromSnapshot: served from the start snapshot while its file is not
+	// yet checked (docs/operations.md, "Restarts").
+	FromSnapshot bool `json:"from_snapshot,omitempty"`
 }
 
 // zoneList is the answer of GET /zones.
@@ -28,6 +31,9 @@ type zoneList struct {
 	// Loading is the first load's progress while it runs (no zone answers
 	// yet: SERVFAIL with EDE 14, and ready says not ready).
 	Loading *loadingStatus `json:"loading,omitempty"`
+	// Snapshot is there while the zones served from the start snapshot are
+	// checked against their files: how many are still unchecked.
+	Snapshot *snapshotStatus `json:"snapshot,omitempty"`
 }
 
 // zoneDetail is the answer of GET /zones/NAME.
@@ -73,8 +79,9 @@ func (e *entry) problem() bool {
 }
 
 // summary is e as the list shows it.
-func (e *entry) summary() zoneSummary {
-	s := zoneSummary{Zone: e.origin, File: e.file, State: e.status.String(), Findings: e.findings, Missing: e.missing}
+func (e *entry) summary(g *generation) zoneSummary {
+	s := zoneSummary{Zone: e.origin, File: e.file, State: e.status.String(), Findings: e.findings, Missing: e.missing,
+		FromSnapshot: g.verifying && e.fromSnapshot}
 	if len(s.Findings) > findingsPerZone {
 		s.Findings, s.More = s.Findings[:findingsPerZone], len(e.findings)-findingsPerZone
 	}
@@ -92,8 +99,14 @@ func listZones(g *generation, state, rule string, after string, limit int) zoneL
 		out.Counts[name] = 0
 	}
 	var hits []*entry
+	if g.verifying {
+		out.Snapshot = &snapshotStatus{Verifying: true}
+	}
 	for _, e := range g.zones {
 		out.Counts[e.status.String()]++
+		if g.verifying && e.fromSnapshot {
+			out.Snapshot.Zones++
+		}
 		if !e.problem() || state != "" && e.status.String() != state || e.origin <= after && after != "" {
 			continue
 		}
@@ -109,7 +122,7 @@ func listZones(g *generation, state, rule string, after string, limit int) zoneL
 			out.Next = hits[i-1].origin
 			break
 		}
-		sum := e.summary()
+		sum := e.summary(g)
 		if size += sum.size(); size > statusPageBytes && i > 0 {
 			out.Next = hits[i-1].origin // the page is full: the rest on the next
 			break
@@ -139,7 +152,7 @@ func detail(g *generation, name string) (zoneDetail, bool) {
 	if e == nil {
 		return zoneDetail{}, false
 	}
-	d := zoneDetail{zoneSummary: e.summary(), FileSerial: e.fileSerial, HeldBack: e.heldBack != nil,
+	d := zoneDetail{zoneSummary: e.summary(g), FileSerial: e.fileSerial, HeldBack: e.heldBack != nil,
 		FileChanged: time.Unix(0, max(e.stamp.Mtime, e.stamp.Ctime)).UTC()}
 	if e.zone != nil {
 		d.ServedSerial = e.zone.served().Serial()

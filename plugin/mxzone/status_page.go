@@ -31,6 +31,7 @@ ul{padding-left:1.2em}li{margin:.25em 0}
 {{define "index"}}{{template "head" "Zones"}}
 <h1>coredns-mx zones</h1>
 {{with .List.Loading}}<p class="loading">Starting: {{.Step}}, {{.Done}} of {{.Total}}. No zone answers yet.</p>{{end}}
+{{with .List.Snapshot}}<p class="loading">Starting: {{.Zones}} zones are served from the start snapshot while their files are checked.</p>{{end}}
 <table class="counts"><tr>{{range .States}}<th>{{.}}</th>{{end}}</tr>
 <tr>{{range .States}}<td>{{index $.List.Counts .}}</td>{{end}}</tr></table>
 {{template "search"}}
@@ -43,7 +44,7 @@ ul{padding-left:1.2em}li{margin:.25em 0}
 <p><a href="/">All zones</a></p>{{template "search"}}
 <h1>{{.Zone}}</h1>
 <table class="facts">
-<tr><th>State</th><td class="state">{{.State}}{{if .HeldBack}} (a newer version waits for another zone){{end}}</td></tr>
+<tr><th>State</th><td class="state">{{.State}}{{if .HeldBack}} (a newer version waits for another zone){{end}}{{if .FromSnapshot}} (from the start snapshot; its file is being checked){{end}}</td></tr>
 <tr><th>File</th><td class="place">{{.File}}</td></tr>
 <tr><th>Serial in the file</th><td>{{if .FileSerial}}{{.FileSerial}}{{else}}- (the file does not parse){{end}}</td></tr>
 <tr><th>Serial served</th><td>{{if .ServedSerial}}{{.ServedSerial}}{{else}}none: SERVFAIL{{end}}</td></tr>

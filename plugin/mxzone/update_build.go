@@ -107,9 +107,9 @@ func (l *loader) draftUpdate(e *entry, res update.Result, now time.Time) (*versi
 func (l *loader) crossUpdate(g *generation, e *entry, v *version, local []Finding, now time.Time) (*generation, *report, error) {
 	origin := e.origin
 	ne := *e
-	ne.zone, ne.heldBack = v, nil
+	ne.zone, ne.heldBack, ne.fromSnapshot = v, nil, false
 	ch := &change{entry: &ne, last: e.zone, next: v, draft: v, local: local, fileSerial: e.fileSerial}
-	gen := &generation{zones: maps.Clone(g.zones), deleting: g.deleting, below: g.below}
+	gen := &generation{zones: maps.Clone(g.zones), deleting: g.deleting, below: g.below, verifying: g.verifying}
 	gen.zones[origin] = &ne
 	changes := map[string]*change{origin: ch}
 	rep := &report{changes: []*change{ch}}

@@ -234,6 +234,7 @@ func (m *MXZone) publishUpdate(origin, key string, e *entry, v *version, local [
 		log.Errorf("update by %s: zone %s: journal: %v; not applied", key, origin, err)
 		return nil, false, &updateRefusal{rcode: dns.RcodeServerFailure, ede: dns.ExtendedErrorCodeOther, why: "the change could not be written to the journal"}
 	}
+	m.markChanged(changedOrigins(built, next)...)
 	m.gen.Store(next)
 	m.recordUpdate(built, time.Since(now))
 	m.logTouched(g, next, built)
