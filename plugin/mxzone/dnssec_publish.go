@@ -37,19 +37,10 @@ func (m *MXZone) signFirst(g *generation) []string {
 	parallel(len(todo), func(i int) {
 		defer p.add()
 		v := todo[i].zone
-		old := s.loadCopy(todo[i].origin)
+		old, last := m.servedBefore(v)
 		if old.signs(v, s, now) {
 			out[i] = withSignature(v, old)
 			return
-		}
-		last := uint32(0)
-		switch {
-		case old != nil:
-			last = old.Serial()
-		case m.state != nil && m.state.has(v.Origin()):
-			// Served before, unsigned (dnssec newly turned on, or its
-			// signing failed): the signed version's serial goes up.
-			last = v.Serial()
 		}
 		z, err := lazy.sign(v, last, now, old)
 		if err != nil {
@@ -86,6 +77,22 @@ func (m *MXZone) signFirst(g *generation) []string {
 			time.Since(now).Round(time.Millisecond))
 	}
 	return made
+}
+
+// servedBefore is what the state directory knows of the zone of v, read
+// with no version served before it in this run: its signed copy, and the
+// serial it was served with (0: none known).
+func (m *MXZone) servedBefore(v *version) (*signedZone, uint32) {
+	old := m.signing.loadCopy(v.Origin())
+	switch {
+	case old != nil:
+		return old, old.Serial()
+	case m.state != nil && m.state.has(v.Origin()):
+		// Served before, unsigned (dnssec newly turned on, or its signing
+		// failed): the signed version's serial goes up.
+		return nil, v.Serial()
+	}
+	return nil, 0
 }
 
 func countErrs(errs []error) int {
@@ -130,21 +137,20 @@ func (m *MXZone) signChanges(rep *report) {
 	parallel(len(todo), func(i int) {
 		ch := todo[i]
 		e := ch.entry
+		// The serial served before, signed or not: a zone signed for the
+		// first time, or again after a failure, goes up too (RFC 1982).
 		var last *signedZone
+		serial := uint32(0)
 		if ch.last != nil {
-			last = ch.last.signed
+			last, serial = ch.last.signed, ch.last.Serial()
+		} else if m.state != nil {
+			last, serial = m.servedBefore(ch.next) // first read since the start
 		}
 		if last.signs(ch.next, s, now) {
 			ch.next = withSignature(ch.next, last)
 			e.zone = ch.next
 			signings.WithLabelValues(m.server, "kept").Inc()
 			return
-		}
-		// The serial served before, signed or not: a zone signed for the
-		// first time, or again after a failure, goes up too (RFC 1982).
-		serial := uint32(0)
-		if ch.last != nil {
-			serial = ch.last.Serial()
 		}
 		if pre := ch.presigned; pre != nil && ch.signedAfter == serial && pre.signs(ch.next, s, now) {
 			ch.next = withSignature(ch.next, pre)

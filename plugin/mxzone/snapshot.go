@@ -207,29 +207,10 @@ func (m *MXZone) fromSnapshot() (*generation, []string) {
 	if present == nil {
 		return nil, nil
 	}
-	now := time.Now()
-	parallel(len(entries), func(i int) {
-		if e := entries[i]; e != nil && present[filepath.Base(e.file)] {
-			e.fromSnapshot = true
-		}
-	})
-	g := &generation{zones: make(map[string]*entry, len(entries)), verifying: true}
-	var read []string
-	for _, e := range entries {
-		if e == nil || !e.fromSnapshot {
-			continue // damaged, or its file is gone
-		}
-		if e.zone == nil || s.marks.Stale(e.origin, snap.Header.Covers) || e.zone.signed != nil && !now.Before(e.zone.signed.refreshAt()) {
-			read = append(read, filepath.Base(e.file))
-			continue
-		}
-		if recheck {
-			e.stamp = zonefile.Stamp{} // read and checked again behind the snapshot
-		}
-		g.zones[e.origin] = e
+	g, read := m.snapshotGeneration(entries, present, snap.Header.Covers, recheck)
+	if g == nil {
+		return nil, nil
 	}
-	g.index()
-	g.below = countBelow(nil, g.origins(), nil)
 	why := ""
 	if recheck {
 		why = "; the settings or the program changed since it was written, so every file is checked again"
@@ -237,6 +218,46 @@ func (m *MXZone) fromSnapshot() (*generation, []string) {
 	log.Infof("state: %d zones served from the start snapshot written %s ago, %d read from their files first (refused, held back or changed "+
 		"since), %d left out (files gone, or records damaged); verifying every zone file%s", len(g.zones),
 		time.Since(time.Unix(snap.Header.Written, 0)).Round(time.Second), len(read), len(entries)-len(g.zones)-len(read)+snap.Damaged, why)
+	return g, read
+}
+
+// snapshotGeneration is the generation of the snapshot's entries whose
+// files are present (and of the protected zones whose files are missing,
+// from their copies), and the names of the files to read before the first
+// answer; nil if the snapshot holds more zones than the server may serve.
+func (m *MXZone) snapshotGeneration(entries []*entry, present map[string]bool, covers uint64, recheck bool) (*generation, []string) {
+	if len(entries) > m.loader.limits.Zones && m.loader.limits.Zones > 0 {
+		log.Infof("state: the start snapshot holds more zones than max_zones; every zone file is read")
+		return nil, nil
+	}
+	parallel(len(entries), func(i int) {
+		if e := entries[i]; e != nil && present[filepath.Base(e.file)] {
+			e.fromSnapshot = true
+		}
+	})
+	now := time.Now()
+	g := &generation{zones: make(map[string]*entry, len(entries)), verifying: true}
+	var read []string
+	for _, e := range entries {
+		switch {
+		case e == nil:
+			continue // damaged: read by the verifying, if its file is there
+		case !e.fromSnapshot && m.loader.protects(e.origin):
+			m.restoreMissing(g, e.origin) // its file is missing: not a deletion
+		case !e.fromSnapshot:
+			continue // its file is gone: deleted
+		case e.zone == nil || !m.snapshotable(e) || m.snaps.marks.Stale(e.origin, covers) ||
+			e.zone.signed != nil && !now.Before(e.zone.signed.refreshAt()):
+			read = append(read, filepath.Base(e.file))
+		default:
+			if recheck {
+				e.stamp = zonefile.Stamp{} // read and checked again behind the snapshot
+			}
+			g.zones[e.origin] = e
+		}
+	}
+	g.index()
+	g.below = countBelow(nil, g.origins(), nil)
 	return g, read
 }
 
@@ -248,6 +269,7 @@ func (m *MXZone) startVerified(g *generation, read []string) {
 	m.gen.Store(g)
 	m.recordGeneration(g, &report{}, 0)
 	unverified.WithLabelValues(m.server).Set(float64(len(g.zones)))
+	m.notifyLoaded(g)
 	if len(read) > 0 {
 		// Before the server answers (OnStartup runs before it listens): the
 		// zones the snapshot knows but does not serve, as at any start.

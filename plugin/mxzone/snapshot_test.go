@@ -13,10 +13,10 @@ import (
 // restartHeld starts a server on dir and state and returns it with the
 // first load done and the background work (the verifying of a snapshot,
 // the copies of a full load) not yet run; release lets it run to the end.
-func restartHeld(t *testing.T, dir, state string, policy Policy) (m *MXZone, release func()) {
+func restartHeld(t *testing.T, dir, state string, policy Policy, protected map[string]bool) (m *MXZone, release func()) {
 	t.Helper()
 	m = &MXZone{Origins: []string{"."}, server: "dns://snapshot-test",
-		loader: &loader{dir: dir, origins: []string{"."}, policy: policy, limits: DefaultLimits()},
+		loader: &loader{dir: dir, origins: []string{"."}, policy: policy, limits: DefaultLimits(), protected: protected},
 		state:  &stateDir{dir: state}}
 	m.mu.Lock()
 	if err := m.load(); err != nil {
@@ -60,6 +60,7 @@ func TestStartFromSnapshot(t *testing.T) {
 		// m is the first server, still running.
 		down    func(t *testing.T, m *MXZone, dir, state string)
 		policy  func(*Policy)
+		protect bool   // c.example. is protected
 		during  int    // c.example.'s serial while verifying (-1: not there)
 		after   int    // and after
 		status  status // c.example.'s state after
@@ -76,6 +77,11 @@ func TestStartFromSnapshot(t *testing.T) {
 		{name: "deleted while down", during: -1, after: -1, down: func(t *testing.T, _ *MXZone, dir, _ string) {
 			os.Remove(filepath.Join(dir, "c.example.zone"))
 		}},
+		// The protected list is a setting: with it changed every file is read again.
+		{name: "protected, deleted while down", during: 1, after: 1, status: statusFromState, protect: true, reread: true,
+			down: func(t *testing.T, _ *MXZone, dir, _ string) {
+				os.Remove(filepath.Join(dir, "c.example.zone"))
+			}},
 		{name: "deleted while down and made again, broken", during: 1, after: 1, status: statusFromState,
 			down: func(t *testing.T, _ *MXZone, dir, _ string) {
 				os.Remove(filepath.Join(dir, "c.example.zone"))
@@ -122,7 +128,11 @@ func TestStartFromSnapshot(t *testing.T) {
 			if tc.policy != nil {
 				tc.policy(&policy)
 			}
-			m, release := restartHeld(t, dir, state, policy)
+			var protected map[string]bool
+			if tc.protect {
+				protected = map[string]bool{c: true}
+			}
+			m, release := restartHeld(t, dir, state, policy, protected)
 			g := m.gen.Load()
 			if g.verifying == tc.noStart {
 				t.Fatalf("verifying %v at start", g.verifying)
