@@ -185,7 +185,7 @@ done
       -v sdo="$(echo "${res[signed,DO]}" | median)" -v up="$(echo "${res[unsigned,plain]}" | median)" \
       -v kdo="$(echo "${res[knot,DO]:-}" | median)" 'BEGIN {
     printf "- restart with signed copies / unsigned start: %.2fx (target at most 1.5x); / unsigned restart with state: %.2fx\n", sr / us, sr / ss
-    printf "- DO-set QPS of the signed zones / unsigned QPS of mxzone: %.2fx (target at least 0.8x)\n", sdo / up
+    printf "- DO-set QPS of the signed zones / unsigned QPS of mxzone: %.2fx (target at least 0.9x)\n", sdo / up
     if (kdo > 0) printf "- DO-set QPS, mxzone / Knot DNS: %.2fx\n", sdo / kdo
   }'
 } | tee ${out:+"$out"}

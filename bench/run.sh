@@ -4,11 +4,13 @@
 # and NSD when installed. Server pinned to CPU 0, dnsperf to CPU 1, servers in
 # alternation for ROUNDS rounds; prints medians and ratios, load time and RSS.
 #
-#   bench/run.sh [-n ZONES] [-r ROUNDS] [-l SECONDS] [-o RESULT.md] [-R]
+#   bench/run.sh [-n ZONES] [-r ROUNDS] [-l SECONDS] [-o RESULT.md] [-R] [-C]
 #   -R: also restarts: each server started, stopped and started again with
 #       its state kept (mxzone: a state directory, once its start snapshot
 #       is written; Knot and NSD: their run directories); the column is the
 #       second start's time until the last zone answers.
+#   -C: also times `coredns-mx check` of the same directory, ROUNDS times, on
+#       all CPUs like the first load (the row compares its median to mxzone's).
 #   BENCH_SERVERS="mxzone auto" bench/run.sh ...   (a subset of the servers)
 #   BENCH_BASELINE=/path/to/coredns-mx bench/run.sh ... (adds "baseline": mxzone
 #                                                       from another build, same run)
@@ -17,15 +19,16 @@
 # optional columns. Everything listens on 127.0.0.1 only and stops at exit.
 set -euo pipefail
 
-zones=10000 rounds=3 seconds=10 out="" restarts=0
-while getopts "n:r:l:o:R" opt; do
+zones=10000 rounds=3 seconds=10 out="" restarts=0 checks=0
+while getopts "n:r:l:o:RC" opt; do
   case $opt in
     n) zones=$OPTARG ;;
     r) rounds=$OPTARG ;;
     l) seconds=$OPTARG ;;
     o) out=$OPTARG ;;
     R) restarts=1 ;;
-    *) sed -n '2,15p' "$0"; exit 2 ;;
+    C) checks=1 ;;
+    *) sed -n '2,17p' "$0"; exit 2 ;;
   esac
 done
 for tool in dnsperf dig taskset; do
@@ -195,6 +198,17 @@ if [ "$restarts" = 1 ]; then
   done
   state_dir="" keep_db=0
 fi
+checkms=""
+if [ "$checks" = 1 ]; then
+  for ((r = 1; r <= rounds; r++)); do
+    t0=$(date +%s%N)
+    # Exit status 1 means some zone is refused; only a crash (>1) stops the bench.
+    "$work/coredns-mx" check "$work/zones" >/dev/null 2>&1 || [ $? -eq 1 ]
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    checkms+="$ms "
+    echo "check round $r: $ms ms" >&2
+  done
+fi
 load_cpus=one
 for ((r = 1; r <= rounds; r++)); do
   for name in "${servers[@]}"; do
@@ -238,4 +252,8 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { if (
     o2=$(echo "${results[$other,mixed]}" | median)
     awk -v a="$mx" -v b="$o" -v c="$m2" -v d="$o2" -v n="$other" 'BEGIN { printf "- mxzone / %s: MX %.2fx, mixed %.2fx\n", n, (b > 0 ? a / b : 0), (d > 0 ? c / d : 0) }'
   done
+  if [ -n "$checkms" ]; then
+    awk -v c="$(echo "$checkms" | median)" -v l="${load[mxzone]:-0}" -v all="$checkms" 'BEGIN {
+      printf "- coredns-mx check: %d ms (median of %s ms); / mxzone load %d ms: %.2fx\n", c, all, l, (l > 0 ? c / l : 0) }'
+  fi
 } | tee ${out:+"$out"}
