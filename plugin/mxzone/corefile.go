@@ -66,7 +66,7 @@ func FromCorefile(path string) (Settings, error) {
 		set.Journals = m.updates.journals
 	}
 	if m.signing != nil {
-		set.KeyDir = m.signing.keys.Dir
+		set.KeyDir = m.signing.ring.store.Dir
 	}
 	if m.state != nil {
 		set.State = m.state.dir

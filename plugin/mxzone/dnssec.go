@@ -8,10 +8,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/coredns/coredns/plugin"
 
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/rollover"
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/sign"
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
 
@@ -26,8 +28,12 @@ type signing struct {
 	nsec3    bool
 	validity time.Duration
 	zones    []string // nil: every served zone
-	keys     sign.Store
-	copies   string // the signed copies, one file per zone
+	ring     *keyring // the keys and their rollovers
+	lazyKeys bool     // first keys made unsynced: the first load syncs them at once
+	copies   string   // the signed copies, one file per zone
+	// served reports whether a zone is served signed now: its served
+	// parent then publishes its DS (withChildDS).
+	served func(origin string) bool
 }
 
 // defaultValidity is how long signatures are valid when the Corefile does
@@ -51,6 +57,12 @@ type signedZone struct {
 	inception, expiration uint32
 	nsec3                 bool
 	alg                   uint8
+	// keyAt is when a step of the zone's key rollover is next due (zero:
+	// none): the zone is signed again then.
+	keyAt time.Time
+	// childDS lists the children whose DS the signer added (withChildDS),
+	// not the file.
+	childDS []string
 }
 
 // served is the zone the version answers from: the signed one, for a
@@ -70,10 +82,19 @@ func (v *version) unsignedDigest() [32]byte {
 // validity is left.
 func (z *signedZone) refreshAt() time.Time { return refreshTime(z.inception, z.expiration) }
 
+// due reports whether z is to be signed again at now: its signatures are
+// due for refresh, or a step of its key rollover is.
+func (z *signedZone) due(now time.Time) bool {
+	return !now.Before(z.refreshAt()) || z.keyDue(now)
+}
+
+// keyDue reports whether a step of z's key rollover is due at now.
+func (z *signedZone) keyDue(now time.Time) bool { return !z.keyAt.IsZero() && !now.Before(z.keyAt) }
+
 // signs reports whether z signs the content of v with the settings of s,
-// and is not yet due for refresh at now.
+// and is not yet due at now.
 func (z *signedZone) signs(v *version, s *signing, now time.Time) bool {
-	return z != nil && z.nsec3 == s.nsec3 && z.alg == s.alg && now.Before(z.refreshAt()) && z.unsigned == v.unsignedDigest()
+	return z != nil && z.nsec3 == s.nsec3 && z.alg == s.alg && !z.due(now) && z.unsigned == v.unsignedDigest()
 }
 
 // nextServedSerial is the serial of a newly signed version: the file's
@@ -93,24 +114,33 @@ func nextServedSerial(file, last uint32) uint32 {
 // are not due for refresh: an edit costs the RRsets it changed.
 func (s *signing) sign(v *version, last uint32, now time.Time, prev *signedZone) (*signedZone, error) {
 	origin := v.Origin()
-	keys, err := s.keys.Keys(origin, s.alg)
-	if err != nil {
-		return nil, err
-	}
 	rrs := make([]dns.RR, 0, v.Len())
 	for set := range v.All {
-		rrs = set.AppendTo(rrs, set.Owner())
+		if !madeBySigner(origin, set.Owner(), set.Type()) {
+			rrs = set.AppendTo(rrs, set.Owner())
+		}
 	}
+	var soaTTL uint32
 	for _, rr := range rrs {
 		if soa, ok := rr.(*dns.SOA); ok && soa.Hdr.Name == origin {
 			soa.Serial = nextServedSerial(soa.Serial, last)
+			soaTTL = soa.Hdr.Ttl
 		}
+	}
+	rrs = slices.DeleteFunc(rrs, func(rr dns.RR) bool {
+		prev := v.signed
+		return prev != nil && rr.Header().Rrtype == dns.TypeDS && slices.Contains(prev.childDS, rr.Header().Name)
+	})
+	rrs, childDS := s.withChildDS(origin, rrs)
+	keys, keyAt, err := s.ring.keysAt(origin, s.timing(origin, rrs, soaTTL), now, s.lazyKeys)
+	if err != nil {
+		return nil, err
 	}
 	spread := time.Duration(rand.Int64N(int64(s.validity/6) + 1))
 	inception := now.Add(-time.Hour) // clocks of validators run a little behind
 	expiration := now.Add(s.validity - spread)
 	opt := sign.Options{NSEC3: s.nsec3, Inception: uint32(inception.Unix()), Expiration: uint32(expiration.Unix())}
-	if prev != nil && prev.nsec3 == s.nsec3 && prev.alg == s.alg {
+	if prev != nil && prev.nsec3 == s.nsec3 {
 		opt.Reuse = reuseFrom(prev.Zone, now)
 	}
 	out, err := sign.Zone(origin, rrs, keys, opt)
@@ -135,7 +165,29 @@ func (s *signing) sign(v *version, last uint32, now time.Time, prev *signedZone)
 		unsignedSerial = v.signed.unsignedSerial
 	}
 	return &signedZone{Zone: z, chain: zone.NewChain(z), unsigned: v.unsignedDigest(), unsignedSerial: unsignedSerial,
-		inception: first.Inception, expiration: first.Expiration, nsec3: s.nsec3, alg: s.alg}, nil
+		inception: first.Inception, expiration: first.Expiration, nsec3: s.nsec3, alg: s.alg,
+		keyAt: keyAt, childDS: childDS}, nil
+}
+
+// timing is what the waits of origin's rollover depend on, from its
+// records as they are to be signed: the DNSKEY TTL (the SOA's), the
+// largest TTL (the negative TTL of RFC 9077 among them), and the TTL of
+// its DS at the parent (the served parent's, else the policy's).
+func (s *signing) timing(origin string, rrs []dns.RR, soaTTL uint32) rollover.Timing {
+	maxTTL := soaTTL
+	for _, rr := range rrs {
+		maxTTL = max(maxTTL, rr.Header().Ttl)
+	}
+	t := rollover.Timing{KeyTTL: time.Duration(soaTTL) * time.Second, MaxTTL: time.Duration(maxTTL) * time.Second, DSTTL: s.ring.dsTTL}
+	if s.ring.parentDS != nil {
+		if have, ttl, served := s.ring.parentDS(origin); served {
+			t.DSTTL = time.Duration(ttl) * time.Second
+			if len(have) > 0 {
+				t.DSTTL = time.Duration(have[0].Header().Ttl) * time.Second
+			}
+		}
+	}
+	return t
 }
 
 // reuseFrom gives sign.Options.Reuse the signatures of the signed zone
@@ -191,8 +243,12 @@ func madeBySigner(origin, owner string, t uint16) bool {
 	return false
 }
 
-// copyMagic starts a signed copy; the digit is the format's version.
-const copyMagic = "MXSIGNED3\n"
+// copyMagic starts a signed copy; the digit is the format's version. A
+// copy of version 3 (no rollover) is read too.
+const (
+	copyMagic   = "MXSIGNED4\n"
+	copyMagicV3 = "MXSIGNED3\n"
+)
 
 // copySum is the checksum at the end of a signed copy: CRC-32C, computed
 // by the CPU, against a copy damaged on disk or cut short (the state
@@ -214,6 +270,16 @@ func (z *signedZone) encode() []byte {
 		flags = 1
 	}
 	b = append(b, flags, z.alg)
+	keyAt := int64(0)
+	if !z.keyAt.IsZero() {
+		keyAt = z.keyAt.Unix()
+	}
+	b = binary.BigEndian.AppendUint64(b, uint64(keyAt))
+	b = binary.BigEndian.AppendUint16(b, uint16(len(z.childDS)))
+	for _, c := range z.childDS {
+		b = append(b, byte(len(c)))
+		b = append(b, c...)
+	}
 	b = z.AppendBinary(b)
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, copySum))
 }
@@ -223,9 +289,10 @@ var errBadCopy = errors.New("signed copy damaged or of another version")
 
 // decodeSigned reads what encode wrote.
 func decodeSigned(b []byte) (*signedZone, error) {
-	if len(b) < len(copyMagic)+32+14+4 || string(b[:len(copyMagic)]) != copyMagic {
+	if len(b) < len(copyMagic)+32+14+4 || string(b[:len(copyMagic)]) != copyMagic && string(b[:len(copyMagic)]) != copyMagicV3 {
 		return nil, errBadCopy
 	}
+	v3 := string(b[:len(copyMagic)]) == copyMagicV3
 	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
 	if crc32.Checksum(body, copySum) != sum {
 		return nil, errBadCopy
@@ -237,12 +304,39 @@ func decodeSigned(b []byte) (*signedZone, error) {
 	z.unsignedSerial, h = binary.BigEndian.Uint32(h), h[4:]
 	z.inception, z.expiration = binary.BigEndian.Uint32(h), binary.BigEndian.Uint32(h[4:])
 	z.nsec3, z.alg = h[8] == 1, h[9]
-	zz, err := zone.ParseBinary(h[10:])
+	h = h[10:]
+	if !v3 {
+		var ok bool
+		if h, ok = z.decodeRollover(h); !ok {
+			return nil, errBadCopy
+		}
+	}
+	zz, err := zone.ParseBinary(h)
 	if err != nil {
 		return nil, err
 	}
 	z.Zone, z.chain = zz, zone.NewChain(zz)
 	return z, nil
+}
+
+// decodeRollover reads the rollover fields of a copy: keyAt and childDS.
+func (z *signedZone) decodeRollover(h []byte) ([]byte, bool) {
+	if len(h) < 10 {
+		return nil, false
+	}
+	if at := int64(binary.BigEndian.Uint64(h)); at != 0 {
+		z.keyAt = time.Unix(at, 0)
+	}
+	n := int(binary.BigEndian.Uint16(h[8:]))
+	h = h[10:]
+	for range n {
+		if len(h) < 1 || len(h) < 1+int(h[0]) {
+			return nil, false
+		}
+		z.childDS = append(z.childDS, string(h[1:1+int(h[0])]))
+		h = h[1+int(h[0]):]
+	}
+	return h, true
 }
 
 // loadCopy reads origin's signed copy; nil if there is none or it cannot

@@ -1,7 +1,6 @@
 package mxzone
 
 import (
-	"context"
 	"os"
 	"time"
 
@@ -31,7 +30,7 @@ func (m *MXZone) signFirst(g *generation) []string {
 	fresh := make([]bool, len(todo))
 	errs := make([]error, len(todo))
 	lazy := *s
-	lazy.keys.Lazy = true // one sync for every key made below
+	lazy.lazyKeys = true // one sync for every key made below
 	p := m.loader.track(startProgress("dnssec: zones signed or read from their signed copies", len(todo), m.loader.progressEvery(), m.loader.progressLog))
 	defer m.loader.untrack(p)
 	parallel(len(todo), func(i int) {
@@ -68,8 +67,8 @@ func (m *MXZone) signFirst(g *generation) []string {
 		}
 	}
 	if len(made) > 0 {
-		if err := syncFS(s.keys.Dir); err != nil {
-			log.Errorf("dnssec: key store %s: %v", s.keys.Dir, err)
+		if err := syncFS(s.ring.store.Dir); err != nil {
+			log.Errorf("dnssec: key store %s: %v", s.ring.store.Dir, err)
 		}
 	}
 	if len(todo) > 0 {
@@ -210,126 +209,4 @@ func (m *MXZone) saveSignedFirst(g *generation, origins []string) {
 		log.Errorf("state: %v", err)
 	}
 	log.Infof("dnssec: %d signed copies saved in %s", saved, m.signing.copies)
-}
-
-// maxRefresh bounds the zones re-signed in one round, so that a round
-// never holds reloads up for long; signatures are refreshed with a third
-// of their validity left, so there is time for many rounds.
-const maxRefresh = 1000
-
-// refreshEvery is how often signatures are looked at: often enough that a
-// zone is re-signed long before its signatures expire.
-func (s *signing) refreshEvery() time.Duration {
-	return min(max(s.validity/50, time.Second), time.Minute)
-}
-
-// refreshLoop re-signs, until ctx ends, the zones whose signatures are due.
-func (m *MXZone) refreshLoop(ctx context.Context) {
-	t := time.NewTicker(m.signing.refreshEvery())
-	defer t.Stop()
-	retry := time.NewTicker(signRetryFirst)
-	defer retry.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			m.refresh(time.Now())
-		case <-retry.C:
-			m.retrySigning(time.Now())
-		}
-	}
-}
-
-// refresh publishes a generation in which the zones due for new signatures
-// at now (at most maxRefresh of them) are signed again, with a serial one
-// higher, and returns how many were. The signing runs outside the reload
-// lock, so that a large zone's refresh holds up no edit; a zone edited
-// meanwhile keeps its edit (signed then) and is left out.
-func (m *MXZone) refresh(now time.Time) int {
-	g := m.gen.Load()
-	if g == nil {
-		return 0
-	}
-	s := m.signing
-	var due []*entry
-	for _, e := range g.zones {
-		if e.zone != nil && e.zone.signed != nil && !now.Before(e.zone.signed.refreshAt()) {
-			due = append(due, e)
-			if len(due) == maxRefresh {
-				break
-			}
-		}
-	}
-	if len(due) == 0 {
-		return 0
-	}
-	out := make([]*entry, len(due))
-	parallel(len(due), func(i int) {
-		e := due[i]
-		z, err := s.sign(e.zone, e.zone.signed.Serial(), now, nil)
-		if err != nil {
-			signings.WithLabelValues(m.server, "failed").Inc()
-			log.Errorf("%s: zone %s: signatures not refreshed: %v", e.file, e.origin, err)
-			return
-		}
-		signings.WithLabelValues(m.server, "signed").Inc()
-		ne := *e
-		ne.zone = withSignature(e.zone, z)
-		out[i] = &ne
-	})
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.successor.Load() != nil {
-		return 0
-	}
-	prev := m.gen.Load()
-	next := prev.withZones()
-	var origins []string
-	for i, ne := range out {
-		if ne == nil || prev.zones[ne.origin] != due[i] {
-			continue // failed, or the zone changed meanwhile
-		}
-		next.zones[ne.origin] = ne
-		origins = append(origins, ne.origin)
-		m.keepResigned(due[i].zone, ne.zone)
-	}
-	if len(origins) == 0 {
-		return 0
-	}
-	m.publishResigned(&next, origins)
-	log.Infof("dnssec: signatures of %d zones refreshed", len(origins))
-	return len(origins)
-}
-
-// keepResigned records that old is served as v, signed again outside a
-// reload: in the zone's journal (for IXFR) and as its signed copy. The
-// caller holds m.mu and publishes with publishResigned.
-func (m *MXZone) keepResigned(old, v *version) {
-	origin := v.Origin()
-	if m.updates != nil {
-		if err := m.updates.record(origin, old, v, nil, "", false); err != nil {
-			log.Errorf("update: journal of %s: %v", origin, err)
-		}
-	}
-	if m.state != nil {
-		if err := m.signing.saveCopy(m.state, v.signed, false); err != nil {
-			log.Errorf("state: %v", err)
-		}
-	}
-}
-
-// publishResigned makes the copies keepResigned wrote durable, publishes
-// next and notifies the secondaries of origins. The caller holds m.mu.
-func (m *MXZone) publishResigned(next *generation, origins []string) {
-	if m.state != nil {
-		if err := m.state.syncAll(); err != nil {
-			log.Errorf("state: %v", err)
-		}
-	}
-	m.markChanged(origins...)
-	m.gen.Store(next)
-	if m.notify != nil {
-		m.notify.addBulk(origins...)
-	}
 }

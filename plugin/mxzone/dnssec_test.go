@@ -40,9 +40,9 @@ func newSignedPlugin(t testing.TB, dir, state string, nsec3 bool) *MXZone {
 	m := newUnloaded(dir)
 	m.state = &stateDir{dir: state}
 	m.signing = &signing{alg: dns.ECDSAP256SHA256, nsec3: nsec3, validity: defaultValidity,
-		copies: filepath.Join(state, "signed")}
-	m.signing.keys.Dir = filepath.Join(state, "keys")
-	for _, d := range []string{m.signing.keys.Dir, m.signing.copies} {
+		copies: filepath.Join(state, "signed"), ring: newKeyring(filepath.Join(state, "keys"), dns.ECDSAP256SHA256)}
+	m.wireChildDS()
+	for _, d := range []string{m.signing.ring.store.Dir, m.signing.copies} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -423,8 +423,8 @@ func TestParseDNSSECValues(t *testing.T) {
 	if s.alg != dns.ED25519 || !s.nsec3 || s.validity != 21*24*time.Hour || !slices.Equal(s.zones, []string{"example.org."}) {
 		t.Errorf("signing %+v", s)
 	}
-	if s.keys.Dir != filepath.Join(state, "keys") || s.copies != filepath.Join(state, "signed") {
-		t.Errorf("key store %s, copies %s", s.keys.Dir, s.copies)
+	if s.ring.store.Dir != filepath.Join(state, "keys") || s.copies != filepath.Join(state, "signed") {
+		t.Errorf("key store %s, copies %s", s.ring.store.Dir, s.copies)
 	}
 	if !s.covers("example.org.") || !s.covers("sub.example.org.") || s.covers("example.net.") {
 		t.Errorf("zones example.org covers the wrong zones")

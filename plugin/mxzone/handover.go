@@ -84,7 +84,9 @@ func (m *MXZone) config() string {
 		b = fmt.Appendf(b, " state %q", m.state.dir)
 	}
 	if s := m.signing; s != nil {
-		b = fmt.Appendf(b, " dnssec %d %v %v %q %q %q", s.alg, s.nsec3, s.validity, s.zones, s.keys.Dir, s.copies)
+		r := s.ring
+		b = fmt.Appendf(b, " dnssec %d %v %v %q %q %q %+v %v %q %v %q", s.alg, s.nsec3, s.validity, s.zones, r.store.Dir, s.copies,
+			r.policy, r.dsTTL, r.parents, r.dsEvery, r.noChildDS)
 	}
 	if u := m.updates; u != nil {
 		b = fmt.Appendf(b, " update %q %q %d %d", u.dir, u.journals, u.journalSize, u.serial)

@@ -327,8 +327,9 @@ func (m *MXZone) OnStartup() error {
 			m.state = nil
 		}
 	}
-	if m.signing != nil {
-		for _, dir := range []string{m.signing.keys.Dir, m.signing.copies} {
+	if s := m.signing; s != nil {
+		m.wireChildDS()
+		for _, dir := range []string{s.ring.store.Dir, s.copies} {
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				// Serving unsigned what a parent may have a DS for would
 				// make it fail to validate: do not start.

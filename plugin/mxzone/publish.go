@@ -45,6 +45,7 @@ func (m *MXZone) load() error {
 	m.gen.Store(next)
 	m.recordGeneration(next, rep, time.Since(start))
 	m.notifyLoaded(next)
+	m.checkChildDS(next)
 	if m.state != nil {
 		// Thousands of copies may be due: write them without holding up the
 		// start, before the first reload (which waits for the lock). The
@@ -140,6 +141,9 @@ func (m *MXZone) update(hint []string, mode scanMode, deleted []string) error {
 		m.markChanged(changedOrigins(rep, next)...)
 	}
 	m.gen.Store(next)
+	if m.signing != nil {
+		m.signing.ring.markSubmitted(append(changedOrigins(rep, next), rep.removed...)...)
+	}
 	m.recordGeneration(next, rep, time.Since(start))
 	m.logTouched(prev, next, rep)
 	if m.catalog != nil {

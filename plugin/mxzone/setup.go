@@ -123,7 +123,7 @@ func parse(c *caddy.Controller) (*MXZone, error) {
 			return nil, c.Errf("dnssec: the state directory %s is inside the zone directory %s: the keys kept there must be out of "+
 				"the customers' reach", m.state.dir, m.loader.dir)
 		}
-		m.signing.keys.Dir = filepath.Join(m.state.dir, "keys")
+		m.signing.ring.store.Dir = filepath.Join(m.state.dir, "keys")
 		m.signing.copies = filepath.Join(m.state.dir, "signed")
 	}
 	if u := m.updates; u != nil {
@@ -140,60 +140,6 @@ func parse(c *caddy.Controller) (*MXZone, error) {
 		m.loader.dynamic = u
 	}
 	return m, nil
-}
-
-// parseDNSSEC reads the dnssec property and its block.
-func parseDNSSEC(c *caddy.Controller, m *MXZone) error {
-	s := &signing{alg: dns.ECDSAP256SHA256, validity: defaultValidity}
-	args := c.RemainingArgs()
-	switch {
-	case len(args) > 1:
-		return c.ArgErr()
-	case len(args) == 1:
-		alg, ok := map[string]uint8{"ecdsap256sha256": dns.ECDSAP256SHA256, "ed25519": dns.ED25519}[strings.ToLower(args[0])]
-		if !ok {
-			return c.Errf("dnssec: algorithm %q is not supported; use ecdsap256sha256 (the default) or ed25519", args[0])
-		}
-		s.alg = alg
-	}
-	m.signing = s
-	seen := map[string]bool{}
-	return subBlock(c, "dnssec", func(prop string) error {
-		if seen[prop] || (prop == "nsec" || prop == "nsec3") && (seen["nsec"] || seen["nsec3"]) {
-			return c.Errf("dnssec: %q is set twice, or with the other denial of existence", prop)
-		}
-		seen[prop] = true
-		args := c.RemainingArgs()
-		switch prop {
-		case "nsec", "nsec3":
-			if len(args) > 0 {
-				return c.Errf("dnssec: %s takes no arguments (NSEC3 is used with no salt and no extra iterations, RFC 9276)", prop)
-			}
-			s.nsec3 = prop == "nsec3"
-		case "signature_validity":
-			if len(args) != 1 {
-				return c.ArgErr()
-			}
-			d, ok := parseDays(args[0])
-			if !ok || d < time.Hour || d > 3650*24*time.Hour {
-				return c.Errf("dnssec: signature_validity %q is not a duration of at least 1h (for example 14d or 336h)", args[0])
-			}
-			s.validity = d
-		case "zones":
-			if len(args) == 0 {
-				return c.ArgErr()
-			}
-			for _, a := range args {
-				if _, ok := dns.IsDomainName(a); !ok {
-					return c.Errf("dnssec: zones: %q is not a domain name", a)
-				}
-				s.zones = append(s.zones, dns.Fqdn(strings.ToLower(a)))
-			}
-		default:
-			return c.Errf("dnssec: unknown property %q; use nsec, nsec3, signature_validity or zones", prop)
-		}
-		return nil
-	})
 }
 
 // subBlock reads the optional { } block of a property (what, for the

@@ -247,7 +247,7 @@ func (m *MXZone) snapshotGeneration(entries []*entry, present map[string]bool, c
 		case !e.fromSnapshot:
 			continue // its file is gone: deleted
 		case e.zone == nil || !m.snapshotable(e) || m.snaps.marks.Stale(e.origin, covers) ||
-			e.zone.signed != nil && !now.Before(e.zone.signed.refreshAt()):
+			e.zone.signed != nil && e.zone.signed.due(now):
 			read = append(read, filepath.Base(e.file))
 		default:
 			if recheck {
@@ -270,6 +270,7 @@ func (m *MXZone) startVerified(g *generation, read []string) {
 	m.recordGeneration(g, &report{}, 0)
 	unverified.WithLabelValues(m.server).Set(float64(len(g.zones)))
 	m.notifyLoaded(g)
+	m.checkChildDS(g)
 	if len(read) > 0 {
 		// Before the server answers (OnStartup runs before it listens): the
 		// zones the snapshot knows but does not serve, as at any start.

@@ -61,6 +61,8 @@ type zoneDNSSEC struct {
 	Denial    string    `json:"denial"`     // nsec or nsec3
 	Expires   time.Time `json:"expires"`    // the signatures' expiration
 	RefreshAt time.Time `json:"refresh_at"` // when they are made again
+	// Keys is each key's use and the rollover's next step.
+	Keys *ZoneKeys `json:"keys,omitempty"`
 }
 
 // Bounds on one answer: the API writes nothing, and reads no more than a page.

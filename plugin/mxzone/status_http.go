@@ -215,15 +215,30 @@ func (s *statusServer) zones(w http.ResponseWriter, r *http.Request) {
 // zone answers GET /zones/NAME.
 func (s *statusServer) zone(w http.ResponseWriter, r *http.Request) {
 	name := zoneName(r.PathValue("name"))
-	d, ok := detail(s.generation(), name)
+	d, ok := s.detail(name)
 	if !ok {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no zone file for " + name})
 		return
 	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+// detail is the zone's detail with what lives beside the generation: its
+// journal's state and its keys'.
+func (s *statusServer) detail(name string) (zoneDetail, bool) {
+	d, ok := detail(s.generation(), name)
+	if !ok {
+		return d, false
+	}
 	if u := s.m.updates; u != nil {
 		d.Dynamic = u.status(name)
 	}
-	writeJSON(w, http.StatusOK, d)
+	if sg := s.m.signing; sg != nil && d.DNSSEC != nil {
+		if k, err := KeyStatus(sg.ring.store.Dir, name); err == nil {
+			d.DNSSEC.Keys = k
+		}
+	}
+	return d, true
 }
 
 // writeJSON writes v as the answer.

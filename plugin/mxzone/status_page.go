@@ -50,7 +50,7 @@ ul{padding-left:1.2em}li{margin:.25em 0}
 <tr><th>Serial served</th><td>{{if .ServedSerial}}{{.ServedSerial}}{{else}}none: SERVFAIL{{end}}</td></tr>
 <tr><th>Served since</th><td>{{with .Published}}{{.Format "2006-01-02 15:04:05 MST"}}{{else}}-{{end}}</td></tr>
 <tr><th>File changed</th><td>{{.FileChanged.Format "2006-01-02 15:04:05 MST"}}</td></tr>
-{{with .DNSSEC}}<tr><th>DNSSEC</th><td>signed, {{.Denial}}; signatures refreshed {{.RefreshAt.Format "2006-01-02 15:04 MST"}}, expire {{.Expires.Format "2006-01-02 15:04 MST"}}</td></tr>
+{{with .DNSSEC}}<tr><th>DNSSEC</th><td>signed, {{.Denial}}; signatures refreshed {{.RefreshAt.Format "2006-01-02 15:04 MST"}}, expire {{.Expires.Format "2006-01-02 15:04 MST"}}</td></tr>{{with .Keys}}<tr><th>Keys</th><td>{{range .Keys}}{{.Role}} {{.Tag}} ({{.Algorithm}}): {{.Use}}<br>{{end}}{{.Rollover}}{{with .NextStep}}; next: {{.}}{{end}}{{with .NextAt}} at {{.Format "2006-01-02 15:04:05 MST"}}{{end}}</td></tr>{{end}}
 <tr><th>DS for the registrar</th><td class="place">{{range .DS}}{{.}}<br>{{end}}</td></tr>{{end}}
 {{with .Dynamic}}<tr><th>Dynamic updates</th><td>{{.Added}} records added and {{.Deleted}} deleted by UPDATE; {{.Updates}} updates since the start{{if .LastKey}}, the last by key {{.LastKey}} at {{.LastUpdate.Format "2006-01-02 15:04:05 MST"}}{{end}}; journal {{.JournalBytes}} bytes{{if .LastSerial}}, serials {{.FirstSerial}} to {{.LastSerial}}{{end}}</td></tr>{{end}}
 </table>
@@ -75,13 +75,10 @@ func (s *statusServer) index(w http.ResponseWriter, _ *http.Request) {
 // zonePage serves one zone's page, /zone?name=NAME.
 func (s *statusServer) zonePage(w http.ResponseWriter, r *http.Request) {
 	name := zoneName(r.URL.Query().Get("name"))
-	d, ok := detail(s.generation(), name)
+	d, ok := s.detail(name)
 	if !ok {
 		renderPage(w, http.StatusNotFound, "missing", name)
 		return
-	}
-	if u := s.m.updates; u != nil {
-		d.Dynamic = u.status(name)
 	}
 	renderPage(w, http.StatusOK, "zone", d)
 }

@@ -31,15 +31,47 @@ func (k *Key) Tag() uint16 {
 	return k.tag
 }
 
+// Use is what a key does at one moment of its life (RFC 7583 section 2):
+// whether its DNSKEY is published, whether it signs the apex key sets
+// (DNSKEY, CDS, CDNSKEY), whether it signs the rest of the zone, and
+// whether its CDS and CDNSKEY are published for the parent (RFC 7344).
+type Use struct {
+	Publish, SignKeys, SignZone, Submit bool
+}
+
+// Combined is the use of a combined signing key in service: everything.
+var Combined = Use{Publish: true, SignKeys: true, SignZone: true, Submit: true}
+
+// KeyUse is a key with its use.
+type KeyUse struct {
+	*Key
+	Use
+}
+
+// Combine gives every key the use of a combined signing key.
+func Combine(keys []*Key) []KeyUse {
+	out := make([]KeyUse, len(keys))
+	for i, k := range keys {
+		out[i] = KeyUse{Key: k, Use: Combined}
+	}
+	return out
+}
+
 // NewKey makes a combined signing key (flags 257: zone key and secure entry
 // point) for origin with algorithm alg: dns.ECDSAP256SHA256 or dns.ED25519.
 func NewKey(origin string, alg uint8) (*Key, error) {
+	return NewKeyFlags(origin, alg, dns.ZONE|dns.SEP)
+}
+
+// NewKeyFlags makes a key with the given DNSKEY flags: 257 for a key- or
+// combined signing key, 256 for a zone signing key.
+func NewKeyFlags(origin string, alg uint8, flags uint16) (*Key, error) {
 	bits := map[uint8]int{dns.ECDSAP256SHA256: 256, dns.ED25519: 256}[alg]
 	if bits == 0 {
 		return nil, fmt.Errorf("sign: algorithm %s is not supported; use ECDSAP256SHA256 or ED25519", dns.AlgorithmToString[alg])
 	}
 	k := &dns.DNSKEY{Hdr: dns.RR_Header{Name: origin, Rrtype: dns.TypeDNSKEY, Class: dns.ClassINET, Ttl: 3600},
-		Flags: dns.ZONE | dns.SEP, Protocol: 3, Algorithm: alg}
+		Flags: flags, Protocol: 3, Algorithm: alg}
 	priv, err := k.Generate(bits)
 	// A key whose tag is 0 is valid, but miekg/dns refuses to sign with it
 	// (about one key in 65,536): make another.
@@ -54,6 +86,12 @@ func NewKey(origin string, alg uint8) (*Key, error) {
 		return nil, errors.New("sign: generated key cannot sign")
 	}
 	return &Key{DNSKEY: k, private: signer, tag: k.KeyTag()}, nil
+}
+
+// ID names the key among the keys of its zone: its tag and algorithm, as
+// in the name of its file in the Store.
+func (k *Key) ID() string {
+	return fmt.Sprintf("%05d-%s", k.DNSKEY.KeyTag(), strings.ToLower(dns.AlgorithmToString[k.DNSKEY.Algorithm]))
 }
 
 // Marshal writes the key as its DNSKEY record on the first line and the

@@ -50,7 +50,7 @@ func signTest(t *testing.T, alg uint8, nsec3 bool) []dns.RR {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	out, err := Zone("example.com.", records(t, testZone), []*Key{k}, Options{NSEC3: nsec3,
+	out, err := Zone("example.com.", records(t, testZone), Combine([]*Key{k}), Options{NSEC3: nsec3,
 		Inception: uint32(now.Add(-time.Hour).Unix()), Expiration: uint32(now.Add(14 * 24 * time.Hour).Unix())})
 	if err != nil {
 		t.Fatal(err)
@@ -276,7 +276,7 @@ func TestStoreReplacesKeyTagZero(t *testing.T) {
 	if files, _ := filepath.Glob(filepath.Join(dir, "*.key")); len(files) != 1 {
 		t.Errorf("key files %v: the tag-0 key should be gone", files)
 	}
-	if _, err := Zone("example.com.", records(t, testZone), keys, Options{Inception: 1, Expiration: 2}); err != nil {
+	if _, err := Zone("example.com.", records(t, testZone), Combine(keys), Options{Inception: 1, Expiration: 2}); err != nil {
 		t.Errorf("the new key does not sign: %v", err)
 	}
 }
@@ -307,7 +307,7 @@ func BenchmarkSign(b *testing.B) {
 			opt := Options{NSEC3: nsec3, Inception: uint32(now.Unix()), Expiration: uint32(now.Add(time.Hour).Unix())}
 			b.Run(fmt.Sprintf("%s/nsec3=%v", z.name, nsec3), func(b *testing.B) {
 				for b.Loop() {
-					if _, err := Zone("example.com.", rrs, []*Key{k}, opt); err != nil {
+					if _, err := Zone("example.com.", rrs, Combine([]*Key{k}), opt); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -60,9 +60,47 @@ func (s Store) Keys(origin string, alg uint8) ([]*Key, error) {
 }
 
 // keyFile is the name of k's file: KEYTAG-ALGORITHM.key.
-func keyFile(k *Key) string {
-	return fmt.Sprintf("%05d-%s.key", k.DNSKEY.KeyTag(), strings.ToLower(dns.AlgorithmToString[k.DNSKEY.Algorithm]))
+func keyFile(k *Key) string { return k.ID() + ".key" }
+
+// Add makes a key of algorithm alg with flags for origin, beside the keys
+// it has (taken tells their IDs: a new key never takes the ID of another),
+// and saves it, synced: a rollover records it in its state only then.
+func (s Store) Add(origin string, alg uint8, flags uint16, taken func(id string) bool) (*Key, error) {
+	var k *Key
+	for k == nil || taken(k.ID()) {
+		var err error
+		if k, err = NewKeyFlags(dns.CanonicalName(origin), alg, flags); err != nil {
+			return nil, err
+		}
+	}
+	dir := filepath.Join(s.Dir, strings.ToLower(dns.Fqdn(origin)))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("sign: key store: %w", err)
+	}
+	if err := writeFile(filepath.Join(dir, keyFile(k)), k.Marshal(), true); err != nil {
+		return nil, err
+	}
+	return k, nil
 }
+
+// Remove deletes the key id of origin: retired, and its records expired
+// from every cache.
+func (s Store) Remove(origin, id string) error {
+	err := os.Remove(filepath.Join(s.Dir, strings.ToLower(dns.Fqdn(origin)), id+".key"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("sign: key store: %w", err)
+	}
+	return nil
+}
+
+// ZoneDir is the directory of origin's keys, where a rollover keeps its
+// state too.
+func (s Store) ZoneDir(origin string) string {
+	return filepath.Join(s.Dir, strings.ToLower(dns.Fqdn(origin)))
+}
+
+// WriteFile writes data as path, readable by its owner only, synced.
+func WriteFile(path string, data []byte) error { return writeFile(path, data, true) }
 
 // Existing returns the keys of origin without making any: none when the
 // zone was never signed.

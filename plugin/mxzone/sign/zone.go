@@ -38,9 +38,23 @@ type name struct {
 // RRset. DNSSEC records the input holds (RRSIG, NSEC, NSEC3, NSEC3PARAM, and
 // DNSKEY, CDS, CDNSKEY at the apex) are replaced. Delegation NS and glue are
 // not signed; DS at a delegation is.
-func Zone(origin string, rrs []dns.RR, keys []*Key, opt Options) ([]dns.RR, error) {
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("sign: no key for %s", origin)
+//
+// Each key does what its Use says: the DNSKEY RRset holds the published
+// keys, the apex key sets are signed by the keys that sign keys, every
+// other RRset by the keys that sign the zone, and CDS and CDNSKEY name the
+// keys submitted to the parent (none: no CDS and CDNSKEY).
+func Zone(origin string, rrs []dns.RR, keys []KeyUse, opt Options) ([]dns.RR, error) {
+	signers := roles{}
+	for _, k := range keys {
+		if k.SignKeys {
+			signers.keys = append(signers.keys, k.Key)
+		}
+		if k.SignZone {
+			signers.zone = append(signers.zone, k.Key)
+		}
+	}
+	if len(signers.keys) == 0 || len(signers.zone) == 0 {
+		return nil, fmt.Errorf("sign: no key to sign %s with", origin)
 	}
 	names, soa := collect(origin, rrs)
 	if soa == nil {
@@ -68,7 +82,7 @@ func Zone(origin string, rrs []dns.RR, keys []*Key, opt Options) ([]dns.RR, erro
 		}
 	}
 	out = append(out, chain...)
-	sigs, err := signAll(origin, out, names, keys, opt)
+	sigs, err := signAll(origin, out, names, signers, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -131,12 +145,30 @@ func parent(name string) string {
 	return name[off:]
 }
 
+// roles are the keys that sign the apex key sets and those that sign the
+// rest of the zone.
+type roles struct{ keys, zone []*Key }
+
+// of returns the keys that sign the RRset of type t at owner.
+func (r roles) of(origin, owner string, t uint16) []*Key {
+	if owner == origin && (t == dns.TypeDNSKEY || t == dns.TypeCDS || t == dns.TypeCDNSKEY) {
+		return r.keys
+	}
+	return r.zone
+}
+
 // addKeys puts DNSKEY, CDS (SHA-256) and CDNSKEY (RFC 7344, RFC 8078) at the apex.
-func addKeys(apex *name, keys []*Key, ttl uint32) {
+func addKeys(apex *name, keys []KeyUse, ttl uint32) {
 	for _, k := range keys {
+		if !k.Publish {
+			continue
+		}
 		dk := *k.DNSKEY
 		dk.Hdr = header(apex.owner, dns.TypeDNSKEY, ttl)
 		apex.sets[dns.TypeDNSKEY] = append(apex.sets[dns.TypeDNSKEY], &dk)
+		if !k.Submit {
+			continue
+		}
 		cds := dk.ToDS(dns.SHA256).ToCDS()
 		cds.Hdr = header(apex.owner, dns.TypeCDS, ttl)
 		apex.sets[dns.TypeCDS] = append(apex.sets[dns.TypeCDS], cds)
@@ -185,7 +217,7 @@ func signed(n *name, t uint16) bool {
 
 // signAll makes the RRSIGs of every signed RRset of rrs, on one worker per
 // CPU, in the order of rrs; signatures opt.Reuse gives are taken instead.
-func signAll(origin string, rrs []dns.RR, names map[string]*name, keys []*Key, opt Options) ([]dns.RR, error) {
+func signAll(origin string, rrs []dns.RR, names map[string]*name, signers roles, opt Options) ([]dns.RR, error) {
 	type setKey struct {
 		owner string
 		t     uint16
@@ -212,7 +244,7 @@ func signAll(origin string, rrs []dns.RR, names map[string]*name, keys []*Key, o
 			defer wg.Done()
 			for i := int(next.Add(1) - 1); i < len(order); i = int(next.Add(1) - 1) {
 				k := order[i]
-				out[i], errs[i] = signSet(origin, k.owner, k.t, sets[k], keys, opt)
+				out[i], errs[i] = signSet(origin, k.owner, k.t, sets[k], signers.of(origin, k.owner, k.t), opt)
 			}
 		}()
 	}
