@@ -61,7 +61,7 @@ func dnssecStatus(t *testing.T, s *server, zone string) keyStatus {
 }
 
 // TestRollovers steps a served child through a CSK, an algorithm (ECDSA
-// P-256 to Ed25519) and a ZSK rollover (with a KSK/ZSK split), started by
+// P-256 to Ed25519), a ZSK and a KSK rollover (with a KSK/ZSK split), started by
 // "coredns-mx dnssec roll". At every step the status shows, it checks that
 // the parent serves the DS of the child's submitted key, that delv
 // validates the child's MX, NXDOMAIN, NODATA and wildcard answers from the
@@ -82,6 +82,7 @@ func TestRollovers(t *testing.T) {
 		{"algorithm", "", []string{"--algorithm", "ed25519"}, []string{"algorithm rollover, step 1", "algorithm rollover, step 2",
 			"algorithm rollover, step 3", "algorithm rollover, step 4"}, false, "ED25519"},
 		{"zsk", "keys split", []string{"--key", "zsk"}, []string{"zsk rollover, step 1", "zsk rollover, step 2"}, true, "ECDSAP256SHA256"},
+		{"ksk", "keys split", []string{"--key", "ksk"}, []string{"ksk rollover, step 1", "ksk rollover, step 2"}, true, "ECDSAP256SHA256"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -230,4 +231,57 @@ func recordsText(rrs []dns.RR) string {
 		b.WriteString(rr.String() + "\n")
 	}
 	return b.String()
+}
+
+// TestRolloverSurvivesKill: a server killed (SIGKILL) in the middle of a
+// CSK rollover resumes it where it stopped when started again on the same
+// state directory, and every answer validates from the parent's key before
+// the kill, after the restart and at the end.
+func TestRolloverSurvivesKill(t *testing.T) {
+	delv := requireTool(t, "delv")
+	dir, state := t.TempDir(), t.TempDir()
+	writeAtomic(t, filepath.Join(dir, "roll.test.zone"), rollParent)
+	writeAtomic(t, filepath.Join(dir, "child.roll.test.zone"), rollChild)
+	block := fmt.Sprintf("        reload 1h\n        state %s\n        dnssec {\n            propagation_delay 2s\n        }", state)
+	s := startServer(t, dir, block)
+	anchor := trustAnchor(t, s.addr, "roll.test.")
+	validates := func(label string, s *server) {
+		t.Helper()
+		waitFor(t, 20*time.Second, label+": the parent to serve the child's DS", func() bool { return parentHasChildDS(t, s) })
+		if out := delvAsk(t, delv, anchor, s.addr, "roll.test.", "MX", "child.roll.test."); !strings.Contains(out, "; fully validated") {
+			t.Errorf("%s: delv MX: %s", label, out)
+		}
+	}
+	validates("before", s)
+	if out, err := exec.Command(binary, "dnssec", "roll", "--conf", s.conf, "child.roll.test").CombinedOutput(); err != nil {
+		t.Fatalf("dnssec roll: %v\n%s", err, out)
+	}
+	waitFor(t, 30*time.Second, "step 2", func() bool {
+		return strings.HasPrefix(dnssecStatus(t, s, "child.roll.test").Keys.Rollover, "csk rollover, step 2")
+	})
+	validates("step 2", s)
+	if err := s.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Wait()
+	if st := dnssecStatus(t, s, "child.roll.test").Keys.Rollover; !strings.HasPrefix(st, "csk rollover, step 2") {
+		t.Fatalf("after the kill the state says %q", st)
+	}
+	s2 := startServer(t, dir, block)
+	validates("restarted", s2)
+	waitFor(t, 60*time.Second, "the rollover to finish after the restart", func() bool {
+		return dnssecStatus(t, s2, "child.roll.test").Keys.Rollover == "no rollover in progress"
+	})
+	validates("after", s2)
+	keys := ask(t, s2.addr, "udp", "child.roll.test.", dns.TypeDNSKEY).Answer
+	if len(keys) != 1 {
+		t.Errorf("after the rollover the child publishes %d keys, want 1: %v", len(keys), keys)
+	}
+	// The key files stay readable by the server alone.
+	files, _ := filepath.Glob(filepath.Join(state, "keys", "child.roll.test.", "*"))
+	for _, f := range files {
+		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, %v", f, fi.Mode().Perm(), err)
+		}
+	}
 }

@@ -119,14 +119,14 @@ func (r *keyring) load(origin string) (*keyState, error) {
 	return ks, nil
 }
 
-// save writes origin's rollover state, synced, before anything signed
-// with it is served.
-func (r *keyring) save(origin string, st *rollover.State) error {
+// save writes origin's rollover state before anything signed with it is
+// served: synced, or (lazy) for the caller to sync with others at once.
+func (r *keyring) save(origin string, st *rollover.State, lazy bool) error {
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
 	}
-	return sign.WriteFile(filepath.Join(r.store.ZoneDir(origin), rolloverFile), data)
+	return sign.WriteFile(filepath.Join(r.store.ZoneDir(origin), rolloverFile), data, !lazy)
 }
 
 // keysAt returns the keys of origin and their use at now, with t the
@@ -154,7 +154,7 @@ func (r *keyring) keysAt(origin string, t rollover.Timing, now time.Time, lazy b
 	}
 	ks.state.NextAt = next
 	if changed {
-		if err := r.save(origin, ks.state); err != nil {
+		if err := r.save(origin, ks.state, lazy); err != nil {
 			return nil, time.Time{}, err
 		}
 		log.Infof("dnssec: %s: %s", origin, ks.state)
@@ -187,7 +187,7 @@ func (r *keyring) step(origin string, ks *keyState, t rollover.Timing, now time.
 			st.AddInitial([]rollover.Key{{ID: k[0].ID(), Algorithm: needs[0].Algorithm, Role: rollover.CSK, Created: now}})
 			return false, nil
 		}
-		made, err := r.make(origin, ks, needs, now)
+		made, err := r.make(origin, ks, needs, now, lazy)
 		if err != nil {
 			return false, err
 		}
@@ -199,7 +199,7 @@ func (r *keyring) step(origin string, ks *keyState, t rollover.Timing, now time.
 		changed = true
 	}
 	if kind, needs := st.Plan(r.policy, now); kind != 0 {
-		made, err := r.make(origin, ks, needs, now)
+		made, err := r.make(origin, ks, needs, now, lazy)
 		if err != nil {
 			return false, err
 		}
@@ -222,10 +222,11 @@ func (r *keyring) lifetimes() bool {
 }
 
 // make makes and saves the keys needs asks for.
-func (r *keyring) make(origin string, ks *keyState, needs []rollover.Need, now time.Time) ([]rollover.Key, error) {
+func (r *keyring) make(origin string, ks *keyState, needs []rollover.Need, now time.Time, lazy bool) ([]rollover.Key, error) {
 	var out []rollover.Key
+	store := sign.Store{Dir: r.store.Dir, Lazy: lazy}
 	for _, n := range needs {
-		k, err := r.store.Add(origin, n.Algorithm, n.Role.Flags(), func(id string) bool { return ks.state.Key(id) != nil })
+		k, err := store.Add(origin, n.Algorithm, n.Role.Flags(), func(id string) bool { return ks.state.Key(id) != nil })
 		if err != nil {
 			return nil, err
 		}

@@ -69,7 +69,9 @@ func (m *MXZone) refresh(now time.Time) int {
 	if g == nil {
 		return 0
 	}
-	s := m.signing
+	lazy := *m.signing
+	lazy.lazyKeys = true // keys and rollover states made below: one sync for all
+	s := &lazy
 	due := m.dueForSigning(g, now)
 	if len(due) == 0 {
 		return 0
@@ -94,6 +96,10 @@ func (m *MXZone) refresh(now time.Time) int {
 		ne.zone = withSignature(e.zone, z)
 		out[i] = &ne
 	})
+	if err := syncFS(s.ring.store.Dir); err != nil {
+		log.Errorf("dnssec: key store %s: %v; the zones signed are not served", s.ring.store.Dir, err)
+		return 0
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.successor.Load() != nil {

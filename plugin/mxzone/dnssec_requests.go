@@ -3,8 +3,10 @@ package mxzone
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,7 +35,7 @@ func RequestKeys(keyDir, origin string, req rollover.Request) error {
 	if err != nil {
 		return err
 	}
-	return sign.WriteFile(filepath.Join(dir, strings.ToLower(dns.Fqdn(origin))+"request"), data)
+	return sign.WriteFile(filepath.Join(dir, strings.ToLower(dns.Fqdn(origin))+"request"), data, true)
 }
 
 // KeyStatus is what coredns-mx dnssec status shows of origin's keys: each
@@ -74,6 +76,7 @@ func (m *MXZone) takeRequests(now time.Time) {
 		return
 	}
 	took := map[string]bool{}
+	var done []string
 	for _, e := range entries {
 		origin, ok := strings.CutSuffix(e.Name(), "request")
 		if !ok {
@@ -85,9 +88,18 @@ func (m *MXZone) takeRequests(now time.Time) {
 		} else {
 			took[origin] = true
 		}
+		done = append(done, path)
+	}
+	// The states written, durable at once; then the requests go.
+	if err := syncFS(r.store.Dir); err != nil {
+		log.Errorf("dnssec: key store %s: %v", r.store.Dir, err)
+		return
+	}
+	for _, path := range done {
 		os.Remove(path)
 	}
 	if len(took) > 0 {
+		log.Infof("dnssec: %d requests taken: %s", len(took), someNames(slices.Sorted(maps.Keys(took))))
 		r.resignLater(took)
 	}
 }
@@ -118,9 +130,5 @@ func (r *keyring) apply(origin, path string, now time.Time) error {
 	if err := ks.state.Apply(req, r.policy, now); err != nil {
 		return err
 	}
-	if err := r.save(origin, ks.state); err != nil {
-		return err
-	}
-	log.Infof("dnssec: %s: request taken (%+v): %s", origin, req, ks.state)
-	return nil
+	return r.save(origin, ks.state, true) // lazy: takeRequests syncs them all
 }

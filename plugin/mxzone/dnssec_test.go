@@ -429,6 +429,17 @@ func TestParseDNSSECValues(t *testing.T) {
 	if !s.covers("example.org.") || !s.covers("sub.example.org.") || s.covers("example.net.") {
 		t.Errorf("zones example.org covers the wrong zones")
 	}
+	c = caddy.NewTestController("dns", "mxzone "+dir+" {\n dnssec {\n keys split\n ksk_lifetime 365d\n zsk_lifetime 30d\n propagation_delay 90s\n parent_ds_ttl 2h\n parent_servers 192.0.2.1\n no_child_ds Shop.Example.ORG\n }\n state "+state+"\n}")
+	if m, err = parse(c); err != nil {
+		t.Fatal(err)
+	}
+	r := m.signing.ring
+	p := r.policy
+	if !p.Split || p.KSKLifetime != 365*24*time.Hour || p.ZSKLifetime != 30*24*time.Hour || p.Propagation != 90*time.Second ||
+		p.ParentPropagation != 90*time.Second || r.dsTTL != 2*time.Hour || !slices.Equal(r.parents, []string{"192.0.2.1:53"}) ||
+		!slices.Equal(r.noChildDS, []string{"shop.example.org."}) || p.Algorithm != dns.ECDSAP256SHA256 {
+		t.Errorf("rollover policy %+v, ring %+v", p, r)
+	}
 }
 
 // FuzzSignedAnswer: whatever the question, the answer of a signed zone to

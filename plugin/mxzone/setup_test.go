@@ -78,6 +78,11 @@ func TestParse(t *testing.T) {
 		{"dnssec zones empty", "mxzone " + dir + " {\n state " + t.TempDir() + "\n dnssec {\n zones\n }\n}", "Wrong argument count"},
 		{"dnssec unknown", "mxzone " + dir + " {\n state " + t.TempDir() + "\n dnssec {\n nsec5\n }\n}", `unknown property "nsec5"`},
 		{"dnssec not closed", "mxzone " + dir + " {\n state " + t.TempDir() + "\n dnssec {\n nsec\n", "not closed"},
+		{"dnssec rollover policy", "mxzone " + dir + " {\n state " + t.TempDir() + "\n dnssec {\n keys split\n ksk_lifetime 365d\n zsk_lifetime 30d\n propagation_delay 0s\n parent_ds_ttl 1d\n parent_servers 192.0.2.1 [2001:db8::1]:5353\n parent_check_interval 5m\n no_child_ds shop.example.org\n }\n}", ""},
+		{"dnssec keys", "mxzone " + dir + " {\n state " + t.TempDir() + "\n dnssec {\n keys ksk\n }\n}", "keys takes csk"},
+		{"dnssec short lifetime", "mxzone " + dir + " {\n state " + t.TempDir() + "\n dnssec {\n zsk_lifetime 10m\n }\n}", "at least 1h"},
+		{"dnssec parent server", "mxzone " + dir + " {\n state " + t.TempDir() + "\n dnssec {\n parent_servers ns1.example.org\n }\n}", "is not an address"},
+		{"dnssec no_child_ds", "mxzone " + dir + " {\n state " + t.TempDir() + "\n dnssec {\n no_child_ds a..b\n }\n}", "not a domain name"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

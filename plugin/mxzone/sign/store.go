@@ -64,7 +64,8 @@ func keyFile(k *Key) string { return k.ID() + ".key" }
 
 // Add makes a key of algorithm alg with flags for origin, beside the keys
 // it has (taken tells their IDs: a new key never takes the ID of another),
-// and saves it, synced: a rollover records it in its state only then.
+// and saves it, synced unless the store is Lazy: a rollover records it in
+// its state only then.
 func (s Store) Add(origin string, alg uint8, flags uint16, taken func(id string) bool) (*Key, error) {
 	var k *Key
 	for k == nil || taken(k.ID()) {
@@ -77,7 +78,7 @@ func (s Store) Add(origin string, alg uint8, flags uint16, taken func(id string)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("sign: key store: %w", err)
 	}
-	if err := writeFile(filepath.Join(dir, keyFile(k)), k.Marshal(), true); err != nil {
+	if err := writeFile(filepath.Join(dir, keyFile(k)), k.Marshal(), !s.Lazy); err != nil {
 		return nil, err
 	}
 	return k, nil
@@ -99,8 +100,9 @@ func (s Store) ZoneDir(origin string) string {
 	return filepath.Join(s.Dir, strings.ToLower(dns.Fqdn(origin)))
 }
 
-// WriteFile writes data as path, readable by its owner only, synced.
-func WriteFile(path string, data []byte) error { return writeFile(path, data, true) }
+// WriteFile writes data as path, readable by its owner only: aside, then
+// renamed into place, synced when sync.
+func WriteFile(path string, data []byte, sync bool) error { return writeFile(path, data, sync) }
 
 // Existing returns the keys of origin without making any: none when the
 // zone was never signed.
