@@ -49,6 +49,11 @@ type keyring struct {
 	submitted map[string]bool
 	resign    map[string]bool
 	wake      chan struct{}
+	// requests maps a zone to its operator's request file, taken by the
+	// zone's next signing; applied lists the files of requests taken and
+	// saved lazily, removed once the key store is synced.
+	requests map[string]string
+	applied  []string
 	// parentDS tells what the served parent of a zone serves as its DS:
 	// its records, whether the parent is served and signed here,
 	// and the TTL a DS of its own would have there.
@@ -144,10 +149,12 @@ func (r *keyring) keysAt(origin string, t rollover.Timing, now time.Time, lazy b
 		return nil, time.Time{}, err
 	}
 	before := submittedIDs(ks.state)
+	request := r.takeRequest(origin, ks, now)
 	changed, err := r.step(origin, ks, t, now, lazy)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
+	changed = changed || request != ""
 	next, waiting := ks.state.Next(r.policy, t)
 	if !next.Equal(ks.state.NextAt) && ks.saved {
 		changed = true
@@ -159,6 +166,7 @@ func (r *keyring) keysAt(origin string, t rollover.Timing, now time.Time, lazy b
 		}
 		log.Infof("dnssec: %s: %s", origin, ks.state)
 	}
+	r.requestDone(request, lazy)
 	if !slices.Equal(before, submittedIDs(ks.state)) {
 		r.markSubmitted(origin)
 	}

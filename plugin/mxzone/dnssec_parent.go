@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coredns-mx/coredns-mx/plugin/mxzone/sign"
+
 	"github.com/miekg/dns"
 )
 
@@ -74,24 +76,12 @@ func (s *signing) withChildDS(origin string, rrs []dns.RR) ([]dns.RR, []string) 
 // parentOf returns the entry of the closest zone served in g that holds
 // origin's parent name, nil if none.
 func parentOf(g *generation, origin string) *entry {
-	for p := parent(origin); p != ""; p = parent(p) {
+	for p := sign.Parent(origin); p != ""; p = sign.Parent(p) {
 		if e := g.zones[p]; e != nil {
 			return e
 		}
 	}
 	return nil
-}
-
-// parent is name without its first label; "" for the root.
-func parent(name string) string {
-	if name == "." {
-		return ""
-	}
-	off, end := dns.NextLabel(name, 0)
-	if end {
-		return "."
-	}
-	return name[off:]
 }
 
 // parentDS tells what the served parent of child serves as its DS in g,

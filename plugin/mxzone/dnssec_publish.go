@@ -69,6 +69,8 @@ func (m *MXZone) signFirst(g *generation) []string {
 	if len(made) > 0 {
 		if err := syncFS(s.ring.store.Dir); err != nil {
 			log.Errorf("dnssec: key store %s: %v", s.ring.store.Dir, err)
+		} else {
+			s.ring.requestsSynced()
 		}
 	}
 	if len(todo) > 0 {

@@ -2,6 +2,7 @@ package mxzone
 
 import (
 	"context"
+	"runtime"
 	"time"
 )
 
@@ -37,7 +38,7 @@ func (m *MXZone) refreshLoop(ctx context.Context) {
 			return
 		case <-retry.C:
 			m.retrySigning(time.Now())
-			m.takeRequests(time.Now())
+			m.takeRequests()
 			continue
 		case <-t.C:
 		case <-r.wake:
@@ -76,6 +77,7 @@ func (m *MXZone) refresh(now time.Time) int {
 	if len(due) == 0 {
 		return 0
 	}
+	began := time.Now()
 	out := make([]*entry, len(due))
 	parallel(len(due), func(i int) {
 		e := due[i]
@@ -95,11 +97,15 @@ func (m *MXZone) refresh(now time.Time) int {
 		ne := *e
 		ne.zone = withSignature(e.zone, z)
 		out[i] = &ne
+		// A zone at a time: the answers waiting for a CPU go first, so a
+		// round of many zones delays none by more than one zone's work.
+		runtime.Gosched()
 	})
 	if err := syncFS(s.ring.store.Dir); err != nil {
 		log.Errorf("dnssec: key store %s: %v; the zones signed are not served", s.ring.store.Dir, err)
 		return 0
 	}
+	s.ring.requestsSynced()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.successor.Load() != nil {
@@ -121,7 +127,8 @@ func (m *MXZone) refresh(now time.Time) int {
 	}
 	m.publishResigned(&next, origins)
 	m.recheckChildren(&next, origins)
-	log.Infof("dnssec: %d zones signed again (signatures due, a key rollover step, or a child's DS): %s", len(origins), someNames(origins))
+	log.Infof("dnssec: %d zones signed again in %v (signatures due, a key rollover step, or a child's DS): %s",
+		len(origins), time.Since(began).Round(time.Millisecond), someNames(origins))
 	return len(due)
 }
 
@@ -173,8 +180,14 @@ func (m *MXZone) dueForSigning(g *generation, now time.Time) []*entry {
 	if len(soon) > 0 {
 		r.resignLater(soon) // past the round's bound: the next round
 	}
-	r.nextAt.Store(0)
-	r.noteNext(next)
+	// Set, not lowered, and without waking the loop: it is the loop that
+	// asks, and it waits until then (a wake here would have it scan every
+	// zone again at once, and again, for as long as a rollover lasts).
+	var at int64
+	if !next.IsZero() {
+		at = next.UnixNano()
+	}
+	r.nextAt.Store(at)
 	return due
 }
 

@@ -66,69 +66,107 @@ func PublishedKeys(keyDir, origin string) []dns.RR {
 	return out
 }
 
-// takeRequests applies the requests waiting at now, and signs their zones
-// again in the next round.
-func (m *MXZone) takeRequests(now time.Time) {
+// takeRequests reads the requests waiting and has their zones signed
+// again in the next round, which takes each (takeRequest): one state
+// written per zone for the request and the step it starts. A request for
+// a zone not signed here is refused at once.
+func (m *MXZone) takeRequests() {
 	r := m.signing.ring
 	dir := requestDir(r.store.Dir)
 	entries, err := os.ReadDir(dir)
 	if err != nil || len(entries) == 0 {
 		return
 	}
+	g := m.gen.Load()
+	if g == nil {
+		return
+	}
 	took := map[string]bool{}
-	var done []string
+	r.mu.Lock()
 	for _, e := range entries {
 		origin, ok := strings.CutSuffix(e.Name(), "request")
-		if !ok {
+		if !ok || r.requests[origin] != "" {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
-		if err := r.apply(origin, path, now); err != nil {
-			log.Errorf("dnssec: %s: request not taken: %v", origin, err)
-		} else {
-			took[origin] = true
+		if e := g.zones[origin]; e == nil || e.zone == nil || e.zone.signed == nil {
+			log.Errorf("dnssec: %s: request not taken: the zone is not served signed here", origin)
+			os.Remove(path)
+			continue
 		}
-		done = append(done, path)
+		if r.requests == nil {
+			r.requests = map[string]string{}
+		}
+		r.requests[origin] = path
+		took[origin] = true
 	}
-	// The states written, durable at once; then the requests go.
-	if err := syncFS(r.store.Dir); err != nil {
-		log.Errorf("dnssec: key store %s: %v", r.store.Dir, err)
-		return
-	}
-	for _, path := range done {
-		os.Remove(path)
-	}
+	r.mu.Unlock()
 	if len(took) > 0 {
-		log.Infof("dnssec: %d requests taken: %s", len(took), someNames(slices.Sorted(maps.Keys(took))))
+		log.Infof("dnssec: %d requests read, taken as their zones are signed again: %s", len(took), someNames(slices.Sorted(maps.Keys(took))))
 		r.resignLater(took)
 	}
 }
 
-// apply takes the request in path for origin.
-func (r *keyring) apply(origin, path string, now time.Time) error {
-	if _, ok := dns.IsDomainName(origin); !ok {
-		return fmt.Errorf("%q is not a domain name", origin)
+// takeRequest applies to ks, the keys of origin, its operator's request
+// waiting, if any, and returns the request's file ("" with none or one
+// refused, whose file is removed: the log says why). The caller holds
+// origin's lock.
+func (r *keyring) takeRequest(origin string, ks *keyState, now time.Time) string {
+	r.mu.Lock()
+	path := r.requests[origin]
+	delete(r.requests, origin)
+	r.mu.Unlock()
+	if path == "" {
+		return ""
 	}
+	err := applyRequest(ks, path, r.policy, now)
+	if err != nil {
+		log.Errorf("dnssec: %s: request not taken: %v", origin, err)
+		os.Remove(path)
+		return ""
+	}
+	return path
+}
+
+// requestDone removes the file of a request taken once the state it
+// changed is durable: now, or (lazy) at the caller's sync of the key
+// store (requestsSynced).
+func (r *keyring) requestDone(path string, lazy bool) {
+	switch {
+	case path == "":
+	case !lazy:
+		os.Remove(path)
+	default:
+		r.mu.Lock()
+		r.applied = append(r.applied, path)
+		r.mu.Unlock()
+	}
+}
+
+// requestsSynced removes the files of the requests whose states the sync
+// of the key store just made durable.
+func (r *keyring) requestsSynced() {
+	r.mu.Lock()
+	done := r.applied
+	r.applied = nil
+	r.mu.Unlock()
+	for _, path := range done {
+		os.Remove(path)
+	}
+}
+
+// applyRequest takes the request in path into ks's state.
+func applyRequest(ks *keyState, path string, p rollover.Policy, now time.Time) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
 	var req rollover.Request
 	if err := json.Unmarshal(data, &req); err != nil {
-		return err
-	}
-	mu := r.lock(origin)
-	mu.Lock()
-	defer mu.Unlock()
-	ks, err := r.load(origin)
-	if err != nil {
-		return err
+		return fmt.Errorf("%s: %v", path, err)
 	}
 	if len(ks.keys) == 0 {
 		return fmt.Errorf("the zone has no key: it is not signed here")
 	}
-	if err := ks.state.Apply(req, r.policy, now); err != nil {
-		return err
-	}
-	return r.save(origin, ks.state, true) // lazy: takeRequests syncs them all
+	return ks.state.Apply(req, p, now)
 }

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coredns-mx/coredns-mx/bench/internal/lat"
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone"
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/rollover"
 
@@ -58,9 +59,15 @@ func main() {
 	fmt.Printf("step for %d zones (requests moved in until every zone has the new DNSKEY RRset): %v\n", *n, took.Round(time.Millisecond))
 }
 
-// waitAll waits until each zone's DNSKEY RRset holds two keys.
+// waitAll waits until each zone's DNSKEY RRset holds two keys, asking
+// each zone not yet there in turn over one socket.
 func waitAll(addr string, n int) {
 	c := &dns.Client{Timeout: time.Second}
+	conn, err := c.Dial(addr)
+	if err != nil {
+		fail(err)
+	}
+	defer func() { conn.Close() }()
 	left := make([]int, n)
 	for i := range left {
 		left[i] = i
@@ -69,9 +76,20 @@ func waitAll(addr string, n int) {
 		left = slices.DeleteFunc(left, func(i int) bool {
 			m := new(dns.Msg)
 			m.SetQuestion(fmt.Sprintf("customer%d.example.", i), dns.TypeDNSKEY)
-			resp, _, err := c.Exchange(m, addr)
-			return err == nil && len(resp.Answer) == 2
+			m.SetEdns0(4096, false)
+			resp, _, err := c.ExchangeWithConn(m, conn)
+			if err != nil {
+				// A lost reply: a new socket, so a late one is not taken
+				// for the next question's.
+				conn.Close()
+				if conn, err = c.Dial(addr); err != nil {
+					fail(err)
+				}
+				return false
+			}
+			return len(resp.Answer) == 2
 		})
+		fmt.Fprintf(os.Stderr, "%s: %d zones without the new DNSKEY RRset\n", time.Now().Format("15:04:05.000"), len(left))
 		if len(left) > 0 {
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -82,7 +100,7 @@ func waitAll(addr string, n int) {
 // stop holds.
 func measure(addr string, n int, d time.Duration, stop *atomic.Bool) string {
 	c := &dns.Client{Timeout: time.Second}
-	var lat []time.Duration
+	var lats []time.Duration
 	lost := 0
 	end := time.Now().Add(d)
 	for stop != nil && !stop.Load() || stop == nil && time.Now().Before(end) {
@@ -93,14 +111,9 @@ func measure(addr string, n int, d time.Duration, stop *atomic.Bool) string {
 			lost++
 			continue
 		}
-		lat = append(lat, rtt)
+		lats = append(lats, rtt)
 	}
-	if len(lat) == 0 {
-		return "no answers"
-	}
-	slices.Sort(lat)
-	p := func(q float64) time.Duration { return lat[int(q*float64(len(lat)-1))] }
-	return fmt.Sprintf("%d queries, p50 %v, p99 %v, max %v, lost %d", len(lat), p(0.5), p(0.99), lat[len(lat)-1], lost)
+	return lat.Summary(lats, lost)
 }
 
 func fail(err error) {

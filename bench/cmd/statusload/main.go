@@ -11,10 +11,11 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/coredns-mx/coredns-mx/bench/internal/lat"
 
 	"github.com/miekg/dns"
 )
@@ -73,7 +74,7 @@ func measure(addr, zone string, d time.Duration, stop *atomic.Bool) string {
 	c := &dns.Client{Timeout: time.Second}
 	m := new(dns.Msg)
 	m.SetQuestion(zone, dns.TypeMX)
-	var lat []time.Duration
+	var lats []time.Duration
 	lost := 0
 	end := time.Now().Add(d)
 	for stop != nil && !stop.Load() || stop == nil && time.Now().Before(end) {
@@ -82,12 +83,7 @@ func measure(addr, zone string, d time.Duration, stop *atomic.Bool) string {
 			lost++
 			continue
 		}
-		lat = append(lat, rtt)
+		lats = append(lats, rtt)
 	}
-	if len(lat) == 0 {
-		return "no answers"
-	}
-	slices.Sort(lat)
-	p := func(q float64) time.Duration { return lat[int(q*float64(len(lat)-1))] }
-	return fmt.Sprintf("%d queries, p50 %v, p99 %v, max %v, lost %d", len(lat), p(0.5), p(0.99), lat[len(lat)-1], lost)
+	return lat.Summary(lats, lost)
 }

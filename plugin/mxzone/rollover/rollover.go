@@ -167,6 +167,7 @@ var (
 	noSubmit  = sign.Use{Publish: true, SignKeys: true, SignZone: true}
 	onlySigns = sign.Use{SignKeys: true, SignZone: true}
 	noZone    = sign.Use{Publish: true, SignKeys: true, Submit: true}
+	keySet    = sign.Use{Publish: true, SignKeys: true}
 )
 
 // newMask and oldMask say, for each kind and step, what the incoming and
@@ -174,10 +175,12 @@ var (
 var newMask = map[Kind][]sign.Use{
 	// Published first, signing nothing; then signing in the old one's stead.
 	RollZSK: {{Publish: true}, all},
-	// Published and signing the key set at once (double-KSK, or double
-	// signatures for a CSK); submitted once every cache may hold it.
+	// Published and signing the key set at once (double-KSK); submitted
+	// once every cache may hold it. A CSK signs the zone's other RRsets
+	// from then on, in the old one's stead (pre-publish for those), so a
+	// step re-signs one RRset in each zone, not all of them.
 	RollKSK: {noSubmit, all},
-	RollCSK: {noSubmit, all},
+	RollCSK: {keySet, all},
 	// Signatures first, then the key, then the DS.
 	RollAlgorithm: {onlySigns, noSubmit, all, all},
 }
@@ -185,7 +188,7 @@ var newMask = map[Kind][]sign.Use{
 var oldMask = map[Kind][]sign.Use{
 	RollZSK:       {all, noZone},
 	RollKSK:       {all, noSubmit},
-	RollCSK:       {all, noSubmit},
+	RollCSK:       {all, keySet},
 	RollAlgorithm: {all, all, noSubmit, onlySigns},
 }
 
@@ -207,7 +210,12 @@ func waitsForDS(kind Kind, step int) bool {
 // hold what the step published (RFC 7583 section 3), counted from the
 // step's start, or from the DS seen at the parent.
 func stepWait(kind Kind, step int, p Policy, t Timing) time.Duration {
-	if waitsForDS(kind, step) {
+	switch {
+	case kind == RollCSK && step == 1:
+		// The new DS at the parent, and the old key's signatures over the
+		// zone's RRsets gone from every cache.
+		return max(p.ParentPropagation+t.DSTTL, p.Propagation+t.MaxTTL)
+	case waitsForDS(kind, step):
 		return p.ParentPropagation + t.DSTTL
 	}
 	switch {

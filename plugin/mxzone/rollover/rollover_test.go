@@ -92,7 +92,8 @@ func TestRollovers(t *testing.T) {
 		start   func(s *State) // what starts the rollover
 		steps   []string       // uses after each step, from the rollover's start
 		waits   []time.Duration
-		dsAfter int // the step that waits for the DS
+		dsAfter int     // the step that waits for the DS
+		timing  *Timing // instead of timing
 	}{
 		{name: "zsk pre-publish", split: true, start: func(s *State) { s.Pending = RollZSK },
 			steps: []string{
@@ -106,12 +107,21 @@ func TestRollovers(t *testing.T) {
 				"ksk1:PK-- zsk2:P-Z- ksk3:PK-S",
 				"ksk1:---- zsk2:P-Z- ksk3:PK-S",
 			}, waits: []time.Duration{dprp + key, ds}, dsAfter: 1},
-		{name: "csk double-signature", start: func(s *State) { s.Pending = RollCSK },
+		{name: "csk", start: func(s *State) { s.Pending = RollCSK },
 			steps: []string{
-				"csk1:PKZS csk2:PKZ-",
-				"csk1:PKZ- csk2:PKZS",
+				"csk1:PKZS csk2:PK--",
+				"csk1:PK-- csk2:PKZS",
 				"csk1:---- csk2:PKZS",
 			}, waits: []time.Duration{dprp + key, ds}, dsAfter: 1},
+		// The old CSK's signatures over the zone outlive the DS wait: it
+		// stays published until they expired too.
+		{name: "csk, zone TTLs above the DS TTL", start: func(s *State) { s.Pending = RollCSK },
+			timing: &Timing{KeyTTL: time.Hour, MaxTTL: 72 * time.Hour, DSTTL: time.Hour},
+			steps: []string{
+				"csk1:PKZS csk2:PK--",
+				"csk1:PK-- csk2:PKZS",
+				"csk1:---- csk2:PKZS",
+			}, waits: []time.Duration{dprp + key, dprp + 72*time.Hour}, dsAfter: 1},
 		{name: "algorithm csk", start: func(s *State) { s.Algorithm = ed },
 			steps: []string{
 				"csk1:PKZS csk2:-KZ-",
@@ -137,7 +147,10 @@ func TestRollovers(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := policy
+			p, timing := policy, timing
+			if tc.timing != nil {
+				timing = *tc.timing
+			}
 			p.Split = tc.split
 			initial := p
 			if tc.name == "csk to split" {

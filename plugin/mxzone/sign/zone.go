@@ -123,7 +123,7 @@ func collect(origin string, rrs []dns.RR) (map[string]*name, *dns.SOA) {
 		n.cut = ns && owner != origin
 	}
 	for owner, n := range names {
-		for a := parent(owner); a != "" && dns.IsSubDomain(origin, a) && a != origin; a = parent(a) {
+		for a := Parent(owner); a != "" && dns.IsSubDomain(origin, a) && a != origin; a = Parent(a) {
 			if p := names[a]; p != nil && p.cut {
 				n.glue = true
 				break
@@ -133,8 +133,8 @@ func collect(origin string, rrs []dns.RR) (map[string]*name, *dns.SOA) {
 	return names, soa
 }
 
-// parent is name without its first label; "" for the root.
-func parent(name string) string {
+// Parent is name without its first label; "" for the root.
+func Parent(name string) string {
 	if name == "." {
 		return ""
 	}
@@ -344,7 +344,7 @@ func nsec3Chain(origin string, ordered []*name, ttl uint32) []dns.RR {
 			continue
 		}
 		all[n.owner] = n
-		for a := parent(n.owner); a != "" && a != origin && dns.IsSubDomain(origin, a); a = parent(a) {
+		for a := Parent(n.owner); a != "" && a != origin && dns.IsSubDomain(origin, a); a = Parent(a) {
 			if all[a] == nil {
 				all[a] = &name{owner: a, sets: map[uint16][]dns.RR{}} // an empty non-terminal, unless it has data
 			}
