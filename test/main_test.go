@@ -111,7 +111,8 @@ func (b *syncBuffer) String() string {
 }
 
 // startServer runs coredns-mx on zoneDir with the given mxzone block body and
-// extra plugin lines, and waits until the ready endpoint reports ready.
+// extra plugin lines, and waits until the ready endpoint reports ready and
+// the DNS port answers.
 func startServer(t *testing.T, zoneDir, mxBlock string, extra ...string) *server {
 	t.Helper()
 	port, readyPort, promPort := freePort(t), freePort(t), freePort(t)
@@ -124,7 +125,22 @@ func startServer(t *testing.T, zoneDir, mxBlock string, extra ...string) *server
 	s := &server{addr: fmt.Sprintf("127.0.0.1:%d", port), metrics: fmt.Sprintf("127.0.0.1:%d", promPort), conf: conf}
 	s.cmd, s.log = startProcess(t, "server", binary, "-conf", conf)
 	waitReady(t, readyPort)
+	waitListening(t, s.addr)
 	return s
+}
+
+// waitListening waits until the DNS server at addr answers over UDP. The
+// ready plugin can say ready before the listeners are open: CoreDNS opens
+// them after every plugin's start-up, and ready serves from its own.
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
+	c := &dns.Client{Timeout: 200 * time.Millisecond}
+	m := new(dns.Msg)
+	m.SetQuestion("listening.invalid.", dns.TypeSOA)
+	waitFor(t, 20*time.Second, "the DNS port "+addr, func() bool {
+		_, _, err := c.Exchange(m, addr)
+		return err == nil
+	})
 }
 
 // waitReady waits for the ready plugin on port to say the server is ready.

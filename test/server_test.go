@@ -300,6 +300,7 @@ func TestShippedCorefile(t *testing.T) {
 	startProcess(t, "server", binary, "-conf", path)
 	waitReady(t, readyPort)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	waitListening(t, addr)
 	if mx := ask(t, addr, "udp", "example.com.", dns.TypeMX); mx.Rcode != dns.RcodeSuccess || len(mx.Answer) != 3 {
 		t.Fatalf("MX:\n%v", mx)
 	}

@@ -1,13 +1,14 @@
 package mxzone
 
 import (
+	"net"
+
+	"github.com/coredns/coredns/request"
+
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
 
 	"github.com/miekg/dns"
 )
-
-// maxChain bounds how many CNAMEs are followed inside a zone.
-const maxChain = 8
 
 // answerer builds one authoritative answer from a generation. The records
 // it puts in the reply are made from the zone's packed data for this reply
@@ -65,7 +66,7 @@ func (a *answerer) answer(qname, asked string, starts []uint16) {
 				return // a CNAME question is answered by the CNAME made (as Knot)
 			}
 			lower := zone.Canonical(next)
-			if hop+1 >= maxChain || !z.Holds(lower) || a.visited(qname, lower) {
+			if hop+1 >= zone.MaxChain || !z.Holds(lower) || a.visited(qname, lower) {
 				return
 			}
 			name, owner = lower, next
@@ -83,7 +84,7 @@ func (a *answerer) answer(qname, asked string, starts []uint16) {
 			a.msg.Answer = a.sigs(a.msg.Answer, n, owner, dns.TypeCNAME, 0)
 			a.denyExpansion(name, m)
 			lower := zone.Canonical(target)
-			if hop+1 >= maxChain || !z.Holds(lower) || a.visited(qname, lower) {
+			if hop+1 >= zone.MaxChain || !z.Holds(lower) || a.visited(qname, lower) {
 				return
 			}
 			name, owner = lower, target
@@ -336,4 +337,72 @@ func (a *answerer) count(set zone.RRset, owner string) { a.wire += a.size(set, o
 // bound: the client's spelling of a name can only differ in case).
 func (a *answerer) size(set zone.RRset, owner string) int {
 	return set.Wire() + set.Len()*max(len(owner)-len(set.Owner()), 0)
+}
+
+// replyRoom is the largest reply the client takes: 65535 bytes over TCP,
+// its EDNS UDP size (at least 512) over UDP.
+func replyRoom(w dns.ResponseWriter, r *dns.Msg) int {
+	if _, tcp := w.RemoteAddr().(*net.TCPAddr); tcp {
+		return maxMessage
+	}
+	if opt := r.IsEdns0(); opt != nil {
+		return max(int(opt.UDPSize()), dns.MinMsgSize)
+	}
+	return dns.MinMsgSize
+}
+
+// optRoom bounds the OPT record of the reply: the server copies the
+// request's options.
+func optRoom(r *dns.Msg) int {
+	if opt := r.IsEdns0(); opt != nil {
+		return dns.Len(opt) + 8
+	}
+	return 0
+}
+
+// fitUDP makes msg fit the client's UDP size the way Knot and NSD do: first
+// drop additional records without setting TC (RFC 2181 §9: they are
+// optional), and leave truncation of required data to the server, which sets
+// TC. Glue in a referral is required (RFC 9471).
+//
+// It is called only for replies that may not fit, and builds its
+// request.Request itself: ServeDNS's frame stays small (see zone.AppendTo).
+func fitUDP(w dns.ResponseWriter, r *dns.Msg, msg *dns.Msg, referral bool) {
+	req := request.Request{W: w, Req: r}
+	if req.Proto() != "udp" {
+		return
+	}
+	req.SizeAndDo(msg)
+	size := req.Size()
+	if msg.Len() <= size {
+		return
+	}
+	msg.Compress = true
+	if referral {
+		return
+	}
+	var opt []dns.RR
+	extra := make([]dns.RR, 0, len(msg.Extra))
+	for _, rr := range msg.Extra {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			opt = append(opt, rr)
+		} else {
+			extra = append(extra, rr)
+		}
+	}
+	// Keep the longest first part of the additional records that fits:
+	// a binary search, so that many records cost few Len calls.
+	keep := func(n int) {
+		msg.Extra = append(append(make([]dns.RR, 0, n+len(opt)), extra[:n]...), opt...)
+	}
+	lo, hi := 0, len(extra)-1 // all of extra does not fit; extra[:hi+1] does not either, once hi is known
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if keep(mid); msg.Len() <= size {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	keep(lo)
 }

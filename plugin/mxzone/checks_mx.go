@@ -72,7 +72,7 @@ func checkTargets(v *version, find zoneOf, policy *Policy) ([]targetFinding, []s
 // itself, or what the DNAMEs of served zones above it make of it (RFC 6672),
 // so that an MX target is judged at its synthesised name.
 func throughDNAMEs(v *version, find zoneOf, name string) string {
-	for range maxChain {
+	for range zone.MaxChain {
 		_, tz := servedAt(v, find, name)
 		if tz == nil {
 			return name
@@ -141,7 +141,7 @@ func checkExchange(v *version, ref mxPlace, tz *version, fs *findings) {
 			"exchange %s is below the delegation %s%s: not checked", ref.exchange, m.Cut, where)
 	case zone.Redirected:
 		fs.addSeverity(RuleMXAddress, SeverityInfo, ref.file, ref.line, ref.owner,
-			"exchange %s is redirected by DNAMEs more than %d times: not checked", ref.exchange, maxChain)
+			"exchange %s is redirected by DNAMEs more than %d times: not checked", ref.exchange, zone.MaxChain)
 	case zone.None:
 		fs.add(RuleMXAddress, ref.file, ref.line, ref.owner, "exchange %s does not exist%s%s",
 			ref.exchange, where, forgottenDotHint(ref.exchange, v.Origin()))

@@ -4,7 +4,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	clog "github.com/coredns/coredns/plugin/pkg/log"
 )
+
+const pluginName = "mxzone"
+
+var log = clog.NewWithPlugin(pluginName)
 
 // logReport logs what a build found: each finding once per change of its
 // file, and one line per zone whose fate changed.

@@ -11,9 +11,6 @@ package mxzone
 
 import (
 	"context"
-	"fmt"
-	"net"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,17 +18,11 @@ import (
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/plugin/pkg/fall"
-	clog "github.com/coredns/coredns/plugin/pkg/log"
-	"github.com/coredns/coredns/request"
 
 	"github.com/coredns-mx/coredns-mx/plugin/mxzone/zone"
 
 	"github.com/miekg/dns"
 )
-
-const pluginName = "mxzone"
-
-var log = clog.NewWithPlugin(pluginName)
 
 // MXZone is the plugin handler.
 type MXZone struct {
@@ -240,169 +231,4 @@ func (m *MXZone) entryFor(g *generation, qname string, starts []uint16, qtype ui
 func wantsDNSSEC(r *dns.Msg) bool {
 	opt := r.IsEdns0()
 	return opt != nil && opt.Do()
-}
-
-// replyRoom is the largest reply the client takes: 65535 bytes over TCP,
-// its EDNS UDP size (at least 512) over UDP.
-func replyRoom(w dns.ResponseWriter, r *dns.Msg) int {
-	if _, tcp := w.RemoteAddr().(*net.TCPAddr); tcp {
-		return maxMessage
-	}
-	if opt := r.IsEdns0(); opt != nil {
-		return max(int(opt.UDPSize()), dns.MinMsgSize)
-	}
-	return dns.MinMsgSize
-}
-
-// optRoom bounds the OPT record of the reply: the server copies the
-// request's options.
-func optRoom(r *dns.Msg) int {
-	if opt := r.IsEdns0(); opt != nil {
-		return dns.Len(opt) + 8
-	}
-	return 0
-}
-
-// fitUDP makes msg fit the client's UDP size the way Knot and NSD do: first
-// drop additional records without setting TC (RFC 2181 §9: they are
-// optional), and leave truncation of required data to the server, which sets
-// TC. Glue in a referral is required (RFC 9471).
-//
-// It is called only for replies that may not fit, and builds its
-// request.Request itself: ServeDNS's frame stays small (see zone.AppendTo).
-func fitUDP(w dns.ResponseWriter, r *dns.Msg, msg *dns.Msg, referral bool) {
-	req := request.Request{W: w, Req: r}
-	if req.Proto() != "udp" {
-		return
-	}
-	req.SizeAndDo(msg)
-	size := req.Size()
-	if msg.Len() <= size {
-		return
-	}
-	msg.Compress = true
-	if referral {
-		return
-	}
-	var opt []dns.RR
-	extra := make([]dns.RR, 0, len(msg.Extra))
-	for _, rr := range msg.Extra {
-		if rr.Header().Rrtype == dns.TypeOPT {
-			opt = append(opt, rr)
-		} else {
-			extra = append(extra, rr)
-		}
-	}
-	// Keep the longest first part of the additional records that fits:
-	// a binary search, so that many records cost few Len calls.
-	keep := func(n int) {
-		msg.Extra = append(append(make([]dns.RR, 0, n+len(opt)), extra[:n]...), opt...)
-	}
-	lo, hi := 0, len(extra)-1 // all of extra does not fit; extra[:hi+1] does not either, once hi is known
-	for lo < hi {
-		mid := (lo + hi + 1) / 2
-		if keep(mid); msg.Len() <= size {
-			lo = mid
-		} else {
-			hi = mid - 1
-		}
-	}
-	keep(lo)
-}
-
-// OnStartup loads the zones, then starts the reload loop. Calling it again
-// (a Corefile reload starts a new instance while this one lives) is a no-op.
-func (m *MXZone) OnStartup() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.cancel != nil {
-		return nil
-	}
-	if m.state != nil {
-		if err := os.MkdirAll(m.state.dir, 0o700); err != nil {
-			if m.signing != nil {
-				return plugin.Error(pluginName, fmt.Errorf("state directory (keys and signed copies): %w", err))
-			}
-			log.Errorf("state directory: %v; running without saved copies", err)
-			m.state = nil
-		}
-	}
-	if s := m.signing; s != nil {
-		m.wireChildDS()
-		for _, dir := range []string{s.ring.store.Dir, s.copies} {
-			if err := os.MkdirAll(dir, 0o700); err != nil {
-				// Serving unsigned what a parent may have a DS for would
-				// make it fail to validate: do not start.
-				return plugin.Error(pluginName, fmt.Errorf("dnssec: %w", err))
-			}
-		}
-	}
-	adopted := m.takeOver()
-	if m.updates != nil {
-		if !adopted {
-			m.updates.openJournals()
-		}
-		m.updates.readPolicies()
-	}
-	var d *dirWatch
-	var werr error
-	if m.interval > 0 {
-		d, werr = newDirWatch(m.loader.dir)
-		m.aside = make(chan struct{}, 1)
-		if s := m.signing; s != nil {
-			m.loader.signsAside = func(v *version) bool { return v.Len() > signInlineRecords && s.covers(v.Origin()) }
-		}
-	}
-	if m.status != nil {
-		// Up before the first load: it shows the load's progress.
-		if err := m.status.start(); err != nil {
-			return plugin.Error(pluginName, fmt.Errorf("status %s: %w", strings.Join(m.status.addrs, " "), err))
-		}
-	}
-	if !adopted {
-		if err := m.load(); err != nil {
-			// The directory went away between setup and start: answer SERVFAIL
-			// until it is back, rather than not starting at all.
-			log.Errorf("no zones loaded yet: %v", err)
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	m.cancel = cancel
-	if m.notify != nil {
-		go m.notify.run(ctx, m.server)
-	}
-	if m.catalog != nil {
-		go m.buildCatalogs(ctx)
-	}
-	if m.state != nil {
-		go m.retrySaves(ctx)
-	}
-	if m.snaps != nil {
-		go m.snapshotLoop(ctx)
-	}
-	if m.signing != nil {
-		go m.refreshLoop(ctx)
-	}
-	if m.interval > 0 {
-		go m.run(ctx, m.interval, d, werr)
-	}
-	if m.updates != nil {
-		go m.watchPolicies(ctx)
-	}
-	return nil
-}
-
-// OnShutdown stops the reload loop. It is safe to call more than once.
-func (m *MXZone) OnShutdown() error {
-	m.mu.Lock()
-	if m.cancel != nil {
-		m.cancel()
-	}
-	if m.status != nil {
-		m.status.stop()
-	}
-	m.mu.Unlock()
-	m.stateWrites.Wait() // the copies of the first load, if still being written
-	m.release()
-	return nil
 }

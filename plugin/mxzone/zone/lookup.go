@@ -6,6 +6,11 @@ import (
 	"github.com/miekg/dns"
 )
 
+// MaxChain bounds how many CNAME or DNAME redirections are followed inside
+// served zones: by an answer, and by the checks of where an MX leads, so
+// the two agree on what is too long.
+const MaxChain = 8
+
 // Kind says how a name was found inside a zone.
 type Kind int
 
