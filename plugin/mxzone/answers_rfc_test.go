@@ -97,7 +97,7 @@ func TestNoTTLServedWithSOAMinimum(t *testing.T) {
 		"@ IN NS ns1\nns1 IN A 192.0.2.53\nwww A 192.0.2.1\n"})
 	m := newTestPlugin(t, dir, DefaultPolicy())
 	e := m.gen.Load().zones["old.example."]
-	if e.status != statusServed || len(e.findings) != 1 || e.findings[0].Severity != SeverityWarn || e.findings[0].Line != 1 {
+	if e.status != outcomeServed || len(e.findings) != 1 || e.findings[0].Severity != SeverityWarn || e.findings[0].Line != 1 {
 		t.Fatalf("status %s, findings %v: want served with one warning at line 1", e.status, e.findings)
 	}
 	msg, _ := query(t, m, "www.old.example.", dns.TypeA)

@@ -81,7 +81,7 @@ func (l *loader) firstBuild() (*generation, *report, error) {
 	for _, origin := range l.held {
 		// Named by several files, none canonical: nothing is read, and the
 		// copy in the state directory, if any, serves (restore).
-		next.zones[origin] = &entry{origin: origin, file: filepath.Join(l.dir, origin+"zone"), status: statusRejected}
+		next.zones[origin] = &entry{origin: origin, file: filepath.Join(l.dir, origin+"zone"), status: outcomeRejected}
 	}
 	crossCheck(next, changes, allZones(next), nil, &l.policy, l.protects)
 	finish(next, rep)
@@ -127,7 +127,7 @@ func (l *loader) rebuild(prev *generation, hint []string, mode scanMode, deleted
 	for _, origin := range deleting {
 		// The file is gone; its last version serves, and says why.
 		e := *prev.zones[origin]
-		e.status, e.findings = statusLastGood, findingsFor(rep.problems, origin)
+		e.status, e.findings = outcomeLastGood, findingsFor(rep.problems, origin)
 		next.zones[origin] = &e
 	}
 	// Something changed: a version held back before may fit now.

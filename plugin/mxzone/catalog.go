@@ -280,7 +280,7 @@ func (m *MXZone) flushCatalog() {
 }
 
 func catalogEntry(v *version) *entry {
-	return &entry{origin: v.Origin(), file: v.file, zone: v, status: statusServed}
+	return &entry{origin: v.Origin(), file: v.file, zone: v, status: outcomeServed}
 }
 
 // saveCatalogSerial keeps serial in the state directory, if there is one.

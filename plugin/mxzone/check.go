@@ -97,7 +97,7 @@ func check(paths []string, replacing string, policy Policy, limits Limits) (*Che
 	res.Findings = slices.Grow(res.Findings, n-len(res.Findings))
 	res.Zones = slices.Grow(res.Zones, len(entries))
 	for i, e := range entries {
-		res.Zones = append(res.Zones, ZoneStatus{Zone: e.origin, File: e.file, Served: e.status == statusServed})
+		res.Zones = append(res.Zones, ZoneStatus{Zone: e.origin, File: e.file, Served: e.status == outcomeServed})
 		res.Findings = append(res.Findings, lists[i]...)
 	}
 	res.Findings = byPlace(res.Findings)
@@ -251,7 +251,7 @@ func CheckEdit(dir, file string, policy Policy, limits Limits, protect []string)
 	changes := map[string]*change{origin: ch}
 	touched := crossCheck(next, changes, affected(next, changes, nil, served.deps), served.deps, &l.policy, l.protects)
 	res := &CheckResult{
-		Zones:    []ZoneStatus{{Zone: origin, File: ch.entry.file, Served: ch.entry.status == statusServed}},
+		Zones:    []ZoneStatus{{Zone: origin, File: ch.entry.file, Served: ch.entry.status == outcomeServed}},
 		Findings: ch.allFindings(),
 	}
 	for _, o := range touched {

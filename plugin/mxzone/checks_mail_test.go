@@ -160,7 +160,7 @@ func TestMailRules(t *testing.T) {
 			if served := e.zone != nil; served == (tc.sev == SeverityFail) {
 				t.Errorf("served: %v with a finding of severity %s; findings %v", served, tc.sev, found)
 			}
-			if e := m.gen.Load().zones["example.net."]; e.status != statusServed {
+			if e := m.gen.Load().zones["example.net."]; e.status != outcomeServed {
 				t.Errorf("the provider's zone must not suffer from a customer's mistake: %v", e.findings)
 			}
 		})
@@ -199,7 +199,7 @@ func TestMailPasses(t *testing.T) {
 					bad = append(bad, f)
 				}
 			}
-			if e.status != statusServed || len(bad) > 0 {
+			if e.status != outcomeServed || len(bad) > 0 {
 				t.Fatalf("status %s, findings %v", e.status, bad)
 			}
 		})
@@ -216,7 +216,7 @@ func TestMailRulesFollowPolicy(t *testing.T) {
 				"customer.example.zone": soaZone("customer.example.", lines...)})
 			m := newTestPlugin(t, dir, p)
 			e := m.gen.Load().zones["customer.example."]
-			if e.status != statusServed {
+			if e.status != outcomeServed {
 				t.Fatalf("refused although spf and spf_permissive are %s: %v", sev, e.findings)
 			}
 			n := 0

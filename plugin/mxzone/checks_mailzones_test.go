@@ -33,7 +33,7 @@ func TestMailAcrossZones(t *testing.T) {
 		m := newTestPlugin(t, dir, policy)
 		m.loader.protected = map[string]bool{"example.net.": true}
 		for _, o := range []string{"example.net.", "a.example.", "b.example.", "c.example.", "other.example."} {
-			if e := m.gen.Load().zones[o]; e.status != statusServed || len(failingOf(m, o)) > 0 {
+			if e := m.gen.Load().zones[o]; e.status != outcomeServed || len(failingOf(m, o)) > 0 {
 				t.Fatalf("%s: %s %v", o, e.status, e.findings)
 			}
 		}
@@ -49,7 +49,7 @@ func TestMailAcrossZones(t *testing.T) {
 	refused := func(t *testing.T, m *MXZone, want string) {
 		t.Helper()
 		e, f := m.gen.Load().zones["example.net."], failingOf(m, "example.net.")
-		if e.status != statusLastGood || len(f) != 1 || !strings.Contains(f[0].Message, want) {
+		if e.status != outcomeLastGood || len(f) != 1 || !strings.Contains(f[0].Message, want) {
 			t.Fatalf("provider: status %s, findings %v: want the edit refused with %q", e.status, f, want)
 		}
 		if rcode := rcodeOf(t, m, "_spf.example.net.", dns.TypeTXT); rcode != dns.RcodeSuccess {
@@ -79,7 +79,7 @@ func TestMailAcrossZones(t *testing.T) {
 		refused(t, m, "edit refused: 2 zones depend on it (a.example., b.example.)")
 		// Put back, the edit is served.
 		edit(t, m, dir, "example.net.zone", providerWith("3", "www A 192.0.2.80"))
-		if e := m.gen.Load().zones["example.net."]; e.status != statusServed {
+		if e := m.gen.Load().zones["example.net."]; e.status != outcomeServed {
 			t.Fatalf("fixed provider edit not served: %s %v", e.status, e.findings)
 		}
 	})
@@ -101,7 +101,7 @@ func TestMailAcrossZones(t *testing.T) {
 	t.Run("with dmarc_reports at its default, the same edit stands and customers are warned", func(t *testing.T) {
 		m, dir := load(t, DefaultPolicy())
 		edit(t, m, dir, "example.net.zone", strings.Replace(providerWith("2"), "*._report._dmarc", "x._report._dmarc", 1))
-		if e := m.gen.Load().zones["example.net."]; e.status != statusServed {
+		if e := m.gen.Load().zones["example.net."]; e.status != outcomeServed {
 			t.Fatalf("provider edit held for a warning: %s %v", e.status, e.findings)
 		}
 		var warned bool
@@ -115,12 +115,12 @@ func TestMailAcrossZones(t *testing.T) {
 	t.Run("another tenant's edit stands and the zone it breaks is told", func(t *testing.T) {
 		m, dir := load(t, DefaultPolicy())
 		edit(t, m, dir, "other.example.zone", soaZone("other.example.", "www A 192.0.2.80"))
-		if e := m.gen.Load().zones["other.example."]; e.status != statusServed {
+		if e := m.gen.Load().zones["other.example."]; e.status != outcomeServed {
 			t.Fatalf("unprotected edit held: %s %v", e.status, e.findings)
 		}
 		c := m.gen.Load().zones["c.example."]
 		f := failingOf(m, "c.example.")
-		if c.status != statusServed || len(f) != 1 || !strings.Contains(f[0].Message, "which does not exist in zone other.example.") {
+		if c.status != outcomeServed || len(f) != 1 || !strings.Contains(f[0].Message, "which does not exist in zone other.example.") {
 			t.Fatalf("c.example.: %s %v: want served as it is, with a finding naming other.example.", c.status, f)
 		}
 		// The tenant puts the record back: the finding goes.

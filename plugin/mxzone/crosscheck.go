@@ -90,7 +90,7 @@ func crossCheck(g *generation, changes map[string]*change, scope map[string]bool
 			// run shows the customer every mistake.
 			ch.cross, _ = checkTargets(ch.draft, g.zoneOf, policy)
 		}
-		if ch.entry.status = ch.status(); ch.entry.status == statusServed {
+		if ch.entry.status = ch.status(); ch.entry.status == outcomeServed {
 			ch.entry.heldBack = nil
 		}
 	}
@@ -125,17 +125,17 @@ func (r *crossRun) own(origin string) *entry {
 func (r *crossRun) protected(origin string) bool { return r.protects == nil || r.protects(origin) }
 
 // status is what the checks made of a changed zone.
-func (ch *change) status() status {
+func (ch *change) status() outcome {
 	e := ch.entry
 	switch {
 	case e.zone != nil && e.zone == ch.next:
-		return statusServed
+		return outcomeServed
 	case e.zone != nil && e.zone.saved:
-		return statusFromState
+		return outcomeFromState
 	case e.zone != nil:
-		return statusLastGood
+		return outcomeLastGood
 	default:
-		return statusRejected
+		return outcomeRejected
 	}
 }
 

@@ -80,7 +80,7 @@ func TestDNAMEAtLoad(t *testing.T) {
 				}
 			}
 			all := strings.Join(text, "\n")
-			if tc.want == "" && e.status != statusServed || tc.want != "" && !strings.Contains(all, tc.want) {
+			if tc.want == "" && e.status != outcomeServed || tc.want != "" && !strings.Contains(all, tc.want) {
 				t.Fatalf("status %s, failing findings:\n%s\nwant %q", e.status, all, tc.want)
 			}
 		})

@@ -166,7 +166,7 @@ func (m *MXZone) signChanges(rep *report) {
 			if last != nil {
 				log.Errorf("%s: zone %s cannot be signed (%v); its last signed version, serial %d, stays served; retried with back-off",
 					e.file, e.origin, err, last.Serial())
-				e.zone, e.status, e.heldBack = ch.last, statusLastGood, ch.next
+				e.zone, e.status, e.heldBack = ch.last, outcomeLastGood, ch.next
 				return
 			}
 			log.Errorf("%s: zone %s is served unsigned: %v; signing is retried with back-off", e.file, e.origin, err)

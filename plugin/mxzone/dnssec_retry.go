@@ -77,7 +77,7 @@ func (m *MXZone) retrySigning(now time.Time) int {
 		ne := *e
 		ne.zone, ne.heldBack = withSignature(v, z), nil
 		if e.heldBack == v {
-			ne.status = statusServed
+			ne.status = outcomeServed
 		}
 		out[i] = &ne
 	})

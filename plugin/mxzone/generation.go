@@ -25,26 +25,27 @@ type generation struct {
 	verifying bool
 }
 
-// status is what the server does with one zone file.
-type status int
+// outcome is what the server does with one zone file (the status API
+// shows it as a zone's state).
+type outcome int
 
 const (
-	statusServed    status = iota // the file's current version is served
-	statusLastGood                // the file was refused; its last good version is served
-	statusRejected                // the file was refused and never had a good version: SERVFAIL
-	statusFromState               // the file was refused; the copy saved in the state directory is served
+	outcomeServed    outcome = iota // the file's current version is served
+	outcomeLastGood                 // the file was refused; its last good version is served
+	outcomeRejected                 // the file was refused and never had a good version: SERVFAIL
+	outcomeFromState                // the file was refused; the copy saved in the state directory is served
 )
 
-var statusNames = [...]string{"served", "last_good", "rejected", "from_state"}
+var outcomeNames = [...]string{"served", "last_good", "rejected", "from_state"}
 
-func (s status) String() string { return statusNames[s] }
+func (s outcome) String() string { return outcomeNames[s] }
 
 // entry is one zone file of a generation.
 type entry struct {
 	origin   string
 	file     string
 	zone     *version // the version served; nil: SERVFAIL
-	status   status
+	status   outcome
 	stamp    zonefile.Stamp
 	includes []zonefile.Include
 	heldBack *version // a newer version held back only by cross-zone findings

@@ -93,7 +93,7 @@ func TestRefusedEditNamesFewDependents(t *testing.T) {
 		}
 	}
 	want := "edit refused: 5 zones depend on it (a.example., b.example., c.example. and 2 more): "
-	if e.status != statusLastGood || len(refusals) != 1 || !strings.HasPrefix(refusals[0].Message, want) ||
+	if e.status != outcomeLastGood || len(refusals) != 1 || !strings.HasPrefix(refusals[0].Message, want) ||
 		!strings.Contains(refusals[0].Message, "a.example.zone:5: exchange mx1.example.net. does not exist in zone example.net.") {
 		t.Fatalf("status %s, refusals %v; want one starting %q", e.status, refusals, want)
 	}

@@ -52,12 +52,12 @@ func TestIncludes(t *testing.T) {
 				t.Fatalf("a finding quotes an included file:\n%s", all)
 			}
 			if tc.refused == "" {
-				if e.status != statusServed {
+				if e.status != outcomeServed {
 					t.Fatalf("not served:\n%s", all)
 				}
 				return
 			}
-			if e.status == statusServed || !strings.Contains(all, tc.refused) {
+			if e.status == outcomeServed || !strings.Contains(all, tc.refused) {
 				t.Fatalf("status %s, want refused with %q:\n%s", e.status, tc.refused, all)
 			}
 		})

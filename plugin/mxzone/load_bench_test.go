@@ -74,7 +74,7 @@ func BenchmarkEditOne(b *testing.B) {
 			b.Fatal(err)
 		}
 		next, rep, err := l.rebuild(g, []string{name}, scanNamed, nil)
-		if err != nil || len(rep.changes) != 1 || next.zones[origin].status != statusServed {
+		if err != nil || len(rep.changes) != 1 || next.zones[origin].status != outcomeServed {
 			b.Fatalf("%v: %d changes", err, len(rep.changes))
 		}
 		g = next

@@ -34,12 +34,12 @@ func (m *MXZone) logReport(prev *generation, rep *report, first bool) {
 	served, refused := 0, 0
 	for _, ch := range rep.changes {
 		e := ch.entry
-		if e.status == statusServed {
+		if e.status == outcomeServed {
 			served++
 		} else {
 			refused++
 		}
-		if ch.retry && e.status != statusServed || sameAsLogged(prev, e) {
+		if ch.retry && e.status != outcomeServed || sameAsLogged(prev, e) {
 			continue // same content, same verdict: logged already
 		}
 		for _, f := range e.findings {
@@ -51,12 +51,12 @@ func (m *MXZone) logReport(prev *generation, rep *report, first bool) {
 			}
 		}
 		switch {
-		case e.status == statusServed && !first:
+		case e.status == outcomeServed && !first:
 			log.Infof("%s: zone %s is served, serial %d", e.file, e.origin, e.zone.served().Serial())
-		case e.status == statusLastGood, e.status == statusFromState:
+		case e.status == outcomeLastGood, e.status == outcomeFromState:
 			log.Errorf("%s: edit refused; zone %s keeps serving its last good version, serial %d",
 				e.file, e.origin, e.zone.served().Serial())
-		case e.status == statusRejected:
+		case e.status == outcomeRejected:
 			log.Errorf("%s: zone %s is not served (SERVFAIL) until the file is fixed", e.file, e.origin)
 		}
 	}

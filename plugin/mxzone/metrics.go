@@ -98,12 +98,12 @@ var (
 
 // recordGeneration publishes the gauges of a newly published generation.
 func (m *MXZone) recordGeneration(g *generation, rep *report, took time.Duration) {
-	var counts [len(statusNames)]int
+	var counts [len(outcomeNames)]int
 	for _, e := range g.zones {
 		counts[e.status]++
 	}
 	for s, n := range counts {
-		zonesGauge.WithLabelValues(m.server, status(s).String()).Set(float64(n))
+		zonesGauge.WithLabelValues(m.server, outcome(s).String()).Set(float64(n))
 	}
 	result := "applied"
 	for _, ch := range rep.changes {
@@ -113,7 +113,7 @@ func (m *MXZone) recordGeneration(g *generation, rep *report, took time.Duration
 		for _, f := range ch.entry.findings {
 			findingsCounter.WithLabelValues(m.server, f.Rule.String(), f.Severity.String()).Inc()
 		}
-		if ch.entry.status != statusServed {
+		if ch.entry.status != outcomeServed {
 			result = "refused"
 		}
 	}

@@ -102,7 +102,7 @@ func largeApex(b testing.TB, n int) *MXZone {
 	if err := m.reloadWith(nil, scanAll); err != nil {
 		b.Fatal(err)
 	}
-	if e := m.gen.Load().zones["big.example."]; e == nil || e.status != statusServed {
+	if e := m.gen.Load().zones["big.example."]; e == nil || e.status != outcomeServed {
 		b.Fatalf("zone not served: %v", e)
 	}
 	return m

@@ -30,7 +30,7 @@ func TestTrustBetweenTenants(t *testing.T) {
 			t.Fatal(err)
 		}
 		g := m.gen.Load()
-		if e := g.zones["example.com."]; e.status != statusServed {
+		if e := g.zones["example.com."]; e.status != outcomeServed {
 			t.Fatalf("the owner's edit was held: %s %v", e.status, e.findings)
 		}
 		if rcode := rcodeOf(t, m, "mail1.example.com.", dns.TypeA); rcode != dns.RcodeNameError {
@@ -41,7 +41,7 @@ func TestTrustBetweenTenants(t *testing.T) {
 		for _, f := range s.findings {
 			said = said || f.Severity == SeverityFail && strings.Contains(f.Message, "mail1.example.com. does not exist in zone example.com.")
 		}
-		if s.status != statusServed || !said || len(g.zones["shop.example."].zone.mx) != 1 {
+		if s.status != outcomeServed || !said || len(g.zones["shop.example."].zone.mx) != 1 {
 			t.Fatalf("shop.example.: status %s, findings %v: want served as it is, with a finding", s.status, s.findings)
 		}
 		// The owner puts mail1 back: the finding goes.
@@ -65,7 +65,7 @@ func TestTrustBetweenTenants(t *testing.T) {
 			t.Fatalf("the provider's zone went although a.example. depends on it: %s", dns.RcodeToString[rcode])
 		}
 		e := m.gen.Load().zones["example.net."]
-		if e.status != statusLastGood || len(e.findings) != 1 ||
+		if e.status != outcomeLastGood || len(e.findings) != 1 ||
 			!strings.Contains(e.findings[0].Message, "deletion refused: zone a.example. depends on it") {
 			t.Fatalf("status %s, findings %v: want the deletion held with a finding", e.status, e.findings)
 		}

@@ -101,7 +101,7 @@ func (m *MXZone) settingsID() string {
 // snapshotable reports whether e can be served from a snapshot at the
 // next start (see the list above).
 func (m *MXZone) snapshotable(e *entry) bool {
-	if e.zone == nil || e.status != statusServed || e.heldBack != nil || e.missing {
+	if e.zone == nil || e.status != outcomeServed || e.heldBack != nil || e.missing {
 		return false
 	}
 	signed := e.zone.signed != nil
@@ -304,7 +304,7 @@ func (m *MXZone) startVerified(g *generation, read []string) {
 // and the journals of zones gone are deleted, as after a first load.
 func (m *MXZone) verified(prev, next *generation, rep *report) *generation {
 	for _, ch := range rep.changes {
-		if e := ch.entry; e.status == statusFromState && e.zone == ch.last {
+		if e := ch.entry; e.status == outcomeFromState && e.zone == ch.last {
 			m.logFromCopy(e) // refused; the version from the snapshot is its saved copy
 		}
 	}

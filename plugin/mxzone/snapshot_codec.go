@@ -99,8 +99,8 @@ func decodeEntry(b []byte) (*entry, error) {
 		return nil, errBadEntry
 	}
 	origin := r.raw() // the zone's own origin string is used
-	e := &entry{file: r.str(), status: status(r.u8()), stamp: r.stamp()}
-	if e.status > statusFromState {
+	e := &entry{file: r.str(), status: outcome(r.u8()), stamp: r.stamp()}
+	if e.status > outcomeFromState {
 		return nil, errBadEntry
 	}
 	r.same = e.file // most of the strings that follow are the file's name: shared, not copied

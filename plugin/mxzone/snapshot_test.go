@@ -60,34 +60,34 @@ func TestStartFromSnapshot(t *testing.T) {
 		// m is the first server, still running.
 		down    func(t *testing.T, m *MXZone, dir, state string)
 		policy  func(*Policy)
-		protect bool   // c.example. is protected
-		during  int    // c.example.'s serial while verifying (-1: not there)
-		after   int    // and after
-		status  status // c.example.'s state after
-		reread  bool   // every zone is read again (other settings)
-		noStart bool   // no start from the snapshot at all
+		protect bool    // c.example. is protected
+		during  int     // c.example.'s serial while verifying (-1: not there)
+		after   int     // and after
+		status  outcome // c.example.'s state after
+		reread  bool    // every zone is read again (other settings)
+		noStart bool    // no start from the snapshot at all
 	}{
-		{name: "nothing changed", during: 1, after: 1, status: statusServed},
-		{name: "changed while down", during: 1, after: 2, status: statusServed, down: func(t *testing.T, _ *MXZone, dir, _ string) {
+		{name: "nothing changed", during: 1, after: 1, status: outcomeServed},
+		{name: "changed while down", during: 1, after: 2, status: outcomeServed, down: func(t *testing.T, _ *MXZone, dir, _ string) {
 			writeSettled(t, dir, "c.example.zone", customer(c, "2"))
 		}},
-		{name: "broken while down", during: 1, after: 1, status: statusFromState, down: func(t *testing.T, _ *MXZone, dir, _ string) {
+		{name: "broken while down", during: 1, after: 1, status: outcomeFromState, down: func(t *testing.T, _ *MXZone, dir, _ string) {
 			writeSettled(t, dir, "c.example.zone", "not a zone\n")
 		}},
 		{name: "deleted while down", during: -1, after: -1, down: func(t *testing.T, _ *MXZone, dir, _ string) {
 			os.Remove(filepath.Join(dir, "c.example.zone"))
 		}},
 		// The protected list is a setting: with it changed every file is read again.
-		{name: "protected, deleted while down", during: 1, after: 1, status: statusFromState, protect: true, reread: true,
+		{name: "protected, deleted while down", during: 1, after: 1, status: outcomeFromState, protect: true, reread: true,
 			down: func(t *testing.T, _ *MXZone, dir, _ string) {
 				os.Remove(filepath.Join(dir, "c.example.zone"))
 			}},
-		{name: "deleted while down and made again, broken", during: 1, after: 1, status: statusFromState,
+		{name: "deleted while down and made again, broken", during: 1, after: 1, status: outcomeFromState,
 			down: func(t *testing.T, _ *MXZone, dir, _ string) {
 				os.Remove(filepath.Join(dir, "c.example.zone"))
 				writeSettled(t, dir, "c.example.zone", "not a zone\n")
 			}},
-		{name: "changed after the snapshot, then broken while down", during: 2, after: 2, status: statusFromState,
+		{name: "changed after the snapshot, then broken while down", during: 2, after: 2, status: outcomeFromState,
 			down: func(t *testing.T, m *MXZone, dir, _ string) {
 				writeSettled(t, dir, "c.example.zone", customer(c, "2"))
 				if err := m.reloadWith(nil, scanAll); err != nil {
@@ -95,7 +95,7 @@ func TestStartFromSnapshot(t *testing.T) {
 				}
 				writeSettled(t, dir, "c.example.zone", "not a zone\n")
 			}},
-		{name: "deleted after the snapshot, made again while down", during: 0, after: 0, status: statusRejected,
+		{name: "deleted after the snapshot, made again while down", during: 0, after: 0, status: outcomeRejected,
 			down: func(t *testing.T, m *MXZone, dir, _ string) {
 				os.Remove(filepath.Join(dir, "c.example.zone"))
 				if err := m.reloadWith(nil, scanAll); err != nil {
@@ -103,9 +103,9 @@ func TestStartFromSnapshot(t *testing.T) {
 				}
 				writeSettled(t, dir, "c.example.zone", "not a zone\n")
 			}},
-		{name: "other rules", during: 1, after: 1, status: statusServed, reread: true,
+		{name: "other rules", during: 1, after: 1, status: outcomeServed, reread: true,
 			policy: func(p *Policy) { p.Rules[RuleDMARCReports] = SeverityFail }},
-		{name: "damaged snapshot", noStart: true, after: 1, status: statusServed, down: func(t *testing.T, _ *MXZone, _, state string) {
+		{name: "damaged snapshot", noStart: true, after: 1, status: outcomeServed, down: func(t *testing.T, _ *MXZone, _, state string) {
 			path := filepath.Join(state, snapshotName)
 			data, _ := os.ReadFile(path)
 			os.WriteFile(path, data[:len(data)/2], 0o600)

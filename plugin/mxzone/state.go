@@ -204,7 +204,7 @@ func (m *MXZone) restoreOne(g *generation, origin string) {
 	case e.zone != nil:
 	default:
 		if v := s.load(origin, &m.loader.policy, m.loader.limits, m.loader.dynamicFor(origin, nil)); v != nil {
-			e.zone, e.status, e.published = v, statusFromState, time.Now()
+			e.zone, e.status, e.published = v, outcomeFromState, time.Now()
 			m.logFromCopy(e)
 		}
 	}
@@ -225,7 +225,7 @@ func (m *MXZone) saveFirstLoad(g *generation) []string {
 	var saved []string
 	var failed error
 	for origin, e := range g.zones {
-		if e.status != statusServed || s.fresh(origin, e.stamp) {
+		if e.status != outcomeServed || s.fresh(origin, e.stamp) {
 			continue
 		}
 		if err := s.save(e.zone, false); err != nil {
@@ -257,7 +257,7 @@ func (m *MXZone) saveReplaced(g *generation) {
 	s := m.state
 	entries := make([]*entry, 0, len(g.zones))
 	for _, e := range g.zones {
-		if e.status == statusServed {
+		if e.status == outcomeServed {
 			entries = append(entries, e)
 		}
 	}
@@ -295,7 +295,7 @@ func (m *MXZone) saveChanges(rep *report) {
 		}
 	}
 	for _, ch := range rep.changes {
-		if e := ch.entry; e.status == statusServed && ch.next != nil && e.zone == ch.next {
+		if e := ch.entry; e.status == outcomeServed && ch.next != nil && e.zone == ch.next {
 			if err := s.save(e.zone, true); err != nil {
 				log.Errorf("state: %v; retried later", err)
 				m.markUnsaved(e.origin)
@@ -366,7 +366,7 @@ func (m *MXZone) restoreMissing(g *generation, origin string) {
 	msg := fmt.Sprintf("the file of protected zone %s is missing at start; its saved copy, serial %d, saved %s ago, keeps serving "+
 		"until the file is back or `coredns-mx state forget %s` removes the copy", origin, v.Serial(), s.age(origin), origin)
 	log.Errorf("%s: %s", file, msg)
-	g.zones[origin] = &entry{origin: origin, file: file, zone: v, status: statusFromState, missing: true, published: time.Now(),
+	g.zones[origin] = &entry{origin: origin, file: file, zone: v, status: outcomeFromState, missing: true, published: time.Now(),
 		findings: []Finding{{File: file, Zone: origin, Owner: origin, Rule: RuleSyntax, Severity: SeverityFail, Message: msg}}}
 }
 

@@ -63,7 +63,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 			!strings.HasSuffix(svc.Answer[0].String(), "00060010"+"00000000000000000000ffffc6336464") {
 			t.Fatalf("SVCB from the saved copy: %v", svc.Answer)
 		}
-		if e := m.gen.Load().zones["c.example."]; e.status != statusFromState {
+		if e := m.gen.Load().zones["c.example."]; e.status != outcomeFromState {
 			t.Fatalf("state %s, want from_state", e.status)
 		}
 		if got := testutil.ToFloat64(zonesGauge.WithLabelValues(m.server, "from_state")); got != 1 {
@@ -90,7 +90,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 		if err := m.reload(); err != nil {
 			t.Fatal(err)
 		}
-		if e := m.gen.Load().zones["c.example."]; e.status != statusServed {
+		if e := m.gen.Load().zones["c.example."]; e.status != outcomeServed {
 			t.Fatalf("state %s", e.status)
 		}
 		if now, _ := os.ReadFile(filepath.Join(state, "c.example.zone")); !strings.Contains(string(now), "192.0.2.9") {
@@ -195,7 +195,7 @@ func TestDeletedMeansDeleted(t *testing.T) {
 		writeFile(t, dir, "a.example.zone", broken)
 		eventually(t, 5*time.Second, "the new file read", func() bool {
 			e := m.gen.Load().zones["a.example."]
-			return e != nil && e.status == statusRejected
+			return e != nil && e.status == outcomeRejected
 		})
 		if _, rcode := query(t, m, "www.a.example.", dns.TypeA); rcode != dns.RcodeServerFailure {
 			t.Fatalf("rcode %s: the deleted zone's records are served", dns.RcodeToString[rcode])
@@ -216,7 +216,7 @@ func TestDeletedMeansDeleted(t *testing.T) {
 		markInState(t, state, "a.example.")
 		writeFile(t, dir, "a.example.zone", broken)
 		m := startWithState(t, dir, state)
-		if e := m.gen.Load().zones["a.example."]; e.status != statusRejected {
+		if e := m.gen.Load().zones["a.example."]; e.status != outcomeRejected {
 			t.Fatalf("status %s: a copy marked deleted was served", e.status)
 		}
 		if _, err := os.Stat(filepath.Join(state, "a.example.zone")); !os.IsNotExist(err) {

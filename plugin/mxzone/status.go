@@ -76,7 +76,7 @@ const (
 // problem reports whether e is not served exactly as its file reads, or
 // served with an error another zone's edit caused.
 func (e *entry) problem() bool {
-	return e.status != statusServed || e.heldBack != nil ||
+	return e.status != outcomeServed || e.heldBack != nil ||
 		slices.ContainsFunc(e.findings, func(f Finding) bool { return f.Severity == SeverityFail })
 }
 
@@ -97,7 +97,7 @@ func (e *entry) summary(g *generation) zoneSummary {
 // with a problem, in name order, filtered by state and rule ("" for any).
 func listZones(g *generation, state, rule string, after string, limit int) zoneList {
 	out := zoneList{Counts: map[string]int{}, Zones: []zoneSummary{}}
-	for _, name := range statusNames {
+	for _, name := range outcomeNames {
 		out.Counts[name] = 0
 	}
 	var hits []*entry

@@ -173,7 +173,7 @@ func (s *statusServer) generation() *generation {
 func listQuery(r *http.Request) (state, rule, after string, limit int, err error) {
 	q := r.URL.Query()
 	state, rule, after, limit = q.Get("state"), q.Get("rule"), q.Get("after"), pageDefault
-	if state != "" && !slices.Contains(statusNames[:], state) {
+	if state != "" && !slices.Contains(outcomeNames[:], state) {
 		return "", "", "", 0, errors.New("state is one of served, last_good, rejected, from_state")
 	}
 	if _, ok := ruleNamed(rule); rule != "" && !ok {

@@ -69,7 +69,7 @@ func (s *statusServer) index(w http.ResponseWriter, _ *http.Request) {
 	renderPage(w, http.StatusOK, "index", struct {
 		States []string
 		List   zoneList
-	}{statusNames[:], list})
+	}{outcomeNames[:], list})
 }
 
 // zonePage serves one zone's page, /zone?name=NAME.

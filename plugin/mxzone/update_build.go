@@ -124,7 +124,7 @@ func (l *loader) crossUpdate(g *generation, e *entry, v *version, local []Findin
 	} else {
 		gen.index()
 	}
-	if ne.status != statusServed {
+	if ne.status != outcomeServed {
 		var list []Finding
 		for _, f := range ch.cross {
 			list = append(list, f.Finding)

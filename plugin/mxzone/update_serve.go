@@ -160,7 +160,7 @@ func (m *MXZone) applyUpdate(origin, key string, r *dns.Msg, pol *update.Policy)
 		if e == nil {
 			return nil, &updateRefusal{rcode: dns.RcodeNotAuth, ede: dns.ExtendedErrorCodeNotAuthoritative, why: "zone " + origin + " is not served here"}
 		}
-		if e.zone == nil || e.status != statusServed {
+		if e.zone == nil || e.status != outcomeServed {
 			return nil, &updateRefusal{rcode: dns.RcodeRefused, ede: dns.ExtendedErrorCodeProhibited,
 				why: fmt.Sprintf("zone %s is held back (%s): fix its file first", origin, e.status)}
 		}

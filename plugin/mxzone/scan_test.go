@@ -105,7 +105,7 @@ func testReload(t *testing.T, events bool) {
 			t.Fatalf("last good version not served: %v", msg)
 		}
 		e := m.gen.Load().zones["b.example."]
-		if e.status != statusLastGood || !failed(e.findings) {
+		if e.status != outcomeLastGood || !failed(e.findings) {
 			t.Fatalf("state %s findings %v", e.status, e.findings)
 		}
 		if got := testutil.ToFloat64(zonesGauge.WithLabelValues(m.server, "last_good")); got != before+1 {
@@ -126,7 +126,7 @@ func testReload(t *testing.T, events bool) {
 		bumpMtime(t, filepath.Join(dir, "example.net.zone"), 3*time.Second)
 		reload("example.net.zone")
 		e := m.gen.Load().zones["example.net."]
-		if e.status != statusLastGood {
+		if e.status != outcomeLastGood {
 			t.Fatalf("provider edit applied although a.example. depends on mx1: %v", e.findings)
 		}
 		msg := ""
@@ -157,7 +157,7 @@ func testReload(t *testing.T, events bool) {
 		writeFile(t, dir, "b.example.zone", strings.Replace(customer("b.example.", "3"), "mx1.example.net.", "aspmx.l.google.com.", 1))
 		bumpMtime(t, filepath.Join(dir, "b.example.zone"), 4*time.Second)
 		reload("b.example.zone")
-		if e := m.gen.Load().zones["example.net."]; e.status != statusServed {
+		if e := m.gen.Load().zones["example.net."]; e.status != outcomeServed {
 			t.Fatalf("provider edit still held back: %s %v", e.status, e.findings)
 		}
 	})
@@ -169,7 +169,7 @@ func TestReloadNewZoneWaitsForItsTarget(t *testing.T) {
 		"c.example.zone":   soaZone("c.example.", "@ MX 10 mx9.example.net."),
 	})
 	m := newTestPlugin(t, dir, DefaultPolicy())
-	if e := m.gen.Load().zones["c.example."]; e.status != statusRejected {
+	if e := m.gen.Load().zones["c.example."]; e.status != outcomeRejected {
 		t.Fatalf("state %s", e.status)
 	}
 	if _, rcode := query(t, m, "c.example.", dns.TypeMX); rcode != dns.RcodeServerFailure {
@@ -180,7 +180,7 @@ func TestReloadNewZoneWaitsForItsTarget(t *testing.T) {
 	if err := m.reload(); err != nil {
 		t.Fatal(err)
 	}
-	if e := m.gen.Load().zones["c.example."]; e.status != statusServed {
+	if e := m.gen.Load().zones["c.example."]; e.status != outcomeServed {
 		t.Fatalf("c.example. not served once its MX target exists: %s %v", e.status, e.findings)
 	}
 }
@@ -214,10 +214,10 @@ func TestReloadNewZoneCapturingAnExchange(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := m.gen.Load()
-	if e := g.zones["sub.example.net."]; e == nil || e.status != statusRejected || e.heldBack == nil {
+	if e := g.zones["sub.example.net."]; e == nil || e.status != outcomeRejected || e.heldBack == nil {
 		t.Fatalf("new zone that breaks c.example. was not held back: %+v", e)
 	}
-	if e := g.zones["c.example."]; e.status != statusServed {
+	if e := g.zones["c.example."]; e.status != outcomeServed {
 		t.Fatalf("c.example. hurt: %s", e.status)
 	}
 	// Once the new zone has the host, it goes live.
@@ -226,7 +226,7 @@ func TestReloadNewZoneCapturingAnExchange(t *testing.T) {
 	if err := m.reloadNames([]string{"sub.example.net.zone"}); err != nil {
 		t.Fatal(err)
 	}
-	if e := m.gen.Load().zones["sub.example.net."]; e.status != statusServed {
+	if e := m.gen.Load().zones["sub.example.net."]; e.status != outcomeServed {
 		t.Fatalf("fixed zone not served: %s %v", e.status, e.findings)
 	}
 	msg, _ := query(t, m, "c.example.", dns.TypeMX)

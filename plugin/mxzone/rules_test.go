@@ -104,7 +104,7 @@ func TestValidationPasses(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			m := loadCustomer(t, tc.lines...)
-			if e := m.gen.Load().zones["customer.example."]; e.zone == nil || e.status != statusServed {
+			if e := m.gen.Load().zones["customer.example."]; e.zone == nil || e.status != outcomeServed {
 				t.Fatalf("zone refused: %v", findingsOf(m, "customer.example."))
 			}
 		})
