@@ -2,6 +2,7 @@ package mxzone
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
@@ -190,17 +191,53 @@ func TestServeDNSRcodes(t *testing.T) {
 	}
 }
 
+// TestFallthrough: with fallthrough, an NXDOMAIN of a served zone and a
+// name outside every served zone go to the next plugin, whose answer is the
+// reply; without it, or for other zones, the NXDOMAIN is answered here.
+// Names that exist are answered here either way.
 func TestFallthrough(t *testing.T) {
 	dir := writeZones(t, map[string]string{"good.example.zone": soaZone("good.example.")})
-	m := newTestPlugin(t, dir, DefaultPolicy())
-	m.Fall.SetZonesFromArgs(nil)
-	for _, name := range []string{"nope.good.example.", "example.net."} {
-		if _, rcode := query(t, m, name, dns.TypeA); rcode != dns.RcodeSuccess {
-			t.Errorf("%s: rcode %s, want the next plugin's NOERROR", name, dns.RcodeToString[rcode])
-		}
-	}
-	if msg, _ := query(t, m, "ns1.good.example.", dns.TypeA); msg == nil || !msg.Authoritative {
-		t.Errorf("existing name must still be answered here: %v", msg)
+	const nextText = "from the next plugin"
+	for _, tc := range []struct {
+		name      string
+		fall      []string // fallthrough's zones; nil: no fallthrough
+		qname     string
+		wantNext  bool
+		wantRcode int
+	}{
+		{"nxdomain, fallthrough", []string{}, "nope.good.example.", true, dns.RcodeSuccess},
+		{"outside, fallthrough", []string{}, "example.net.", true, dns.RcodeSuccess},
+		{"nxdomain, no fallthrough", nil, "nope.good.example.", false, dns.RcodeNameError},
+		{"nxdomain, fallthrough for another zone", []string{"other.example."}, "nope.good.example.", false, dns.RcodeNameError},
+		{"nxdomain, fallthrough for this zone", []string{"good.example."}, "nope.good.example.", true, dns.RcodeSuccess},
+		{"existing name, fallthrough", []string{}, "ns1.good.example.", false, dns.RcodeSuccess},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newTestPlugin(t, dir, DefaultPolicy())
+			called := false
+			m.Next = test.HandlerFunc(func(_ context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
+				called = true
+				reply := new(dns.Msg)
+				reply.SetReply(r)
+				reply.Answer = []dns.RR{&dns.TXT{Hdr: dns.RR_Header{Name: r.Question[0].Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET}, Txt: []string{nextText}}}
+				w.WriteMsg(reply)
+				return dns.RcodeSuccess, nil
+			})
+			if tc.fall != nil {
+				m.Fall.SetZonesFromArgs(tc.fall)
+			}
+			msg, rcode := query(t, m, tc.qname, dns.TypeA)
+			if called != tc.wantNext || rcode != tc.wantRcode {
+				t.Fatalf("next plugin called %v (want %v), rcode %s (want %s)", called, tc.wantNext, dns.RcodeToString[rcode], dns.RcodeToString[tc.wantRcode])
+			}
+			fromNext := msg != nil && len(msg.Answer) == 1 && strings.Contains(msg.Answer[0].String(), nextText)
+			if fromNext != tc.wantNext {
+				t.Errorf("reply from the next plugin %v, want %v: %v", fromNext, tc.wantNext, msg)
+			}
+			if !tc.wantNext && (msg == nil || !msg.Authoritative) {
+				t.Errorf("answered here without AA: %v", msg)
+			}
+		})
 	}
 }
 
