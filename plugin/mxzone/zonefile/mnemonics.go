@@ -24,11 +24,11 @@ func keyAlgorithms(data []byte) []byte {
 // if there is one; false: the line is left as it is.
 func keyAlgorithmLine(line []byte) ([]byte, bool) {
 	toks := tokens(line)
-	for k := 0; k < len(toks) && k <= 3; k++ { // owner, TTL and class come first
+	return atType(line, toks, func(k int) ([]byte, bool) {
 		switch strings.ToUpper(string(line[toks[k][0]:toks[k][1]])) {
 		case "DNSKEY", "CDNSKEY", "KEY":
 		default:
-			continue
+			return nil, false
 		}
 		if k+3 >= len(toks) {
 			return nil, false
@@ -38,8 +38,19 @@ func keyAlgorithmLine(line []byte) ([]byte, bool) {
 		if !ok {
 			return nil, false
 		}
-		fixed := append(append(append([]byte{}, line[:alg[0]]...), strconv.Itoa(int(n))...), line[alg[1]:]...)
-		return fixed, true
+		return append(append(append([]byte{}, line[:alg[0]]...), strconv.Itoa(int(n))...), line[alg[1]:]...), true
+	})
+}
+
+// atType returns what fix makes of line with the record's type taken to be
+// its k-th field, for the first k (owner, TTL and class come first, so at
+// most the fourth) it makes something of: a field may spell a type and be
+// the owner ("wks IN WKS ...").
+func atType(line []byte, toks [][2]int, fix func(k int) ([]byte, bool)) ([]byte, bool) {
+	for k := 0; k < len(toks) && k <= 3; k++ {
+		if out, ok := fix(k); ok {
+			return out, true
+		}
 	}
 	return nil, false
 }
@@ -85,9 +96,9 @@ func wksRecords(data []byte) []byte {
 
 func wksLine(line []byte) ([]byte, bool) {
 	toks := tokens(line)
-	for k := 0; k < len(toks) && k <= 3; k++ {
+	return atType(line, toks, func(k int) ([]byte, bool) {
 		if !strings.EqualFold(string(line[toks[k][0]:toks[k][1]]), "WKS") {
-			continue
+			return nil, false
 		}
 		fields := toks[k+1:]
 		if len(fields) < 2 {
@@ -120,8 +131,7 @@ func wksLine(line []byte) ([]byte, bool) {
 		form := fmt.Sprintf("TYPE11 \\# %d %x", len(rdata), rdata)
 		last := fields[len(fields)-1]
 		return append(append(append([]byte{}, line[:toks[k][0]]...), form...), line[last[1]:]...), true
-	}
-	return nil, false
+	})
 }
 
 // rewriteLines returns data with each line fix changes changed, and data
@@ -162,9 +172,9 @@ func ipseckeyRecords(data []byte) []byte {
 
 func ipseckeyLine(line []byte) ([]byte, bool) {
 	toks := tokens(line)
-	for k := 0; k < len(toks) && k <= 3; k++ {
+	return atType(line, toks, func(k int) ([]byte, bool) {
 		if !strings.EqualFold(string(line[toks[k][0]:toks[k][1]]), "IPSECKEY") {
-			continue
+			return nil, false
 		}
 		fields := toks[k+1:]
 		if len(fields) < 4 {
@@ -194,8 +204,7 @@ func ipseckeyLine(line []byte) ([]byte, bool) {
 		form := fmt.Sprintf("TYPE45 \\# %d %x", len(rdata), rdata)
 		last := fields[len(fields)-1]
 		return append(append(append([]byte{}, line[:toks[k][0]]...), form...), line[last[1]:]...), true
-	}
-	return nil, false
+	})
 }
 
 // ipseckeyGateway is the gateway field of an IPSECKEY record in wire form.

@@ -183,6 +183,9 @@ func readable(data []byte) ([]byte, Retypes) {
 	if has("IPSECKEY") {
 		data = ipseckeyRecords(data)
 	}
+	if has("LOC") {
+		data = locRecords(data)
+	}
 	if has(`"`) && has("$INCLUDE") {
 		data = quotedIncludes(data)
 	}
