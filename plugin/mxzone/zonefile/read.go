@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -231,6 +232,7 @@ func (t *tracker) parse() (*Result, error) {
 				g.Hdr.Rrtype = typ
 			}
 		}
+		sortBitmap(rr)
 		recs = append(recs, Record{RR: rr, File: cur.file, Line: cur.start})
 	}
 	if err := zp.Err(); err != nil {
@@ -242,6 +244,28 @@ func (t *tracker) parse() (*Result, error) {
 	res.Records = recs
 	defaultTTLs(res)
 	return res, nil
+}
+
+// sortBitmap puts the types of an NSEC, NSEC3 or CSYNC record in order,
+// once each: a file may list them in any order (BIND and Knot read them
+// so), the wire form has them in order (RFC 4034 section 4.1.2), and
+// miekg/dns packs them only in order.
+func sortBitmap(rr dns.RR) {
+	var types *[]uint16
+	switch rr := rr.(type) {
+	case *dns.NSEC:
+		types = &rr.TypeBitMap
+	case *dns.NSEC3:
+		types = &rr.TypeBitMap
+	case *dns.CSYNC:
+		types = &rr.TypeBitMap
+	default:
+		return
+	}
+	if !slices.IsSorted(*types) {
+		slices.Sort(*types)
+	}
+	*types = slices.Compact(*types)
 }
 
 // defaultTTLs gives the records that got no TTL the SOA MINIMUM.

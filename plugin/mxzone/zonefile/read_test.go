@@ -297,3 +297,42 @@ func TestSVCBMappedHint_RFC9460_AppendixD(t *testing.T) {
 		}
 	}
 }
+
+// TestBitmapsInOrder: the types of an NSEC, NSEC3 or CSYNC record listed
+// out of order, or twice, read in order, once each, and pack.
+func TestBitmapsInOrder(t *testing.T) {
+	dir := writeZones(t, map[string]string{"x.example.zone": "$TTL 3600\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\n" +
+		"a NSEC b.x.example. RRSIG MX A NSEC A\n" +
+		"0p9mhaveqvm6t7vbl5lop2u3t2rp3tom NSEC3 1 1 12 aabbccdd 2t7b4g4vsa5smi47k61mv5bv1a22bojr SOA NS NSEC3PARAM RRSIG DNSKEY\n" +
+		"@ CSYNC 1 3 AAAA A NS\n"})
+	res := readZone(t, dir, "x.example.zone", "x.example.")
+	want := map[uint16][]uint16{
+		dns.TypeNSEC:  {dns.TypeA, dns.TypeMX, dns.TypeRRSIG, dns.TypeNSEC},
+		dns.TypeNSEC3: {dns.TypeNS, dns.TypeSOA, dns.TypeRRSIG, dns.TypeDNSKEY, dns.TypeNSEC3PARAM},
+		dns.TypeCSYNC: {dns.TypeA, dns.TypeNS, dns.TypeAAAA},
+	}
+	seen := 0
+	for _, r := range res.Records {
+		var got []uint16
+		switch rr := r.RR.(type) {
+		case *dns.NSEC:
+			got = rr.TypeBitMap
+		case *dns.NSEC3:
+			got = rr.TypeBitMap
+		case *dns.CSYNC:
+			got = rr.TypeBitMap
+		default:
+			continue
+		}
+		seen++
+		if typ := r.RR.Header().Rrtype; !slices.Equal(got, want[typ]) {
+			t.Errorf("%s types %v, want %v", dns.TypeToString[typ], got, want[typ])
+		}
+		if _, err := dns.PackRR(r.RR, make([]byte, 512), 0, nil, false); err != nil {
+			t.Errorf("%v does not pack: %v", r.RR, err)
+		}
+	}
+	if seen != 3 {
+		t.Fatalf("%d records with type bitmaps, want 3", seen)
+	}
+}
