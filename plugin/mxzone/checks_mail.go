@@ -12,12 +12,13 @@ import (
 
 // The names the mail records live at.
 const (
-	dmarcLabel  = "_dmarc."          // _dmarc.DOMAIN (RFC 7489 section 6.1)
-	reportLabel = "._report._dmarc." // DOMAIN._report._dmarc.DESTINATION (RFC 7489 section 7.1)
-	dkimLabel   = "._domainkey."     // SELECTOR._domainkey.DOMAIN (RFC 6376 section 3.6.2.1)
-	stsLabel    = "_mta-sts."        // _mta-sts.DOMAIN (RFC 8461 section 3.1)
-	tlsrptLabel = "_smtp._tls."      // _smtp._tls.DOMAIN (RFC 8460 section 3)
-	smtpLabel   = "_25._tcp."        // _25._tcp.HOST (RFC 7672 section 2.2)
+	dmarcLabel  = "_dmarc."           // _dmarc.DOMAIN (RFC 7489 section 6.1)
+	reportLabel = "._report._dmarc."  // DOMAIN._report._dmarc.DESTINATION (RFC 7489 section 7.1)
+	dkimLabel   = "._domainkey."      // SELECTOR._domainkey.DOMAIN (RFC 6376 section 3.6.2.1)
+	adspLabel   = "_adsp._domainkey." // _adsp._domainkey.DOMAIN: ADSP (RFC 5617, historic), not a selector
+	stsLabel    = "_mta-sts."         // _mta-sts.DOMAIN (RFC 8461 section 3.1)
+	tlsrptLabel = "_smtp._tls."       // _smtp._tls.DOMAIN (RFC 8460 section 3)
+	smtpLabel   = "_25._tcp."         // _25._tcp.HOST (RFC 7672 section 2.2)
 )
 
 // mailText is one TXT record as the mail rules read it: its strings joined.
@@ -44,6 +45,8 @@ func (st *localCheck) checkTXT(set []zonefile.Record) {
 	case strings.HasPrefix(owner, dmarcLabel):
 		st.checkDMARC(texts)
 		return
+	case strings.HasPrefix(owner, adspLabel):
+		// An ADSP policy ("dkim=all"), not a key: nothing to judge as DKIM.
 	case strings.Contains(owner, dkimLabel):
 		st.checkDKIM(texts)
 	case strings.HasPrefix(owner, stsLabel):

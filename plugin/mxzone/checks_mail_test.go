@@ -183,6 +183,7 @@ func TestMailPasses(t *testing.T) {
 		{"DMARC with reports inside the organization (RFC 7489 section 7.1)", []string{"_dmarc TXT \"v=DMARC1; p=reject; rua=mailto:d@customer.example\"", "@ MX 10 mx1.example.net."}},
 		{"DMARC and other TXT at _dmarc (RFC 7489 section 6.6.3)", []string{"_dmarc TXT \"v=DMARC1; p=none\"", "_dmarc TXT \"some other text\""}},
 		{"DKIM Ed25519 (RFC 8463)", []string{"s1._domainkey TXT \"v=DKIM1; k=ed25519; p=" + ed + "\""}},
+		{"ADSP policy, not a DKIM key (RFC 5617 section 4.2)", []string{"_adsp._domainkey TXT \"dkim=all\""}},
 		{"MTA-STS and TLS-RPT (RFC 8461, RFC 8460)", []string{"@ MX 10 mx1.example.net.", "_mta-sts TXT \"v=STSv1; id=20261130\"",
 			"mta-sts A 192.0.2.80", "_smtp._tls TXT \"v=TLSRPTv1; rua=mailto:tls@customer.example\""}},
 		{"MTA-STS beside other TXT (RFC 8461 section 3.1)", []string{"_mta-sts TXT \"v=STSv1; id=1\"", "_mta-sts TXT \"hello\"", "mta-sts CNAME sts.example.net.", "@ MX 10 mx1.example.net."}},
