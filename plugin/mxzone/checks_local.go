@@ -80,7 +80,13 @@ func (st *localCheck) checkOwner(group []zonefile.Record) {
 	var cnames []zonefile.Record
 	var others []string
 	st.txt = nil
-	if why := unsafeName(group[0].RR.Header().Name); why != "" {
+	if why, ctrl := unsafeName(group[0].RR.Header().Name); ctrl {
+		// A legal DNS name (RFC 2181 section 11): wrong only where a host
+		// name is required, which the targets' checks see.
+		st.fs.advise(RuleIntegrity, SeverityWarn, group[0].File, group[0].Line, group[0].RR.Header().Name,
+			"owner name %s: it is a legal DNS name (RFC 2181 section 11), but programs and logs that take names "+
+				"as C strings cut it short, and it can never be a mail or name server host", why)
+	} else if why != "" {
 		st.fs.add(RuleIntegrity, group[0].File, group[0].Line, group[0].RR.Header().Name, "owner name %s", why)
 	}
 	st.checkTypes(group)
@@ -367,14 +373,22 @@ func ipLiteral(exchange, origin string) (string, bool) {
 	return "", false
 }
 
-// checkTargetNames applies unsafeName to the host names in the data of one
-// RRset: MX exchanges, CNAME and DNAME targets, NS, SRV and PTR hosts.
+// checkTargetNames applies unsafeName to the names in the data of one
+// RRset: MX exchanges, CNAME and DNAME targets, NS, SRV and PTR hosts. A
+// control byte is an error where a host name is required (MX, NS, SRV),
+// a warning elsewhere.
 func (st *localCheck) checkTargetNames(set []zonefile.Record) {
 	for _, r := range set {
-		if why := unsafeName(zone.Target(r.RR)); why != "" {
-			st.fs.add(RuleIntegrity, r.File, r.Line, r.RR.Header().Name, "%s target %s",
-				dns.TypeToString[r.RR.Header().Rrtype], why)
+		why, ctrl := unsafeName(zone.Target(r.RR))
+		if why == "" {
+			continue
 		}
+		typ := r.RR.Header().Rrtype
+		if ctrl && typ != dns.TypeMX && typ != dns.TypeNS && typ != dns.TypeSRV {
+			st.fs.advise(RuleIntegrity, SeverityWarn, r.File, r.Line, r.RR.Header().Name, "%s target %s", dns.TypeToString[typ], why)
+			continue
+		}
+		st.fs.add(RuleIntegrity, r.File, r.Line, r.RR.Header().Name, "%s target %s", dns.TypeToString[typ], why)
 	}
 }
 
@@ -383,8 +397,8 @@ func (st *localCheck) checkTargetNames(set []zonefile.Record) {
 // logs downstream) and raw non-ASCII bytes (an internationalised name
 // written in UTF-8 instead of its xn-- form, which no resolver will ask for).
 // Escaped dots and other printable escapes are left alone. It returns "" for
-// a safe name.
-func unsafeName(name string) string {
+// a safe name; ctrl reports a control byte.
+func unsafeName(name string) (why string, ctrl bool) {
 	plain := true
 	for i := 0; i < len(name); i++ {
 		if c := name[i]; c == '\\' || c < 0x21 || c > 0x7e {
@@ -393,14 +407,14 @@ func unsafeName(name string) string {
 		}
 	}
 	if plain {
-		return ""
+		return "", false
 	}
 	buf := make([]byte, 256)
 	n, err := dns.PackDomainName(dns.Fqdn(name), buf, 0, nil, false)
 	if err != nil {
-		return ""
+		return "", false
 	}
-	var ctrl, high bool
+	var high bool
 	for i := 0; i < n; {
 		l := int(buf[i])
 		for _, c := range buf[i+1 : i+1+l] {
@@ -412,9 +426,9 @@ func unsafeName(name string) string {
 	shown := printable(dns.Fqdn(name))
 	switch {
 	case ctrl:
-		return shown + " holds a NUL or control byte; no host name does (RFC 952, RFC 1123 section 2.1)"
+		return shown + " holds a NUL or control byte; no host name does (RFC 952, RFC 1123 section 2.1)", true
 	case high:
-		return shown + " holds raw non-ASCII bytes; write an internationalised name in its xn-- form (RFC 5890)"
+		return shown + " holds raw non-ASCII bytes; write an internationalised name in its xn-- form (RFC 5890)", false
 	}
-	return ""
+	return "", false
 }

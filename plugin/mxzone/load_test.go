@@ -97,9 +97,12 @@ func TestHostileFiles(t *testing.T) {
 			}
 			writeFile(t, dir, "x.example.zone", b.String())
 		}, RuleSyntax, "more than the limit of 200000 records"},
-		{"NUL bytes in a name", func(t *testing.T, dir string) {
-			writeFile(t, dir, "x.example.zone", soaZone("x.example.", `mail\000 A 192.0.2.1`))
-		}, RuleIntegrity, `mail\000.x.example. holds a NUL`},
+		{"a NUL byte in an NS target", func(t *testing.T, dir string) {
+			writeFile(t, dir, "x.example.zone", soaZone("x.example.", `sub NS ns\000.example.net.`))
+		}, RuleIntegrity, "NS target ns\\000.example.net. holds a NUL"},
+		{"a control byte in an SRV target", func(t *testing.T, dir string) {
+			writeFile(t, dir, "x.example.zone", soaZone("x.example.", `_sip._tcp SRV 0 0 5060 sip\007.example.net.`))
+		}, RuleIntegrity, "SRV target sip\\007.example.net. holds a NUL or control byte"},
 		{"a NUL byte in an MX target", func(t *testing.T, dir string) {
 			writeFile(t, dir, "x.example.zone", soaZone("x.example.", `@ MX 10 mail\000.example.net.`))
 		}, RuleIntegrity, "MX target mail\\000.example.net. holds a NUL"},
@@ -142,6 +145,34 @@ func TestHostileFiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestControlBytesInOwnerNames: an owner with a NUL or control byte, and a
+// CNAME to one, are legal DNS names: served, with a warning naming the byte.
+func TestControlBytesInOwnerNames(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "x.example.zone", soaZone("x.example.", `mail\000 A 192.0.2.1`, `tab\009name TXT "x"`, `alias CNAME mail\000`))
+	rep, err := Check([]string{dir}, DefaultPolicy(), DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Zones) != 1 || !rep.Zones[0].Served {
+		t.Fatalf("refused: %+v", rep)
+	}
+	var warned []string
+	for _, f := range rep.Findings {
+		if f.Severity >= SeverityFail {
+			t.Errorf("error for a legal name: %s", f)
+		}
+		if f.Rule == RuleIntegrity && f.Severity == SeverityWarn {
+			warned = append(warned, f.Message)
+		}
+	}
+	for _, want := range []string{`owner name mail\000.x.example. holds a NUL`, `owner name tab\009name.x.example.`, `CNAME target mail\000.x.example.`} {
+		if !slices.ContainsFunc(warned, func(m string) bool { return strings.Contains(m, want) }) {
+			t.Errorf("no warning containing %q in %q", want, warned)
+		}
 	}
 }
 
