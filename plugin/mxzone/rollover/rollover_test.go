@@ -84,17 +84,26 @@ func checkInvariants(t *testing.T, label string, s *State) {
 // what every key does at each step, and that a step waits as long as RFC
 // 7583 says, not a second less.
 func TestRollovers(t *testing.T) {
+	for _, tc := range rolloverCases() {
+		t.Run(tc.name, func(t *testing.T) { stepThrough(t, tc) })
+	}
+}
+
+// rolloverCase is one rollover stepped through by TestRollovers.
+type rolloverCase struct {
+	name    string
+	split   bool
+	start   func(s *State) // what starts the rollover
+	steps   []string       // uses after each step, from the rollover's start
+	waits   []time.Duration
+	dsAfter int     // the step that waits for the DS
+	timing  *Timing // instead of timing
+}
+
+func rolloverCases() []rolloverCase {
 	dprp, key, maxTTL := policy.Propagation, timing.KeyTTL, timing.MaxTTL
 	ds := policy.ParentPropagation + timing.DSTTL
-	cases := []struct {
-		name    string
-		split   bool
-		start   func(s *State) // what starts the rollover
-		steps   []string       // uses after each step, from the rollover's start
-		waits   []time.Duration
-		dsAfter int     // the step that waits for the DS
-		timing  *Timing // instead of timing
-	}{
+	return []rolloverCase{
 		{name: "zsk pre-publish", split: true, start: func(s *State) { s.Pending = RollZSK },
 			steps: []string{
 				"ksk1:PK-S zsk2:P-Z- zsk3:P---",
@@ -145,90 +154,91 @@ func TestRollovers(t *testing.T) {
 				"csk1:PK-S zsk2:P-Z-",
 			}, waits: []time.Duration{dprp + key, dprp + maxTTL}, dsAfter: -1},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			p, timing := policy, timing
-			if tc.timing != nil {
-				timing = *tc.timing
+}
+
+// stepThrough steps tc from its start to its end and past the removal of
+// its retired keys, checking every key's use and every wait.
+func stepThrough(t *testing.T, tc rolloverCase) {
+	p, timing := policy, timing
+	if tc.timing != nil {
+		timing = *tc.timing
+	}
+	p.Split = tc.split
+	initial := p
+	if tc.name == "csk to split" {
+		initial.Split = false
+	}
+	s, n, now := &State{}, 0, t0
+	s.AddInitial(keysFor(Initial(initial, s), now, &n))
+	if kind, _ := s.Plan(p, now); kind != 0 && tc.name != "csk to split" {
+		t.Fatalf("a rollover (%s) is due with nothing asked", kind)
+	}
+	tc.start(s)
+	kind, needs := s.Plan(p, now)
+	if kind == 0 {
+		t.Fatal("no rollover planned")
+	}
+	s.Begin(kind, keysFor(needs, now, &n), now)
+	seenDS := false
+	dsSeen := func(ids []string) bool {
+		if len(ids) == 0 {
+			t.Error("the DS is asked for no key")
+		}
+		return seenDS
+	}
+	for i, want := range tc.steps {
+		if got := uses(s); got != want {
+			t.Fatalf("step %d: %s, want %s", i, got, want)
+		}
+		checkInvariants(t, fmt.Sprintf("step %d", i), s)
+		if i == len(tc.waits) {
+			break
+		}
+		if i == tc.dsAfter {
+			// Nothing moves until the parent has the DS, however long.
+			now = now.Add(30 * 24 * time.Hour)
+			if s.Advance(p, timing, now, dsSeen) {
+				t.Fatalf("step %d ended without the DS at the parent", i)
 			}
-			p.Split = tc.split
-			initial := p
-			if tc.name == "csk to split" {
-				initial.Split = false
+			if _, waiting := s.Next(p, timing); !waiting {
+				t.Errorf("step %d: Next does not say it waits for the DS", i)
 			}
-			s, n, now := &State{}, 0, t0
-			s.AddInitial(keysFor(Initial(initial, s), now, &n))
-			if kind, _ := s.Plan(p, now); kind != 0 && tc.name != "csk to split" {
-				t.Fatalf("a rollover (%s) is due with nothing asked", kind)
+			seenDS = true
+			if !s.Advance(p, timing, now, dsSeen) || s.Roll == nil || s.Roll.Step != i {
+				t.Fatalf("step %d: the DS seen is not recorded (or the step ended at once)", i)
 			}
-			tc.start(s)
-			kind, needs := s.Plan(p, now)
-			if kind == 0 {
-				t.Fatal("no rollover planned")
-			}
-			s.Begin(kind, keysFor(needs, now, &n), now)
-			seenDS := false
-			dsSeen := func(ids []string) bool {
-				if len(ids) == 0 {
-					t.Error("the DS is asked for no key")
-				}
-				return seenDS
-			}
-			for i, want := range tc.steps {
-				if got := uses(s); got != want {
-					t.Fatalf("step %d: %s, want %s", i, got, want)
-				}
-				checkInvariants(t, fmt.Sprintf("step %d", i), s)
-				if i == len(tc.waits) {
-					break
-				}
-				if i == tc.dsAfter {
-					// Nothing moves until the parent has the DS, however long.
-					now = now.Add(30 * 24 * time.Hour)
-					if s.Advance(p, timing, now, dsSeen) {
-						t.Fatalf("step %d ended without the DS at the parent", i)
-					}
-					if _, waiting := s.Next(p, timing); !waiting {
-						t.Errorf("step %d: Next does not say it waits for the DS", i)
-					}
-					seenDS = true
-					if !s.Advance(p, timing, now, dsSeen) || s.Roll == nil || s.Roll.Step != i {
-						t.Fatalf("step %d: the DS seen is not recorded (or the step ended at once)", i)
-					}
-				}
-				at, _ := s.Next(p, timing)
-				if wantAt := now.Add(tc.waits[i]); !at.Equal(wantAt) {
-					t.Errorf("step %d: next at %v, want %v", i, at, wantAt)
-				}
-				if s.Advance(p, timing, at.Add(-time.Second), dsSeen) {
-					t.Fatalf("step %d ended a second early", i)
-				}
-				now = at
-				if !s.Advance(p, timing, now, dsSeen) {
-					t.Fatalf("step %d did not end at %v", i, now)
-				}
-			}
-			if s.Roll != nil {
-				t.Fatalf("rollover still in progress: %s", s)
-			}
-			if kind, _ := s.Plan(p, now); kind != 0 {
-				t.Errorf("another rollover (%s) planned after the first", kind)
-			}
-			// The retired keys go once their records expired, not before.
-			at, _ := s.Next(p, timing)
-			retired := slices.ContainsFunc(s.Keys, func(k Key) bool { return k.Retired })
-			if retired != !at.IsZero() {
-				t.Fatalf("retired %v, next %v", retired, at)
-			}
-			if retired {
-				if gone := s.Expire(at.Add(-time.Second)); len(gone) != 0 {
-					t.Errorf("removed early: %v", gone)
-				}
-				if gone := s.Expire(at); len(gone) == 0 {
-					t.Error("retired key not removed")
-				}
-			}
-		})
+		}
+		at, _ := s.Next(p, timing)
+		if wantAt := now.Add(tc.waits[i]); !at.Equal(wantAt) {
+			t.Errorf("step %d: next at %v, want %v", i, at, wantAt)
+		}
+		if s.Advance(p, timing, at.Add(-time.Second), dsSeen) {
+			t.Fatalf("step %d ended a second early", i)
+		}
+		now = at
+		if !s.Advance(p, timing, now, dsSeen) {
+			t.Fatalf("step %d did not end at %v", i, now)
+		}
+	}
+	if s.Roll != nil {
+		t.Fatalf("rollover still in progress: %s", s)
+	}
+	if kind, _ := s.Plan(p, now); kind != 0 {
+		t.Errorf("another rollover (%s) planned after the first", kind)
+	}
+	// The retired keys go once their records expired, not before.
+	at, _ := s.Next(p, timing)
+	retired := slices.ContainsFunc(s.Keys, func(k Key) bool { return k.Retired })
+	if retired != !at.IsZero() {
+		t.Fatalf("retired %v, next %v", retired, at)
+	}
+	if retired {
+		if gone := s.Expire(at.Add(-time.Second)); len(gone) != 0 {
+			t.Errorf("removed early: %v", gone)
+		}
+		if gone := s.Expire(at); len(gone) == 0 {
+			t.Error("retired key not removed")
+		}
 	}
 }
 
