@@ -31,7 +31,11 @@ trap cleanup EXIT
 (cd "$repo" && go build -o "$work/coredns-mx" ./cmd/coredns-mx && go build -o "$work/soakedit" ./bench/cmd/soakedit &&
   go run ./bench/cmd/zonegen -n "$zones" -dir "$work/zones")
 port=$(( 20000 + RANDOM % 20000 ))
-printf '.:%s {\n  bind 127.0.0.1\n  errors\n  mxzone %s {\n    reload 30s\n    state %s\n  }\n}\n' "$port" "$work/zones" "$work/state" > "$work/Corefile"
+# The metrics tell soakedit when the server refused a broken edit; the
+# provider zone is protected, so that its edits that would break its
+# customers are held back (soakedit's breakProvider).
+printf '.:%s {\n  bind 127.0.0.1\n  errors\n  prometheus 127.0.0.1:%s\n  mxzone %s {\n    reload 30s\n    state %s\n    protect provider.example.\n  }\n}\n' \
+  "$port" "$((port + 1))" "$work/zones" "$work/state" > "$work/Corefile"
 "$work/coredns-mx" -conf "$work/Corefile" -quiet > "$work/server.log" 2>&1 &
 pid=$!
 until dig @127.0.0.1 -p "$port" "customer$((zones - 1)).example." SOA +tries=1 +time=1 2>/dev/null | grep -q NOERROR; do sleep 0.05; done
@@ -43,7 +47,7 @@ rss_first=""
 ( sleep $(( duration < 300 ? duration / 5 : 60 )); awk '/^VmRSS/ { print $2 }' "/proc/$pid/status" > "$work/rss_first" ) &
 sampler=$!
 edit_ok=0
-"$work/soakedit" -dir "$work/zones" -server "127.0.0.1:$port" -zones "$zones" -duration "${duration}s" > "$work/soakedit.txt" 2>&1 || edit_ok=$?
+"$work/soakedit" -dir "$work/zones" -server "127.0.0.1:$port" -metrics "127.0.0.1:$((port + 1))" -zones "$zones" -duration "${duration}s" > "$work/soakedit.txt" 2>&1 || edit_ok=$?
 wait "$perf" || true
 wait "$sampler" || true
 rss_first=$(cat "$work/rss_first")

@@ -8,17 +8,20 @@
 package main
 
 import (
+	"bufio"
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"github.com/coredns-mx/coredns-mx/internal/zonegen"
+
+	"github.com/miekg/dns"
 )
 
 func main() {
@@ -26,13 +29,14 @@ func main() {
 	server := flag.String("server", "127.0.0.1:1053", "coredns-mx address")
 	zones := flag.Int("zones", 1000, "zones customer0..N-1 in the directory (zonegen)")
 	duration := flag.Duration("duration", time.Minute, "how long to edit")
-	within := flag.Duration("within", 2*time.Second, "how soon a valid edit must be served")
+	within := flag.Duration("within", 2*time.Second, "how soon a valid edit must be served, or a broken one refused")
+	metrics := flag.String("metrics", "", "the server's prometheus address: a broken edit counts as refused once the server counts a refused reload")
 	flag.Parse()
-	if *dir == "" {
+	if *dir == "" || *metrics == "" {
 		flag.Usage()
 		os.Exit(2)
 	}
-	e := &editor{dir: *dir, server: *server, zones: *zones, within: *within, rng: rand.New(rand.NewPCG(1, 2))}
+	e := &editor{dir: *dir, server: *server, metrics: *metrics, zones: *zones, within: *within, rng: rand.New(rand.NewPCG(1, 2))}
 	if err := e.setup(); err != nil {
 		fmt.Fprintln(os.Stderr, "soakedit:", err)
 		os.Exit(1)
@@ -73,6 +77,7 @@ const (
 
 type editor struct {
 	dir, server string
+	metrics     string // prometheus HOST:PORT
 	zones       int
 	within      time.Duration
 	rng         *rand.Rand
@@ -184,8 +189,11 @@ func (e *editor) brokenEdit() {
 	origin := zonegen.Origin(e.rng.IntN(e.zones))
 	before := e.txt(origin)
 	marker := e.next()
+	refusals := e.refusedReloads()
 	e.write(origin, zonegen.Zone(origin)+fmt.Sprintf("soak TXT %q\n@ MX 30 192.0.2.1.\n", marker))
-	time.Sleep(300 * time.Millisecond) // the edit's event has been handled: debounce is 50 ms
+	if !e.awaitRefusal(origin, marker, refusals) {
+		return
+	}
 	if got := e.txt(origin); got == marker || got != before {
 		e.fail("%s: broken edit %s: serving %q, want the last good %q", origin, marker, got, before)
 		return
@@ -214,8 +222,11 @@ func (e *editor) deleteAndReadd() {
 func (e *editor) breakProvider() {
 	before := e.txt(provider)
 	marker := e.next()
+	refusals := e.refusedReloads()
 	e.write(provider, e.providerZone(false, marker))
-	time.Sleep(300 * time.Millisecond)
+	if !e.awaitRefusal(provider, marker, refusals) {
+		return
+	}
 	if got := e.txt(provider); got != before {
 		e.fail("provider edit that breaks customers served: %q (was %q)", got, before)
 		return
@@ -231,5 +242,47 @@ func (e *editor) providerEdit() {
 	e.write(provider, e.providerZone(true, marker))
 	if e.await(provider, marker) {
 		e.providerEdits++
+	}
+}
+
+// refusedReloads is the server's count of reloads that held an edit back
+// (coredns_mxzone_reloads_total{result="refused"}, every server block), -1
+// when it cannot be read.
+func (e *editor) refusedReloads() float64 {
+	resp, err := http.Get("http://" + e.metrics + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sum, seen := 0.0, false
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "coredns_mxzone_reloads_total{") || !strings.Contains(line, `result="refused"`) {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64); err == nil {
+			sum, seen = sum+v, true
+		}
+	}
+	if !seen {
+		return 0 // no reload refused yet: the series is not there
+	}
+	return sum
+}
+
+// awaitRefusal waits until the server says it refused an edit after the
+// count before (the edit of origin carrying marker), at most e.within.
+func (e *editor) awaitRefusal(origin, marker string, before float64) bool {
+	start := time.Now()
+	for {
+		if n := e.refusedReloads(); before >= 0 && n > before {
+			return true
+		}
+		if time.Since(start) > e.within {
+			e.fail("%s: broken edit %s: the server counted no refused reload within %v", origin, marker, e.within)
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
