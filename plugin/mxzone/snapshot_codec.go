@@ -86,11 +86,11 @@ var errBadEntry = errors.New("snapshot entry damaged")
 // decodeEntry reads what encodeEntry or encodeName wrote; for a name, the
 // entry has no version.
 func decodeEntry(b []byte) (*entry, error) {
-	r := &recReader{b: b}
+	r := &recReader{Reader: zone.NewReader(b)}
 	switch r.u8() {
 	case recordName:
 		e := &entry{origin: r.str(), file: r.str()}
-		if r.bad || len(r.b) != 0 {
+		if r.Bad() || r.Len() != 0 {
 			return nil, errBadEntry
 		}
 		return e, nil
@@ -104,10 +104,10 @@ func decodeEntry(b []byte) (*entry, error) {
 		return nil, errBadEntry
 	}
 	r.same = e.file // most of the strings that follow are the file's name: shared, not copied
-	for n := r.count(); n > 0 && !r.bad; n-- {
+	for n := r.count(); n > 0 && !r.Bad(); n-- {
 		e.includes = append(e.includes, zonefile.Include{Rel: r.str(), File: r.str(), Stamp: r.stamp()})
 	}
-	for n := r.count(); n > 0 && !r.bad; n-- {
+	for n := r.count(); n > 0 && !r.Bad(); n-- {
 		e.findings = append(e.findings, Finding{File: r.str(), Line: int(r.u32()), Zone: r.str(), Owner: r.str(),
 			Rule: Rule(r.u32()), Severity: Severity(r.u32()), Message: r.str(), cross: r.flag()})
 	}
@@ -115,25 +115,25 @@ func decodeEntry(b []byte) (*entry, error) {
 	e.fileSerial = r.u32()
 	e.published = time.Unix(0, int64(r.u64()))
 	v := &version{file: r.str(), includes: r.strs()}
-	for n := r.count(); n > 0 && !r.bad; n-- {
+	for n := r.count(); n > 0 && !r.Bad(); n-- {
 		v.mx = append(v.mx, r.pos())
 	}
-	for n := r.count(); n > 0 && !r.bad; n-- {
+	for n := r.count(); n > 0 && !r.Bad(); n-- {
 		v.mail = append(v.mail, mailRef{owner: r.str(), pos: r.pos(), kind: mailKind(r.u8())})
 	}
 	v.saved = true // from the state directory: refused edits leave it serving as from_state
 	signed := r.flag()
-	if r.bad {
+	if r.Bad() {
 		return nil, errBadEntry
 	}
 	if signed {
-		z, err := decodeSigned(r.b)
+		z, err := decodeSigned(r.Rest())
 		if err != nil {
 			return nil, err
 		}
 		v.Zone, v.signed = *z.Zone, z
 	} else {
-		z, err := zone.ParseBinary(r.b)
+		z, err := zone.ParseBinary(r.Rest())
 		if err != nil {
 			return nil, err
 		}
@@ -181,43 +181,15 @@ func (w *recWriter) stamp(s zonefile.Stamp) {
 // recReader reads what recWriter wrote; past the end it returns zeros and
 // says bad.
 type recReader struct {
-	b    []byte
-	bad  bool
+	*zone.Reader
 	same string // a string str returns itself when it reads the same
 }
 
-func (r *recReader) take(n int) []byte {
-	if r.bad || n < 0 || n > len(r.b) {
-		r.bad = true
-		return nil
-	}
-	out := r.b[:n]
-	r.b = r.b[n:]
-	return out
-}
+func (r *recReader) u8() uint8   { return r.U8() }
+func (r *recReader) u32() uint32 { return r.U32() }
+func (r *recReader) u64() uint64 { return r.U64() }
 
-func (r *recReader) u8() uint8 {
-	if b := r.take(1); b != nil {
-		return b[0]
-	}
-	return 0
-}
-
-func (r *recReader) u32() uint32 {
-	if b := r.take(4); b != nil {
-		return binary.BigEndian.Uint32(b)
-	}
-	return 0
-}
-
-func (r *recReader) u64() uint64 {
-	if b := r.take(8); b != nil {
-		return binary.BigEndian.Uint64(b)
-	}
-	return 0
-}
-
-func (r *recReader) raw() []byte { return r.take(int(r.u32())) }
+func (r *recReader) raw() []byte { return r.Bytes(int(r.u32())) }
 
 func (r *recReader) str() string {
 	b := r.raw()
@@ -237,8 +209,8 @@ func (r *recReader) stamp() zonefile.Stamp {
 // never makes a huge allocation.
 func (r *recReader) count() int {
 	n := int(r.u32())
-	if n > len(r.b) {
-		r.bad = true
+	if n > r.Len() {
+		r.Fail()
 		return 0
 	}
 	return n
@@ -250,7 +222,7 @@ func (r *recReader) strs() []string {
 		return nil
 	}
 	out := make([]string, 0, n)
-	for ; n > 0 && !r.bad; n-- {
+	for ; n > 0 && !r.Bad(); n-- {
 		out = append(out, r.str())
 	}
 	return out

@@ -42,26 +42,26 @@ var ErrBadBinary = errors.New("zone: not a zone in binary form, or a damaged one
 // ParseBinary reads a zone written by AppendBinary, checking that every
 // offset lies inside it: a damaged file is an error, never a panic later.
 func ParseBinary(b []byte) (*Zone, error) {
-	r := reader{b: b}
-	if string(r.bytes(len(binaryMagic))) != binaryMagic {
+	r := NewReader(b)
+	if string(r.Bytes(len(binaryMagic))) != binaryMagic {
 		return nil, ErrBadBinary
 	}
-	z := &Zone{origin: string(r.bytes(int(r.u16())))}
+	z := &Zone{origin: string(r.Bytes(int(r.U16())))}
 	for _, p := range [...]*int32{&z.owners, &z.apex, &z.soaAt, &z.labels, &z.count} {
-		*p = int32(r.u32())
+		*p = int32(r.U32())
 	}
-	z.kinds = kinds(r.u8())
-	namesLen := int(r.u32())
-	z.data = slices.Clone(r.bytes(int(r.u32())))
-	nIdx := int(r.u32())
-	if r.bad || nIdx > len(r.b)/4 || z.owners < 0 || namesLen > len(z.data) {
+	z.kinds = kinds(r.U8())
+	namesLen := int(r.U32())
+	z.data = slices.Clone(r.Bytes(int(r.U32())))
+	nIdx := int(r.U32())
+	if r.Bad() || nIdx > r.Len()/4 || z.owners < 0 || namesLen > len(z.data) {
 		return nil, ErrBadBinary
 	}
 	z.idx = make([]uint32, nIdx)
 	for i := range z.idx {
-		z.idx[i] = r.u32()
+		z.idx[i] = r.U32()
 	}
-	if r.bad || len(r.b) != 0 || !z.consistent(namesLen) {
+	if r.Bad() || r.Len() != 0 || !z.consistent(namesLen) {
 		return nil, ErrBadBinary
 	}
 	z.names = unsafe.String(unsafe.SliceData(z.data), namesLen)
@@ -117,14 +117,20 @@ func (z *Zone) consistent(namesLen int) bool {
 	return true
 }
 
-// reader takes fixed-size fields off a byte slice; bad once it ran out.
-type reader struct {
+// Reader takes fixed-size big-endian fields off a byte slice: past the
+// end it returns zeros (nil for bytes) and Bad says so from then on. The
+// binary zone form and the start snapshot are read with it.
+type Reader struct {
 	b   []byte
 	bad bool
 }
 
-func (r *reader) bytes(n int) []byte {
-	if n < 0 || n > len(r.b) {
+// NewReader reads b.
+func NewReader(b []byte) *Reader { return &Reader{b: b} }
+
+// Bytes takes the next n bytes.
+func (r *Reader) Bytes(n int) []byte {
+	if r.Bad() || n < 0 || n > len(r.b) {
 		r.bad, r.b = true, nil
 		return nil
 	}
@@ -133,23 +139,43 @@ func (r *reader) bytes(n int) []byte {
 	return out
 }
 
-func (r *reader) u8() byte {
-	if b := r.bytes(1); b != nil {
+// U8, U16, U32 and U64 take the next field of their size.
+func (r *Reader) U8() byte {
+	if b := r.Bytes(1); b != nil {
 		return b[0]
 	}
 	return 0
 }
 
-func (r *reader) u16() uint16 {
-	if b := r.bytes(2); b != nil {
+func (r *Reader) U16() uint16 {
+	if b := r.Bytes(2); b != nil {
 		return binary.BigEndian.Uint16(b)
 	}
 	return 0
 }
 
-func (r *reader) u32() uint32 {
-	if b := r.bytes(4); b != nil {
+func (r *Reader) U32() uint32 {
+	if b := r.Bytes(4); b != nil {
 		return binary.BigEndian.Uint32(b)
 	}
 	return 0
 }
+
+func (r *Reader) U64() uint64 {
+	if b := r.Bytes(8); b != nil {
+		return binary.BigEndian.Uint64(b)
+	}
+	return 0
+}
+
+// Rest takes every byte left.
+func (r *Reader) Rest() []byte { return r.Bytes(len(r.b)) }
+
+// Len is how many bytes are left.
+func (r *Reader) Len() int { return len(r.b) }
+
+// Bad reports a read past the end, or Fail.
+func (r *Reader) Bad() bool { return r.bad }
+
+// Fail marks what is read as bad: a field the caller found wrong.
+func (r *Reader) Fail() { r.bad, r.b = true, nil }
