@@ -49,9 +49,12 @@ type keyStatus struct {
 
 func dnssecStatus(t *testing.T, s *server, zone string) keyStatus {
 	t.Helper()
-	out, err := exec.Command(binary, "dnssec", "status", "--json", "--conf", s.conf, zone).Output()
+	cmd := exec.Command(binary, "dnssec", "status", "--json", "--conf", s.conf, zone)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("dnssec status %s: %v\n%s", zone, err, out)
+		t.Fatalf("dnssec status %s: %v\n%s%s", zone, err, out, stderr.String())
 	}
 	var st keyStatus
 	if err := json.Unmarshal(out, &st); err != nil {

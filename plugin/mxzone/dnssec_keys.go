@@ -92,12 +92,16 @@ type keyState struct {
 // load reads origin's keys and rollover state. Without a state file, each
 // key is in service: a CSK, or a ZSK if its flags say so.
 func (r *keyring) load(origin string) (*keyState, error) {
-	keys, err := r.store.Existing(origin)
-	if err != nil {
-		return nil, err
+	// The state before the keys: the server writes a new key before the
+	// state that names it (and removes a file only after the state marked
+	// it retired), so a reader beside it (coredns-mx dnssec status) never
+	// sees a state naming a key whose file it did not read.
+	data, err := os.ReadFile(filepath.Join(r.store.ZoneDir(origin), rolloverFile))
+	keys, kerr := r.store.Existing(origin)
+	if kerr != nil {
+		return nil, kerr
 	}
 	ks := &keyState{keys: keys, state: &rollover.State{}}
-	data, err := os.ReadFile(filepath.Join(r.store.ZoneDir(origin), rolloverFile))
 	switch {
 	case err == nil:
 		if err := json.Unmarshal(data, ks.state); err != nil {
