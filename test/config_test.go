@@ -72,6 +72,7 @@ func TestCorefileProperties(t *testing.T) {
 	}
 }
 
+// base0 is a zone of origin with its SOA, NS and the NS's address only.
 func base0(origin string) string {
 	return fmt.Sprintf("$ORIGIN %s\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.53\n", origin)
 }

@@ -22,8 +22,7 @@ import (
 
 // zoneWithSPF is a small valid zone for origin whose SPF record is spf.
 func zoneWithSPF(origin, spf string) string {
-	return fmt.Sprintf("$ORIGIN %s\n$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.53\n"+
-		"@ MX 10 mail\nmail A 192.0.2.25\n@ TXT \"%s\"\n", origin, spf)
+	return base0(origin) + fmt.Sprintf("@ MX 10 mail\nmail A 192.0.2.25\n@ TXT \"%s\"\n", spf)
 }
 
 // longLines returns the lines of text longer than n bytes, shortened.

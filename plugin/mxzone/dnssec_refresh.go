@@ -49,12 +49,14 @@ func (m *MXZone) refreshLoop(ctx context.Context) {
 				}
 			}
 		}
-		wait := s.refreshEvery()
-		if m.refresh(time.Now()) >= maxRefresh {
-			wait = refreshPause
-		}
-		if at := r.nextAt.Load(); at != 0 {
-			wait = max(min(wait, time.Until(time.Unix(0, at))), 0)
+		// More due than a round takes: the next round after the pause,
+		// whatever is due (a rollover step of the zones left is too).
+		wait := refreshPause
+		if m.refresh(time.Now()) < maxRefresh {
+			wait = s.refreshEvery()
+			if at := r.nextAt.Load(); at != 0 {
+				wait = max(min(wait, time.Until(time.Unix(0, at))), 0)
+			}
 		}
 		t.Reset(wait)
 	}
